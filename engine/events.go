@@ -1,0 +1,55 @@
+package engine
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"sync"
+)
+
+// EventLog is the lab's event log. Safe for concurrent use.
+type EventLog struct {
+	mu     sync.Mutex
+	clock  *Clock
+	events []Event
+}
+
+// maxEvents bounds memory in long runs; the newest are kept.
+const maxEvents = 20000
+
+// NewEventLog makes an empty log stamped by clock.
+func NewEventLog(clock *Clock) *EventLog { return &EventLog{clock: clock} }
+
+// Add appends an event at the current lab time.
+func (l *EventLog) Add(kind, node, format string, args ...any) {
+	t := l.clock.Now()
+	e := Event{T: t, TMs: t.Milliseconds(), Kind: kind, Node: node, Detail: fmt.Sprintf(format, args...)}
+	l.mu.Lock()
+	if len(l.events) >= maxEvents {
+		l.events = append(l.events[:0], l.events[len(l.events)/2:]...)
+	}
+	l.events = append(l.events, e)
+	l.mu.Unlock()
+}
+
+// All returns a copy of every kept event, oldest first.
+func (l *EventLog) All() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Event(nil), l.events...)
+}
+
+// Last returns a copy of the newest n events and how many there are in all.
+func (l *EventLog) Last(n int) ([]Event, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := len(l.events) - n
+	if i < 0 {
+		i = 0
+	}
+	return append([]Event(nil), l.events[i:]...), len(l.events)
+}
+
+// quietLog drops net/http's server log lines: a crash-like kill makes them by
+// design, and they would corrupt the TUI.
+var quietLog = log.New(io.Discard, "", 0)

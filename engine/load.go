@@ -1,0 +1,392 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Op is a kind of request the generator sends.
+type Op string
+
+// Request kinds. Page is web work only; Read, Feed and Write reach the data
+// tier (a point read, a join-shaped read, an insert).
+const (
+	OpPage  Op = "page"
+	OpRead  Op = "read"
+	OpFeed  Op = "feed"
+	OpWrite Op = "write"
+)
+
+// Ops lists every op in a fixed order.
+var Ops = []Op{OpPage, OpRead, OpFeed, OpWrite}
+
+// Mix gives each op a weight; weights need not sum to 1.
+type Mix map[Op]float64
+
+// LoadConfig describes generated traffic.
+type LoadConfig struct {
+	// Rate is the arrival rate in requests per lab second (open model: the
+	// generator keeps sending at this rate whatever the servers do).
+	Rate float64
+	// Entry returns the base URL requests go to (the public entry point).
+	Entry func() string
+	// Mix of request kinds; default all reads.
+	Mix Mix
+	// Keys is how many distinct keys (users' data) requests touch.
+	Keys int
+	// Zipf > 1 makes key popularity skewed (a few hot keys); 0 is uniform.
+	Zipf float64
+	// Users is the population of virtual users; each carries an identity
+	// cookie, so sticky policies and sessions see real users.
+	Users int
+	// Timeout is the client's patience, in lab time.
+	Timeout time.Duration
+	// MaxInFlight caps the generator's own concurrency; past it requests are
+	// counted as failed (client-overload) rather than queued, so the arrival
+	// rate stays honest.
+	MaxInFlight int
+	Seed        int64
+}
+
+// DefaultLoadConfig is 200 req/s of reads over 1,000 keys and 500 users.
+func DefaultLoadConfig() LoadConfig {
+	return LoadConfig{Rate: 200, Mix: Mix{OpRead: 1}, Keys: 1000, Users: 500, Timeout: 2 * time.Second, MaxInFlight: 4000, Seed: 1}
+}
+
+// Validate checks a load configuration.
+func (c LoadConfig) Validate() error {
+	switch {
+	case c.Rate < 0 || c.Rate > MaxRate:
+		return fmt.Errorf("rate %g is not between 0 and %d", c.Rate, MaxRate)
+	case c.Entry == nil:
+		return errors.New("load has no entry point")
+	case c.Keys < 1 || c.Users < 1:
+		return errors.New("load needs at least one key and one user")
+	case c.Zipf != 0 && c.Zipf <= 1:
+		return fmt.Errorf("zipf exponent %g must be above 1 (or 0 for uniform)", c.Zipf)
+	case c.Timeout <= 0 || c.MaxInFlight < 1:
+		return errors.New("load needs a timeout and an in-flight cap")
+	}
+	return nil
+}
+
+// Load is an open-model traffic generator: requests are sent at their
+// intended times whatever the servers do, and latency is measured from the
+// intended send time, so a stall shows in p99 (as in wrk2).
+type Load struct {
+	cfg    LoadConfig
+	clock  *Clock
+	client *http.Client
+
+	base       atomic.Uint64 // float64 bits
+	spikeX     atomic.Uint64 // float64 bits
+	spikeUntil atomic.Int64
+	inflight   atomic.Int64
+	startedAt  atomic.Int64 // lab time the load started; -1 before
+	wg         sync.WaitGroup
+
+	mu      sync.Mutex
+	totals  Totals
+	all     *hdr.Histogram
+	seconds []secBucket
+	ops     map[Op]*opStats
+}
+
+type secBucket struct {
+	sent, ok, failed int64
+	hist             *hdr.Histogram
+	final            bool // p50 and p99 are computed; the second is over
+	p50, p99         time.Duration
+}
+
+type opStats struct {
+	ok, failed int64
+	hist       *hdr.Histogram
+	win        *Window
+}
+
+// NewLoad makes a generator; the system's Start runs it.
+func NewLoad(cfg LoadConfig, clock *Clock) (*Load, error) {
+	if cfg.Mix == nil {
+		cfg.Mix = Mix{OpRead: 1}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
+		MaxIdleConns:        cfg.MaxInFlight,
+		MaxIdleConnsPerHost: cfg.MaxInFlight,
+		IdleConnTimeout:     30 * time.Second,
+		DisableCompression:  true,
+	}
+	l := &Load{cfg: cfg, clock: clock, client: &http.Client{Transport: tr}, all: newHist(), ops: map[Op]*opStats{}}
+	l.base.Store(f64(cfg.Rate))
+	l.spikeX.Store(f64(1))
+	l.startedAt.Store(-1)
+	l.totals.FailedByReason = map[string]int64{}
+	for _, op := range Ops {
+		l.ops[op] = &opStats{hist: newHist(), win: NewWindow(clock, 5)}
+	}
+	return l, nil
+}
+
+func f64(v float64) uint64 { return mathFloat64bits(v) }
+
+// SetRate changes the base arrival rate live.
+func (l *Load) SetRate(r float64) { l.base.Store(f64(r)) }
+
+// BaseRate is the rate without a spike.
+func (l *Load) BaseRate() float64 { return mathFloat64frombits(l.base.Load()) }
+
+// Spike multiplies the rate by x for lab duration d.
+func (l *Load) Spike(x float64, d time.Duration) {
+	l.spikeX.Store(f64(x))
+	l.spikeUntil.Store(int64(l.clock.Now() + d))
+}
+
+// RateAt is the target rate at lab time t.
+func (l *Load) RateAt(t time.Duration) float64 {
+	r := l.BaseRate()
+	if int64(t) < l.spikeUntil.Load() {
+		r *= mathFloat64frombits(l.spikeX.Load())
+	}
+	return r
+}
+
+// Run sends requests until ctx ends, then waits for those in flight.
+func (l *Load) Run(ctx context.Context) {
+	defer l.wg.Wait()
+	defer l.client.CloseIdleConnections()
+	rng := rand.New(rand.NewPCG(uint64(l.cfg.Seed), 0xC0FFEE))
+	var zipf *rand.Zipf
+	if l.cfg.Zipf > 1 {
+		zipf = rand.NewZipf(rng, l.cfg.Zipf, 1, uint64(l.cfg.Keys-1))
+	}
+	var ops []Op
+	var cum []float64
+	var sum float64
+	for _, op := range Ops {
+		if w := l.cfg.Mix[op]; w > 0 {
+			sum += w
+			ops, cum = append(ops, op), append(cum, sum)
+		}
+	}
+	start := l.clock.Now()
+	l.startedAt.Store(int64(start))
+	next := start
+	for ctx.Err() == nil {
+		now := l.clock.Now()
+		for next <= now {
+			rate := l.RateAt(next)
+			if rate <= 0 {
+				next = now + 10*time.Millisecond
+				break
+			}
+			x := rng.Float64() * sum
+			op := ops[len(ops)-1]
+			for i, c := range cum {
+				if x < c {
+					op = ops[i]
+					break
+				}
+			}
+			var key int
+			if zipf != nil {
+				key = int(zipf.Uint64())
+			} else {
+				key = rng.IntN(l.cfg.Keys)
+			}
+			l.send(ctx, next, op, key, rng.IntN(l.cfg.Users))
+			next += time.Duration(float64(time.Second) / rate)
+		}
+		wake := next
+		if min := now + time.Millisecond; wake < min {
+			wake = min
+		}
+		if l.clock.SleepUntil(ctx, wake) != nil {
+			return
+		}
+	}
+}
+
+func (l *Load) sec(t time.Duration) int {
+	return int((t - time.Duration(l.startedAt.Load())) / time.Second)
+}
+
+func (l *Load) bucket(sec int) *secBucket {
+	for len(l.seconds) <= sec {
+		l.seconds = append(l.seconds, secBucket{hist: newHist()})
+		// keep memory bounded: histograms of seconds that left the series go
+		if i := len(l.seconds) - SeriesLen - 2; i >= 0 {
+			l.seconds[i].hist = nil
+		}
+	}
+	return &l.seconds[sec]
+}
+
+func (l *Load) send(ctx context.Context, intended time.Duration, op Op, key, user int) {
+	l.mu.Lock()
+	l.totals.Sent++
+	l.bucket(l.sec(intended)).sent++
+	l.mu.Unlock()
+	if l.inflight.Add(1) > int64(l.cfg.MaxInFlight) {
+		l.inflight.Add(-1)
+		l.done(intended, op, ReasonDropped)
+		return
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		defer l.inflight.Add(-1)
+		l.done(intended, op, l.do(ctx, op, key, user))
+	}()
+}
+
+// do sends one request and returns "" on success or a failure reason.
+func (l *Load) do(parent context.Context, op Op, key, user int) string {
+	ctx, cancel := l.clock.WithTimeout(parent, l.cfg.Timeout)
+	defer cancel()
+	base := l.cfg.Entry()
+	var req *http.Request
+	var err error
+	switch op {
+	case OpWrite:
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/post?user=%d", base, key), strings.NewReader("hello from a virtual user"))
+	default:
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/%s?id=%d", base, op, key), nil)
+	}
+	if err != nil {
+		return ReasonOther
+	}
+	req.Header.Set("Cookie", fmt.Sprintf("uid=u%d", user))
+	req.Header.Set("X-Scalelab-User", fmt.Sprintf("u%d", user))
+	resp, err := l.client.Do(req)
+	if err != nil {
+		if parent.Err() != nil {
+			return "" // the lab is closing; not the system's failure
+		}
+		return Classify(err, context.Cause(ctx))
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 500:
+		return Reason5xx
+	case resp.StatusCode >= 400:
+		return fmt.Sprintf("%d", resp.StatusCode)
+	case err != nil:
+		return Classify(err, context.Cause(ctx))
+	}
+	return ""
+}
+
+// Classify names why a request failed: timeout, refused, reset or other.
+func Classify(err, cause error) string {
+	switch {
+	case errors.Is(cause, context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
+		return ReasonTimeout
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ReasonRefused
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE):
+		return ReasonReset
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return ReasonTimeout
+	}
+	return ReasonOther
+}
+
+func (l *Load) done(intended time.Duration, op Op, reason string) {
+	now := l.clock.Now()
+	lat := now - intended
+	st := l.ops[op]
+	st.win.Record(lat, reason != "")
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucket(l.sec(now))
+	if reason == "" {
+		l.totals.OK++
+		st.ok++
+		b.ok++
+		recordHist(b.hist, lat)
+		recordHist(l.all, lat)
+		recordHist(st.hist, lat)
+		return
+	}
+	l.totals.Failed++
+	st.failed++
+	b.failed++
+	l.totals.FailedByReason[reason]++
+}
+
+// OpStats returns an op's cumulative successes, failures and latency.
+func (l *Load) OpStats(op Op) (ok, failed int64, q Quantiles) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.ops[op]
+	return st.ok, st.failed, quantiles(st.hist)
+}
+
+// OpRecent returns an op's rate and latency over the last few seconds.
+func (l *Load) OpRecent(op Op) (rps float64, q Quantiles) { return l.ops[op].win.Stats() }
+
+// Totals returns the counts so far.
+func (l *Load) Totals() Totals {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := l.totals
+	t.FailedByReason = make(map[string]int64, len(l.totals.FailedByReason))
+	for k, v := range l.totals.FailedByReason {
+		t.FailedByReason[k] = v
+	}
+	return t
+}
+
+func (l *Load) fill(s *Snapshot) {
+	now := l.clock.Now()
+	s.Rate = l.RateAt(now)
+	s.BaseRate = l.BaseRate()
+	if left := time.Duration(l.spikeUntil.Load()) - now; left > 0 {
+		s.SpikeLeft = left
+	}
+	s.InFlight = l.inflight.Load()
+	s.Totals = l.Totals()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s.Latency = quantiles(l.all)
+	if l.startedAt.Load() < 0 {
+		return
+	}
+	complete := l.sec(now) // seconds before this one are complete
+	if complete > len(l.seconds) {
+		complete = len(l.seconds)
+	}
+	s.SecondsRun = complete
+	from := complete - SeriesLen
+	if from < 0 {
+		from = 0
+	}
+	for i := from; i < complete; i++ {
+		b := &l.seconds[i]
+		if !b.final && b.hist != nil {
+			q := quantiles(b.hist)
+			b.p50, b.p99, b.final = q.P50, q.P99, true
+		}
+		s.Series = append(s.Series, Point{Sec: i, Sent: b.sent, OK: b.ok, Failed: b.failed, P50: b.p50, P99: b.p99})
+	}
+}

@@ -1,0 +1,145 @@
+package engine
+
+import "time"
+
+// Snapshot is an immutable picture of the lab, published every tick. The TUI,
+// the objectives and the headless report all read the same snapshots. Slices
+// and maps in a snapshot are never written after publication.
+type Snapshot struct {
+	T      time.Duration // lab time
+	Paused bool
+	Speed  float64
+
+	Rate       float64       // target arrival rate now (req/s), spike included
+	BaseRate   float64       // target rate without a spike
+	SpikeLeft  time.Duration // time left in a spike, 0 when none
+	InFlight   int64         // generator requests in flight
+	Totals     Totals        // since the load started
+	Latency    Quantiles     // over all completed requests since start
+	Series     []Point       // one point per lab second, oldest first (at most SeriesLen)
+	SecondsRun int           // complete seconds recorded, including those dropped from Series
+
+	Nodes  []NodeSnap
+	Links  []LinkSnap
+	Events []Event // the newest events, oldest first (at most EventsLen)
+	NEvent int     // events since start
+	Knobs  []KnobSnap
+	Gauges []Gauge // chapter-specific measured values
+}
+
+// SeriesLen and EventsLen bound what a snapshot carries.
+const (
+	SeriesLen = 300
+	EventsLen = 200
+)
+
+// Totals counts generator requests by outcome.
+type Totals struct {
+	Sent           int64            `json:"sent"`
+	OK             int64            `json:"ok"`
+	Failed         int64            `json:"failed"`
+	FailedByReason map[string]int64 `json:"failed_by_reason"`
+}
+
+// Failure reasons.
+const (
+	ReasonTimeout = "timeout"
+	ReasonRefused = "refused"
+	Reason5xx     = "5xx"
+	ReasonReset   = "reset"
+	ReasonDropped = "client-overload" // the generator's own in-flight cap
+	ReasonOther   = "other"
+)
+
+// Quantiles of a latency distribution, in lab time.
+type Quantiles struct {
+	P50, P95, P99, Max time.Duration
+	N                  int64
+}
+
+// Point is one lab second of generator results.
+type Point struct {
+	Sec    int // lab second index since the load started
+	Sent   int64
+	OK     int64
+	Failed int64
+	P50    time.Duration
+	P99    time.Duration
+}
+
+// NodeSnap is one node's state and counters.
+type NodeSnap struct {
+	Name     string
+	Role     Role
+	State    State
+	Addr     string // private address on loopback, "" when down
+	Public   bool   // reachable by clients directly
+	InFlight int64
+	Queued   int64
+	Workers  int
+	QueueCap int
+	Requests int64 // handled requests since start (all outcomes)
+	Errors   int64 // requests this node answered with an error or rejected
+	RPS      float64
+	P50, P99 time.Duration // this node's own handling latency, last 5 s
+	Latency  time.Duration // injected latency
+	Size     string        // modelled machine size, "" when not sized
+	CostHour float64       // modelled cost per hour, 0 when not modelled
+	Detail   string        // short role-specific line (LB: policy; db: rows)
+}
+
+// LinkSnap is one link of the topology: From calls To.
+type LinkSnap struct {
+	From, To string
+	Latency  time.Duration // injected latency on this link
+	RPS      float64
+	Up       bool // false when the LB has ejected To, or either end is down
+}
+
+// ID names a link for chaos scripts and keys: "from>to".
+func (l LinkSnap) ID() string { return l.From + ">" + l.To }
+
+// KnobSnap is a setting a chapter exposes, with its current value.
+type KnobSnap struct {
+	Name   string
+	Value  string
+	Values []string // allowed values, in cycle order; nil for free-form
+}
+
+// Gauge is a chapter-specific measured figure shown beside the charts.
+type Gauge struct {
+	Name     string
+	Value    float64
+	Unit     string // "ms", "%", "req/s", "$/h", ""
+	Modelled bool   // true when the figure is modelled, not measured
+}
+
+// Node returns the named node's snapshot.
+func (s *Snapshot) Node(name string) (NodeSnap, bool) {
+	for _, n := range s.Nodes {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return NodeSnap{}, false
+}
+
+// Gauge returns the named gauge.
+func (s *Snapshot) Gauge(name string) (Gauge, bool) {
+	for _, g := range s.Gauges {
+		if g.Name == name {
+			return g, true
+		}
+	}
+	return Gauge{}, false
+}
+
+// Knob returns the value of the named knob, "" if there is none.
+func (s *Snapshot) Knob(name string) string {
+	for _, k := range s.Knobs {
+		if k.Name == name {
+			return k.Value
+		}
+	}
+	return ""
+}
