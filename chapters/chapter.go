@@ -36,6 +36,9 @@ type Step struct {
 	Prediction *Prediction
 	// Objectives are checked on every snapshot; once met they stay met.
 	Objectives []Objective
+	// Watch, when set, runs on every snapshot before the objectives, to
+	// latch measured figures into Run.Facts.
+	Watch func(r *Run)
 }
 
 // Key is a chapter-specific key.
@@ -105,5 +108,5 @@ func Find(s string) (*Chapter, error) {
 	for _, c := range all {
 		ids = append(ids, fmt.Sprintf("%d %s", c.Number, c.ID))
 	}
-	return nil, fmt.Errorf("%q: have %s: %w", s, strings.Join(ids, ", "), ErrUnknownChapter)
+	return nil, fmt.Errorf("%w %q (have %s)", ErrUnknownChapter, s, strings.Join(ids, ", "))
 }

@@ -1,6 +1,129 @@
 package chapters
 
-import "scalelab/engine"
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"scalelab/engine"
+)
+
+func lbWork() engine.WorkModel {
+	return engine.WorkModel{Web: 10 * time.Millisecond, Read: 1 * time.Millisecond, Feed: 6 * time.Millisecond, Write: 8 * time.Millisecond}
+}
+
+func lbMix() engine.Mix { return engine.Mix{engine.OpPage: 70, engine.OpRead: 30} }
+
+// lbTopology is one public load balancer in front of private web servers
+// that share one database.
+type lbTopology struct {
+	sys *engine.System
+	lb  *engine.LB
+	db  *engine.DBNode
+}
+
+func buildLB(sys *engine.System, opt Options, cfg engine.LBConfig, sizes ...string) (*lbTopology, error) {
+	db, err := addDB(sys, "db-1", "xlarge", lbWork(), engine.DefaultShape(), opt.Seed)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Seed = opt.Seed
+	lb, err := engine.NewLB(cfg, sys)
+	if err != nil {
+		return nil, err
+	}
+	if err := sys.AddNode(lb); err != nil {
+		return nil, err
+	}
+	t := &lbTopology{sys: sys, lb: lb, db: db}
+	for _, size := range sizes {
+		if _, err := t.addWeb(size); err != nil {
+			return nil, err
+		}
+	}
+	sys.SetValue("lb", lb)
+	return t, nil
+}
+
+// addWeb adds a private web server and puts it in the target group.
+func (t *lbTopology) addWeb(size string) (*engine.WebNode, error) {
+	name := t.sys.NextName("web")
+	link := t.sys.AddLink(t.lb.Name(), name)
+	w, err := addWeb(t.sys, name, size, lbWork(), true, t.db, nil)
+	if err != nil {
+		return nil, err
+	}
+	t.lb.AddTarget(w, link)
+	return w, nil
+}
+
+// elastic lets add, drain and remove change the target group live.
+func (t *lbTopology) elastic() {
+	t.sys.Handle(engine.ActAdd, func(a engine.Action) error {
+		if a.Target != string(engine.RoleWeb) {
+			return fmt.Errorf("add %s: only web servers can be added here", a.Target)
+		}
+		w, err := t.addWeb("medium")
+		if err != nil {
+			return err
+		}
+		added, _ := t.sys.Value("added").([]string)
+		t.sys.SetValue("added", append(added, w.Name()))
+		return nil
+	})
+	t.sys.Handle(engine.ActDrain, func(a engine.Action) error {
+		nodes, err := t.sys.Resolve(a.Target)
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes {
+			name := n.Name()
+			if err := t.lb.Drain(name, func() { _ = t.sys.RemoveNode(name) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	t.sys.Handle(engine.ActRemove, func(a engine.Action) error {
+		nodes, err := t.sys.Resolve(a.Target)
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes {
+			if err := t.lb.RemoveTarget(n.Name()); err != nil {
+				return err
+			}
+			if err := t.sys.RemoveNode(n.Name()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func lbOf(r *Run) *engine.LB {
+	lb, _ := r.Sys.Value("lb").(*engine.LB)
+	return lb
+}
+
+func policyFact(policy string) string { return "p99_ms_" + strings.ReplaceAll(policy, "-", "_") }
+
+// webKills lists kills of web servers with the LB's knobs at that moment.
+type webKill struct {
+	ev      engine.Event
+	health  string
+	retries string
+}
+
+func webKills(r *Run) []webKill {
+	var out []webKill
+	for _, e := range r.Events {
+		if e.Kind == engine.EvKill && strings.HasPrefix(e.Node, "web-") {
+			out = append(out, webKill{ev: e, health: r.KnobAt("lb.health", e.T), retries: r.KnobAt("lb.retries", e.T)})
+		}
+	}
+	return out
+}
 
 // LoadBalancer is chapter 3: one public entry, private web servers, policies,
 // health checks, retries, adding and draining targets.
@@ -8,40 +131,130 @@ func LoadBalancer() *Chapter {
 	return &Chapter{
 		ID:     "loadbalancer",
 		Number: 3,
+		Lesson: factsLesson,
 		Steps: []Step{
 			{
-				ID:         "policies",
-				Build:      func(sys *engine.System, opt Options) error { return errTODO },
-				Keys:       []Key{{Key: "p", Help: "policy", Knob: "lb.policy"}},
-				Prediction: &Prediction{ID: "best-policy", Choices: 3},
+				ID: "policies",
+				Build: func(sys *engine.System, opt Options) error {
+					t, err := buildLB(sys, opt, engine.DefaultLBConfig("lb-1"), "medium", "medium", "small")
+					if err != nil {
+						return err
+					}
+					sys.AddGauges(func() []engine.Gauge {
+						var out []engine.Gauge
+						lat := t.lb.PolicyLatency()
+						for _, p := range engine.PolicyNames() {
+							if q, ok := lat[p]; ok && q.N > 0 {
+								out = append(out, msGauge("p99 "+p, q.P99))
+							}
+						}
+						return out
+					})
+					return startLoad(sys, opt, 540, lbMix(), t.lb.URL)
+				},
+				Keys: []Key{{Key: "p", Help: "policy", Knob: "lb.policy"}},
+				Watch: func(r *Run) {
+					lat := lbOf(r).PolicyLatency()
+					for _, p := range engine.PolicyNames() {
+						if q, ok := lat[p]; ok && r.KnobTime("lb.policy", p) >= 10*time.Second {
+							r.Facts[policyFact(p)] = round1(engine.Ms(q.P99))
+						}
+					}
+				},
+				Prediction: &Prediction{ID: "best-policy", Choices: 3, Unit: "×",
+					Measured: factRatio(policyFact(engine.PolicyLeastConn), policyFact(engine.PolicyRoundRobin)),
+					Correct: func(v float64) int {
+						switch {
+						case v < 0.8:
+							return 1
+						case v > 1.25:
+							return 0
+						}
+						return 2
+					}},
 				Objectives: []Objective{
-					{ID: "try-rr", Check: func(r *Run) bool { return false }},
-					{ID: "try-lc", Check: func(r *Run) bool { return false }},
+					{ID: "try-rr", Check: func(r *Run) bool { return r.KnobTime("lb.policy", engine.PolicyRoundRobin) >= 15*time.Second }},
+					{ID: "try-lc", Check: func(r *Run) bool { return r.KnobTime("lb.policy", engine.PolicyLeastConn) >= 15*time.Second }},
 				},
 			},
 			{
-				ID:    "health",
-				Build: func(sys *engine.System, opt Options) error { return errTODO },
+				ID: "health",
+				Build: func(sys *engine.System, opt Options) error {
+					cfg := engine.DefaultLBConfig("lb-1")
+					cfg.Health.Enabled, cfg.Retries = false, 0
+					t, err := buildLB(sys, opt, cfg, "medium", "medium", "medium")
+					if err != nil {
+						return err
+					}
+					return startLoad(sys, opt, 300, lbMix(), t.lb.URL)
+				},
 				Keys: []Key{
 					{Key: "c", Help: "health checks", Knob: "lb.health"},
 					{Key: "t", Help: "retries", Knob: "lb.retries"},
 				},
-				Prediction: &Prediction{ID: "unprotected-share", Unit: "%"},
+				Watch: func(r *Run) {
+					for _, k := range webKills(r) {
+						from := secOf(k.ev.T)
+						switch {
+						case k.health == "off" && k.retries == "0" && r.Seconds() >= from+11:
+							if p, ok := failedPct(r, from+1, from+11); ok {
+								r.Facts["failed_pct_unprotected"] = round1(p)
+							}
+						case k.health == "on" && k.retries != "0":
+							for _, e := range r.Events {
+								if e.Kind == engine.EvEject && e.Node == k.ev.Node && e.T >= k.ev.T {
+									r.Facts["eject_ms"] = float64((e.T - k.ev.T).Milliseconds())
+									break
+								}
+							}
+							if r.Seconds() >= from+30 {
+								if p, ok := failedPct(r, from, from+30); ok {
+									r.Facts["failed_pct_protected"] = round1(p)
+								}
+							}
+						}
+					}
+				},
+				Prediction: &Prediction{ID: "unprotected-share", Unit: "%", Measured: factMeasured("failed_pct_unprotected")},
 				Objectives: []Objective{
-					{ID: "kill-unprotected", Check: func(r *Run) bool { return false }},
-					{ID: "kill-protected", Check: func(r *Run) bool { return false }},
+					{ID: "kill-unprotected", Check: func(r *Run) bool { _, ok := r.Facts["failed_pct_unprotected"]; return ok }},
+					{ID: "kill-protected", Check: func(r *Run) bool {
+						p, ok := r.Facts["failed_pct_protected"]
+						return ok && p < 1
+					}},
 				},
 			},
 			{
-				ID:    "elastic",
-				Build: func(sys *engine.System, opt Options) error { return errTODO },
+				ID: "elastic",
+				Build: func(sys *engine.System, opt Options) error {
+					t, err := buildLB(sys, opt, engine.DefaultLBConfig("lb-1"), "medium", "medium", "medium")
+					if err != nil {
+						return err
+					}
+					t.elastic()
+					return startLoad(sys, opt, 300, lbMix(), t.lb.URL)
+				},
 				Keys: []Key{
 					{Key: "a", Help: "add web", Action: engine.ActAdd, Target: "web"},
 					{Key: "d", Help: "drain", Action: engine.ActDrain},
 				},
+				Watch: func(r *Run) {
+					added, _ := r.Sys.Value("added").([]string)
+					for _, name := range added {
+						if n, ok := r.Latest.Node(name); ok && n.RPS > r.Facts["added_node_rps"] {
+							r.Facts["added_node_rps"] = n.RPS
+						}
+					}
+					for _, d := range r.EventsOf(engine.EvDrain) {
+						if done, ok := r.LastEvent(engine.EvDrained, d.Node); ok && done.T >= d.T && r.Seconds() > secOf(done.T) {
+							_, _, failed, _ := r.Window(secOf(d.T), secOf(done.T)+1)
+							r.Facts["drain_failed"] = float64(failed)
+						}
+					}
+				},
 				Objectives: []Objective{
-					{ID: "add", Check: func(r *Run) bool { return false }},
-					{ID: "drain", Check: func(r *Run) bool { return false }},
+					{ID: "add", Check: func(r *Run) bool { return r.Facts["added_node_rps"] > 0 }},
+					{ID: "drain", Check: func(r *Run) bool { v, ok := r.Facts["drain_failed"]; return ok && v == 0 }},
 				},
 			},
 		},

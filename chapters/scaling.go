@@ -1,6 +1,58 @@
 package chapters
 
-import "scalelab/engine"
+import (
+	"strings"
+	"time"
+
+	"scalelab/engine"
+)
+
+// scalingWork is heavy web work, so one machine's ceiling is reachable with
+// a few presses of + or a spike.
+func scalingWork() engine.WorkModel {
+	return engine.WorkModel{Web: 20 * time.Millisecond, Read: 2 * time.Millisecond, Feed: 8 * time.Millisecond, Write: 10 * time.Millisecond}
+}
+
+func scalingMix() engine.Mix {
+	return engine.Mix{engine.OpPage: 60, engine.OpRead: 30, engine.OpWrite: 10}
+}
+
+// meanWork is the mean modelled work of a request under a mix.
+func meanWork(w engine.WorkModel, m engine.Mix) time.Duration {
+	var sum, total float64
+	for op, wt := range m {
+		sum += wt * float64(w.Web+w.Data(op))
+		total += wt
+	}
+	return time.Duration(sum / total)
+}
+
+// killOf finds the newest kill of a node whose name starts with prefix.
+func killOf(r *Run, prefix string) (engine.Event, bool) {
+	for i := len(r.Events) - 1; i >= 0; i-- {
+		if e := r.Events[i]; e.Kind == engine.EvKill && strings.HasPrefix(e.Node, prefix) {
+			return e, true
+		}
+	}
+	return engine.Event{}, false
+}
+
+// upAfter finds the first time node came up after t.
+func upAfter(r *Run, node string, t time.Duration) (engine.Event, bool) {
+	for _, e := range r.Events {
+		if e.Kind == engine.EvUp && e.Node == node && e.T > t {
+			return e, true
+		}
+	}
+	return engine.Event{}, false
+}
+
+func factMeasured(key string) func(r *Run) (float64, bool) {
+	return func(r *Run) (float64, bool) {
+		v, ok := r.Facts[key]
+		return v, ok
+	}
+}
 
 // Scaling is chapter 2: scale up until the ceiling, the single point of
 // failure, and scale out without an entry point.
@@ -8,32 +60,148 @@ func Scaling() *Chapter {
 	return &Chapter{
 		ID:     "scaling",
 		Number: 2,
+		Lesson: factsLesson,
 		Steps: []Step{
 			{
-				ID:         "scale-up",
-				Build:      func(sys *engine.System, opt Options) error { return errTODO },
-				Keys:       []Key{{Key: "z", Help: "size", Knob: "app.size"}},
-				Prediction: &Prediction{ID: "cost-double", Choices: 3},
+				ID: "scale-up",
+				Build: func(sys *engine.System, opt Options) error {
+					app, err := addApp(sys, "app-1", "small", scalingWork(), opt.Seed)
+					if err != nil {
+						return err
+					}
+					if err := startLoad(sys, opt, 60, scalingMix(), app.URL); err != nil {
+						return err
+					}
+					sizeKnob(sys, "app.size", app.Sized)
+					mean := meanWork(scalingWork(), scalingMix())
+					sys.AddGauges(func() []engine.Gauge {
+						s := app.Size()
+						return []engine.Gauge{
+							{Name: "served", Value: app.Snap().RPS, Unit: "req/s"},
+							{Name: "capacity", Value: float64(s.Workers) / mean.Seconds(), Unit: "req/s", Modelled: true},
+							{Name: "cost", Value: s.CostHour, Unit: "$/h", Modelled: true},
+						}
+					})
+					return nil
+				},
+				Keys: []Key{{Key: "z", Help: "size", Knob: "app.size"}},
+				Watch: func(r *Run) {
+					sizes := engine.Sizes()
+					cur := r.KnobAt("app.size", r.Now())
+					for i := 1; i < len(sizes); i++ {
+						if sizes[i].Name == cur {
+							r.Facts["cost_ratio_per_size"] = round1(sizes[i].CostHour / sizes[i-1].CostHour)
+						}
+					}
+					largest := sizes[len(sizes)-1]
+					if cur != largest.Name {
+						return
+					}
+					r.Facts["cost_per_hour_largest"] = largest.CostHour
+					for _, p := range r.Series {
+						t := time.Duration(p.Sec) * time.Second
+						if r.KnobAt("app.size", t) == largest.Name && float64(p.OK) > r.Facts["max_ok_rps_largest"] {
+							r.Facts["max_ok_rps_largest"] = float64(p.OK)
+						}
+					}
+					if n, ok := r.Latest.Node("app-1"); ok && n.State == engine.StateSaturated && r.Held(2*time.Second, "app.size", largest.Name) {
+						r.Facts["saturated_at_largest"] = 1
+					}
+				},
+				Prediction: &Prediction{ID: "cost-double", Choices: 3, Unit: "×",
+					Measured: factMeasured("cost_ratio_per_size"),
+					Correct: func(v float64) int {
+						switch {
+						case v < 1.9:
+							return 0
+						case v <= 2.1:
+							return 1
+						}
+						return 2
+					}},
 				Objectives: []Objective{
-					{ID: "grow", Check: func(r *Run) bool { return false }},
-					{ID: "ceiling", Check: func(r *Run) bool { return false }},
+					{ID: "grow", Check: func(r *Run) bool { return r.KnobAt("app.size", r.Now()) == "2xlarge" }},
+					{ID: "ceiling", Check: func(r *Run) bool { return r.Facts["saturated_at_largest"] == 1 }},
 				},
 			},
 			{
-				ID:         "spof",
-				Build:      func(sys *engine.System, opt Options) error { return errTODO },
-				Prediction: &Prediction{ID: "outage-share", Unit: "%"},
+				ID: "spof",
+				Build: func(sys *engine.System, opt Options) error {
+					app, err := addApp(sys, "app-1", "large", scalingWork(), opt.Seed)
+					if err != nil {
+						return err
+					}
+					return startLoad(sys, opt, 100, scalingMix(), app.URL)
+				},
+				Watch: func(r *Run) {
+					kill, ok := killOf(r, "app-1")
+					if !ok {
+						return
+					}
+					from, to := secOf(kill.T)+1, r.Seconds()
+					if up, ok := upAfter(r, "app-1", kill.T); ok {
+						to = secOf(up.T)
+						r.Facts["outage_s"] = round1((up.T - kill.T).Seconds())
+					}
+					if to-from >= 2 {
+						if p, ok := failedPct(r, from, to); ok {
+							r.Facts["outage_failed_pct"] = round1(p)
+						}
+					}
+				},
+				Prediction: &Prediction{ID: "outage-share", Unit: "%", Measured: factMeasured("outage_failed_pct")},
 				Objectives: []Objective{
-					{ID: "kill", Check: func(r *Run) bool { return false }},
-					{ID: "recover", Check: func(r *Run) bool { return false }},
+					{ID: "kill", Check: func(r *Run) bool { _, ok := killOf(r, "app-1"); return ok }},
+					{ID: "recover", Check: func(r *Run) bool {
+						kill, ok := killOf(r, "app-1")
+						if !ok {
+							return false
+						}
+						up, ok := upAfter(r, "app-1", kill.T)
+						if !ok {
+							return false
+						}
+						from := secOf(up.T) + 1
+						if r.Seconds() < from+10 {
+							return false
+						}
+						_, ok2, failed, _ := r.Window(from, from+10)
+						return ok2 > 0 && failed == 0
+					}},
 				},
 			},
 			{
-				ID:         "scale-out",
-				Build:      func(sys *engine.System, opt Options) error { return errTODO },
-				Prediction: &Prediction{ID: "out-share", Unit: "%"},
+				ID: "scale-out",
+				Build: func(sys *engine.System, opt Options) error {
+					db, err := addDB(sys, "db-1", "xlarge", scalingWork(), engine.DefaultShape(), opt.Seed)
+					if err != nil {
+						return err
+					}
+					var webs []engine.Node
+					for _, name := range []string{"web-1", "web-2", "web-3"} {
+						w, err := addWeb(sys, name, "large", scalingWork(), false, db, nil)
+						if err != nil {
+							return err
+						}
+						webs = append(webs, w)
+					}
+					return startLoad(sys, opt, 300, scalingMix(), randomEntry(opt.Seed, webs...))
+				},
+				Watch: func(r *Run) {
+					kill, ok := killOf(r, "web-")
+					if !ok {
+						return
+					}
+					from := secOf(kill.T) + 1
+					if r.Seconds() >= from+10 {
+						if p, ok := failedPct(r, from, from+10); ok {
+							r.Facts["scale_out_failed_pct"] = round1(p)
+						}
+					}
+				},
+				Prediction: &Prediction{ID: "out-share", Unit: "%", Measured: factMeasured("scale_out_failed_pct")},
 				Objectives: []Objective{
-					{ID: "kill-one", Check: func(r *Run) bool { return false }},
+					{ID: "kill-one", Check: func(r *Run) bool { _, ok := r.Facts["scale_out_failed_pct"]; return ok }},
 				},
 			},
 		},

@@ -21,6 +21,13 @@ type Run struct {
 	Facts map[string]float64
 
 	seenEvents int
+	knobs      []knobSample // knob values at each observed snapshot
+	knobTime   map[string]time.Duration
+}
+
+type knobSample struct {
+	T    time.Duration
+	Vals map[string]string
 }
 
 // ActionRecord is one action applied, and when.
@@ -31,10 +38,21 @@ type ActionRecord struct {
 }
 
 func newRun(sys *engine.System) *Run {
-	return &Run{Sys: sys, Facts: map[string]float64{}}
+	return &Run{Sys: sys, Facts: map[string]float64{}, knobTime: map[string]time.Duration{}}
 }
 
 func (r *Run) observe(s engine.Snapshot) {
+	if len(r.knobs) > 0 && s.Totals.Sent > 0 {
+		prev := r.knobs[len(r.knobs)-1]
+		for k, v := range prev.Vals {
+			r.knobTime[k+"="+v] += s.T - prev.T
+		}
+	}
+	vals := make(map[string]string, len(s.Knobs))
+	for _, k := range s.Knobs {
+		vals[k.Name] = k.Value
+	}
+	r.knobs = append(r.knobs, knobSample{T: s.T, Vals: vals})
 	r.Latest = s
 	for _, p := range s.Series {
 		switch {
@@ -56,6 +74,43 @@ func (r *Run) observe(s engine.Snapshot) {
 		r.Events = append(r.Events, s.Events[len(s.Events)-n:]...)
 		r.seenEvents = s.NEvent
 	}
+}
+
+// KnobTime is how long, in lab time under load, a knob has had a value.
+func (r *Run) KnobTime(name, value string) time.Duration { return r.knobTime[name+"="+value] }
+
+// Held reports whether the knobs have had these values (name, value, name,
+// value, ...) continuously for the last d of lab time, under load.
+func (r *Run) Held(d time.Duration, kv ...string) bool {
+	if len(r.knobs) == 0 || r.Latest.Totals.Sent == 0 {
+		return false
+	}
+	now := r.knobs[len(r.knobs)-1].T
+	for i := len(r.knobs) - 1; i >= 0; i-- {
+		k := r.knobs[i]
+		for j := 0; j+1 < len(kv); j += 2 {
+			if k.Vals[kv[j]] != kv[j+1] {
+				return false
+			}
+		}
+		if now-k.T >= d {
+			return true
+		}
+	}
+	return false
+}
+
+// KnobAt is a knob's value at lab time t (its first observed value before
+// the first snapshot).
+func (r *Run) KnobAt(name string, t time.Duration) string {
+	v := ""
+	for _, k := range r.knobs {
+		if k.T > t && v != "" {
+			break
+		}
+		v = k.Vals[name]
+	}
+	return v
 }
 
 // Now is the lab time of the latest snapshot.
@@ -133,6 +188,20 @@ type Session struct {
 
 // Open builds and starts a step. The caller must Close it.
 func Open(ch *Chapter, index int, opt Options) (*Session, error) {
+	s, err := Build(ch, index, opt)
+	if err != nil {
+		return nil, err
+	}
+	s.Start()
+	return s, nil
+}
+
+// Start starts the load and the snapshots of a session made by Build.
+func (s *Session) Start() { s.Sys.Start() }
+
+// Build builds a step's topology without starting the load, so that a
+// chaos script can be checked against it first. The caller must Close it.
+func Build(ch *Chapter, index int, opt Options) (*Session, error) {
 	if index < 0 || index >= len(ch.Steps) {
 		return nil, fmt.Errorf("%s has steps 1 to %d, not %d", ch.ID, len(ch.Steps), index+1)
 	}
@@ -148,7 +217,6 @@ func Open(ch *Chapter, index int, opt Options) (*Session, error) {
 		_ = sys.Close()
 		return nil, fmt.Errorf("%s step %d: %w", ch.ID, index+1, err)
 	}
-	sys.Start()
 	return &Session{Chapter: ch, Index: index, Step: step, Sys: sys, Run: newRun(sys), met: map[string]bool{}}, nil
 }
 
@@ -156,6 +224,9 @@ func Open(ch *Chapter, index int, opt Options) (*Session, error) {
 // returns the ids of objectives met by this snapshot.
 func (s *Session) Observe(snap engine.Snapshot) []string {
 	s.Run.observe(snap)
+	if s.Step.Watch != nil {
+		s.Step.Watch(s.Run)
+	}
 	var newly []string
 	for _, o := range s.Step.Objectives {
 		if !s.met[o.ID] && o.Check(s.Run) {

@@ -1,12 +1,70 @@
 package chapters
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
 
 	"scalelab/engine"
 )
 
-var errTODO = errors.New("being built")
+// tiersWork is the modelled work in chapter 1: data work (feeds and writes)
+// is heavier than web work, as disk, locks and transactions are.
+func tiersWork() engine.WorkModel {
+	return engine.WorkModel{Web: 4 * time.Millisecond, Read: 1 * time.Millisecond, Feed: 8 * time.Millisecond, Write: 12 * time.Millisecond}
+}
+
+const tiersRate = 400
+
+// settle is how long a setting must hold before its figures are latched:
+// the gauges cover the last 5 s.
+const settle = 6 * time.Second
+
+// latchP99 records the recent p99 of an op as fact key while the knobs hold.
+func latchP99(r *Run, key string, op engine.Op, kv ...string) {
+	if r.Held(settle, kv...) {
+		if p := opP99(r.Sys, op); p > 0 {
+			r.Facts[key] = round1(engine.Ms(p))
+		}
+	}
+}
+
+func pageGauges(sys *engine.System) func() []engine.Gauge {
+	return func() []engine.Gauge {
+		var out []engine.Gauge
+		for _, op := range []engine.Op{engine.OpPage, engine.OpFeed, engine.OpWrite} {
+			if p := opP99(sys, op); p > 0 {
+				out = append(out, msGauge(string(op)+" p99", p))
+			}
+		}
+		return out
+	}
+}
+
+// ratioChoice maps a ratio of p99s to: about the same (< 1.5×), a little
+// (< 3×), a lot.
+func ratioChoice(v float64) int {
+	switch {
+	case v < 1.5:
+		return 0
+	case v < 3:
+		return 1
+	}
+	return 2
+}
+
+// factRatio measures a/b from two latched facts.
+func factRatio(a, b string) func(r *Run) (float64, bool) {
+	return func(r *Run) (float64, bool) {
+		x, ok1 := r.Facts[a]
+		y, ok2 := r.Facts[b]
+		if !ok1 || !ok2 || y <= 0 {
+			return 0, false
+		}
+		return round1(x / y), true
+	}
+}
 
 // Tiers is chapter 1: one server doing web and data work, split into tiers;
 // SQL vs key-value on the same data.
@@ -14,37 +72,198 @@ func Tiers() *Chapter {
 	return &Chapter{
 		ID:     "tiers",
 		Number: 1,
+		Lesson: factsLesson,
 		Steps: []Step{
 			{
-				ID:         "one-box",
-				Build:      func(sys *engine.System, opt Options) error { return errTODO },
-				Keys:       []Key{{Key: "m", Help: "mix", Knob: "load.mix"}},
-				Prediction: &Prediction{ID: "page-p99", Choices: 3},
+				ID: "one-box",
+				Build: func(sys *engine.System, opt Options) error {
+					app, err := addApp(sys, "app-1", "medium", tiersWork(), opt.Seed)
+					if err != nil {
+						return err
+					}
+					if err := startLoad(sys, opt, tiersRate, steadyMix(), app.URL); err != nil {
+						return err
+					}
+					mixKnob(sys)
+					sys.AddGauges(pageGauges(sys))
+					return nil
+				},
+				Keys: []Key{{Key: "m", Help: "mix", Knob: "load.mix"}},
+				Watch: func(r *Run) {
+					latchP99(r, "page_p99_ms_one_box_steady", engine.OpPage, "load.mix", "steady")
+					latchP99(r, "page_p99_ms_one_box", engine.OpPage, "load.mix", "data-heavy")
+				},
+				Prediction: &Prediction{ID: "page-p99", Choices: 3, Unit: "×",
+					Measured: factRatio("page_p99_ms_one_box", "page_p99_ms_one_box_steady"), Correct: ratioChoice},
 				Objectives: []Objective{
-					{ID: "steady", Check: func(r *Run) bool { return false }},
-					{ID: "data-heavy", Check: func(r *Run) bool { return false }},
+					{ID: "steady", Check: func(r *Run) bool { return r.KnobTime("load.mix", "steady") >= 10*time.Second }},
+					{ID: "data-heavy", Check: func(r *Run) bool {
+						_, ok := r.Facts["page_p99_ms_one_box"]
+						return ok && r.KnobTime("load.mix", "data-heavy") >= 10*time.Second
+					}},
 				},
 			},
 			{
-				ID:         "split",
-				Build:      func(sys *engine.System, opt Options) error { return errTODO },
-				Keys:       []Key{{Key: "m", Help: "mix", Knob: "load.mix"}, {Key: "d", Help: "db size", Knob: "db.size"}},
-				Prediction: &Prediction{ID: "split-page-p99", Choices: 3},
+				ID: "split",
+				Build: func(sys *engine.System, opt Options) error {
+					db, err := addDB(sys, "db-1", "small", tiersWork(), engine.DefaultShape(), opt.Seed)
+					if err != nil {
+						return err
+					}
+					web, err := addWeb(sys, "web-1", "medium", tiersWork(), false, db, nil)
+					if err != nil {
+						return err
+					}
+					if err := startLoad(sys, opt, tiersRate, steadyMix(), web.URL); err != nil {
+						return err
+					}
+					mixKnob(sys)
+					sizeKnob(sys, "db.size", db.Sized)
+					sys.AddGauges(pageGauges(sys))
+					return nil
+				},
+				Keys: []Key{{Key: "m", Help: "mix", Knob: "load.mix"}, {Key: "d", Help: "db size", Knob: "db.size"}},
+				Watch: func(r *Run) {
+					latchP99(r, "page_p99_ms_split_steady", engine.OpPage, "load.mix", "steady")
+					latchP99(r, "page_p99_ms_split", engine.OpPage, "load.mix", "data-heavy")
+					latchP99(r, "feed_p99_ms_db_small", engine.OpFeed, "load.mix", "data-heavy", "db.size", "small")
+					if size := r.KnobAt("db.size", r.Now()); size != "small" {
+						latchP99(r, "feed_p99_ms_db_sized", engine.OpFeed, "load.mix", "data-heavy", "db.size", size)
+					}
+				},
+				Prediction: &Prediction{ID: "split-page-p99", Choices: 3, Unit: "×",
+					Measured: factRatio("page_p99_ms_split", "page_p99_ms_split_steady"), Correct: ratioChoice},
 				Objectives: []Objective{
-					{ID: "data-heavy-split", Check: func(r *Run) bool { return false }},
-					{ID: "size-db", Check: func(r *Run) bool { return false }},
+					{ID: "data-heavy-split", Check: func(r *Run) bool {
+						_, ok := r.Facts["page_p99_ms_split"]
+						return ok && r.KnobTime("load.mix", "data-heavy") >= 10*time.Second
+					}},
+					{ID: "size-db", Check: func(r *Run) bool {
+						small, ok1 := r.Facts["feed_p99_ms_db_small"]
+						sized, ok2 := r.Facts["feed_p99_ms_db_sized"]
+						return ok1 && ok2 && sized < small
+					}},
 				},
 			},
 			{
-				ID:         "sql-vs-kv",
-				Build:      func(sys *engine.System, opt Options) error { return errTODO },
-				Keys:       []Key{{Key: "k", Help: "store", Knob: "data.store"}},
-				Prediction: &Prediction{ID: "feed-faster", Choices: 3},
+				ID:    "sql-vs-kv",
+				Build: buildSQLvsKV,
+				Keys:  []Key{{Key: "k", Help: "store", Knob: "data.store"}},
+				Watch: func(r *Run) {
+					for _, m := range storeMeters(r.Sys) {
+						for _, op := range []engine.Op{engine.OpRead, engine.OpFeed, engine.OpWrite} {
+							if q := m.meter.Quantiles(op); q.N > 0 {
+								r.Facts[fmt.Sprintf("%s_%s_p50_ms", m.name, op)] = round1(engine.Ms(q.P50))
+								r.Facts["n_"+m.name+"_"+string(op)] = float64(q.N)
+							}
+						}
+					}
+				},
+				Prediction: &Prediction{ID: "feed-faster", Choices: 3, Unit: "×",
+					Measured: factRatio("kv_feed_p50_ms", "sql_feed_p50_ms"),
+					Correct: func(v float64) int {
+						switch {
+						case v < 0.8:
+							return 1 // key-value list
+						case v > 1.25:
+							return 0 // SQL join
+						}
+						return 2
+					}},
 				Objectives: []Objective{
-					{ID: "both-stores", Check: func(r *Run) bool { return false }},
-					{ID: "write-cost", Check: func(r *Run) bool { return false }},
+					{ID: "both-stores", Check: func(r *Run) bool { return r.Facts["n_sql_feed"] >= 200 && r.Facts["n_kv_feed"] >= 200 }},
+					{ID: "write-cost", Check: func(r *Run) bool { return r.Facts["n_sql_write"] >= 50 && r.Facts["n_kv_write"] >= 50 }},
 				},
 			},
 		},
 	}
+}
+
+// storeMeter is a store's latency meter, as the web tier measures it.
+type storeMeter struct {
+	name  string
+	meter *engine.Meter
+}
+
+// storeMeters finds the meters a sql-vs-kv system registered.
+func storeMeters(sys *engine.System) []storeMeter {
+	v, _ := sys.Value("store-meters").([]storeMeter)
+	return v
+}
+
+// kvShape is larger than the default so a join has real work to do.
+func kvShape() engine.DataShape {
+	return engine.DataShape{Users: 2000, PostsPerUser: 20, Follows: 30, FeedLen: 20}
+}
+
+func buildSQLvsKV(sys *engine.System, opt Options) error {
+	shape := kvShape()
+	// No modelled work here: both stores are measured as they really are.
+	db, err := addDB(sys, "db-1", "2xlarge", engine.WorkModel{}, shape, opt.Seed)
+	if err != nil {
+		return err
+	}
+	kv, err := engine.NewKVNode(sys, "kv-1")
+	if err != nil {
+		return err
+	}
+	if err := sys.AddNode(kv); err != nil {
+		return err
+	}
+	sqlMeter, kvMeter := engine.NewMeter(sys.Clock), engine.NewMeter(sys.Clock)
+	sqlStore := engine.Store(engine.NewDBClient(sys, db, sys.AddLink("web-1", "db-1"), sqlMeter))
+	kvStore := engine.NewKVStore(sys, kv, sys.AddLink("web-1", "kv-1"), kvMeter, shape)
+	if err := kvStore.LoadFrom(context.Background(), db.Data); err != nil {
+		return fmt.Errorf("load kv-1: %w", err)
+	}
+	var useKV atomic.Bool
+	web, err := engine.NewWebNode(sys, engine.WebConfig{Name: "web-1", Size: "xlarge", Work: engine.WorkModel{Web: time.Millisecond}, Store: func() engine.Store {
+		if useKV.Load() {
+			return kvStore
+		}
+		return sqlStore
+	}})
+	if err != nil {
+		return err
+	}
+	if err := sys.AddNode(web); err != nil {
+		return err
+	}
+	sys.SetValue("store-meters", []storeMeter{{"sql", sqlMeter}, {"kv", kvMeter}})
+	sys.AddKnob(&engine.Knob{
+		Name: "data.store", Values: []string{"sql", "kv"},
+		Get: func() string {
+			if useKV.Load() {
+				return "kv"
+			}
+			return "sql"
+		},
+		Set: func(v string) error { useKV.Store(v == "kv"); return nil },
+	})
+	sys.AddGauges(func() []engine.Gauge {
+		var out []engine.Gauge
+		for _, m := range []storeMeter{{"sql", sqlMeter}, {"kv", kvMeter}} {
+			for _, op := range []engine.Op{engine.OpRead, engine.OpFeed, engine.OpWrite} {
+				if q := m.meter.Quantiles(op); q.N > 0 {
+					out = append(out, msGauge(m.name+" "+string(op)+" p50", q.P50))
+				}
+			}
+		}
+		return out
+	})
+	mix := engine.Mix{engine.OpRead: 40, engine.OpFeed: 40, engine.OpWrite: 20}
+	cfgRate := 200.0
+	return startLoad(sys, Options{Rate: opt.Rate, Seed: opt.Seed}, cfgRate, mix, web.URL)
+}
+
+// factsLesson reports every latched fact except the sample counts.
+func factsLesson(r *Run) map[string]any {
+	out := map[string]any{}
+	for k, v := range r.Facts {
+		if len(k) > 2 && k[:2] == "n_" {
+			continue
+		}
+		out[k] = v
+	}
+	return out
 }

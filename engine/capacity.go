@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // ErrQueueFull is returned when a node's workers are busy and its queue is
@@ -13,23 +12,20 @@ import (
 var ErrQueueFull = errors.New("queue full")
 
 // Capacity models a machine's size: a number of workers (concurrency) and a
-// bounded queue in front of them. The service time is spent for real by the
-// caller while it holds a worker, so queueing and saturation are real.
+// bounded queue in front of them. Handlers spend their modelled service time
+// for real while they hold a worker, so queueing and saturation are real.
 type Capacity struct {
 	mu       sync.Mutex
 	limit    int
 	inUse    int
 	maxQueue int
 	waiters  []chan struct{}
-	service  atomic.Int64 // modelled service time per request (lab ns)
 	rejected atomic.Int64
 }
 
 // NewCapacity makes a capacity of workers and queue places.
-func NewCapacity(workers, queue int, service time.Duration) *Capacity {
-	c := &Capacity{limit: workers, maxQueue: queue}
-	c.service.Store(int64(service))
-	return c
+func NewCapacity(workers, queue int) *Capacity {
+	return &Capacity{limit: workers, maxQueue: queue}
 }
 
 // Acquire takes a worker, waiting in the queue if all are busy. It returns
@@ -92,12 +88,6 @@ func (c *Capacity) Resize(workers, queue int) {
 		close(ch)
 	}
 }
-
-// Service returns the modelled service time.
-func (c *Capacity) Service() time.Duration { return time.Duration(c.service.Load()) }
-
-// SetService changes the modelled service time.
-func (c *Capacity) SetService(d time.Duration) { c.service.Store(int64(d)) }
 
 // Load returns workers busy, requests queued, the worker limit and the queue limit.
 func (c *Capacity) Load() (busy, queued, limit, queueCap int) {

@@ -59,6 +59,10 @@ type LoadConfig struct {
 	// rate stays honest.
 	MaxInFlight int
 	Seed        int64
+	// Uniform sends at exactly even intervals. The default (false) is
+	// Poisson arrivals, as independent users make: the same mean rate, but
+	// random gaps, so queues form before a server is 100% busy.
+	Uniform bool
 }
 
 // DefaultLoadConfig is 200 req/s of reads over 1,000 keys and 500 users.
@@ -98,6 +102,8 @@ type Load struct {
 	startedAt  atomic.Int64 // lab time the load started; -1 before
 	wg         sync.WaitGroup
 
+	mix atomic.Pointer[mixTable]
+
 	mu      sync.Mutex
 	totals  Totals
 	all     *hdr.Histogram
@@ -134,6 +140,7 @@ func NewLoad(cfg LoadConfig, clock *Clock) (*Load, error) {
 		DisableCompression:  true,
 	}
 	l := &Load{cfg: cfg, clock: clock, client: &http.Client{Transport: tr}, all: newHist(), ops: map[Op]*opStats{}}
+	l.SetMix(cfg.Mix)
 	l.base.Store(f64(cfg.Rate))
 	l.spikeX.Store(f64(1))
 	l.startedAt.Store(-1)
@@ -145,6 +152,40 @@ func NewLoad(cfg LoadConfig, clock *Clock) (*Load, error) {
 }
 
 func f64(v float64) uint64 { return mathFloat64bits(v) }
+
+type mixTable struct {
+	ops []Op
+	cum []float64 // cumulative weights, normalised to end at 1
+}
+
+func (m *mixTable) pick(x float64) Op {
+	for i, c := range m.cum {
+		if x < c {
+			return m.ops[i]
+		}
+	}
+	return m.ops[len(m.ops)-1]
+}
+
+// SetMix changes the mix of request kinds live. A mix with no positive
+// weight means all reads.
+func (l *Load) SetMix(m Mix) {
+	t := &mixTable{}
+	var sum float64
+	for _, op := range Ops {
+		if w := m[op]; w > 0 {
+			sum += w
+			t.ops, t.cum = append(t.ops, op), append(t.cum, sum)
+		}
+	}
+	if sum == 0 {
+		t.ops, t.cum, sum = []Op{OpRead}, []float64{1}, 1
+	}
+	for i := range t.cum {
+		t.cum[i] /= sum
+	}
+	l.mix.Store(t)
+}
 
 // SetRate changes the base arrival rate live.
 func (l *Load) SetRate(r float64) { l.base.Store(f64(r)) }
@@ -176,15 +217,6 @@ func (l *Load) Run(ctx context.Context) {
 	if l.cfg.Zipf > 1 {
 		zipf = rand.NewZipf(rng, l.cfg.Zipf, 1, uint64(l.cfg.Keys-1))
 	}
-	var ops []Op
-	var cum []float64
-	var sum float64
-	for _, op := range Ops {
-		if w := l.cfg.Mix[op]; w > 0 {
-			sum += w
-			ops, cum = append(ops, op), append(cum, sum)
-		}
-	}
 	start := l.clock.Now()
 	l.startedAt.Store(int64(start))
 	next := start
@@ -196,14 +228,7 @@ func (l *Load) Run(ctx context.Context) {
 				next = now + 10*time.Millisecond
 				break
 			}
-			x := rng.Float64() * sum
-			op := ops[len(ops)-1]
-			for i, c := range cum {
-				if x < c {
-					op = ops[i]
-					break
-				}
-			}
+			op := l.mix.Load().pick(rng.Float64())
 			var key int
 			if zipf != nil {
 				key = int(zipf.Uint64())
@@ -211,7 +236,11 @@ func (l *Load) Run(ctx context.Context) {
 				key = rng.IntN(l.cfg.Keys)
 			}
 			l.send(ctx, next, op, key, rng.IntN(l.cfg.Users))
-			next += time.Duration(float64(time.Second) / rate)
+			gap := float64(time.Second) / rate
+			if !l.cfg.Uniform {
+				gap *= rng.ExpFloat64()
+			}
+			next += time.Duration(gap)
 		}
 		wake := next
 		if min := now + time.Millisecond; wake < min {

@@ -39,8 +39,9 @@ type Node interface {
 type ServerConfig struct {
 	Name string
 	Role Role
-	// Capacity, when set, bounds concurrency: requests wait in its queue and
-	// get 503 when it is full. nil means unbounded (a load balancer).
+	// Capacity, when set, is the modelled machine: handlers Hold a worker
+	// for their modelled work; when the queue is full they answer 503. nil
+	// means unbounded (a load balancer).
 	Capacity *Capacity
 	// Private, when set, is the token a request must carry in HeaderVia.
 	Private string
@@ -161,18 +162,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if c := s.cfg.Capacity; c != nil {
-		release, err := c.Acquire(ctx)
-		if err != nil {
-			s.errors.Add(1)
-			s.win.Record(0, true)
-			if errors.Is(err, ErrQueueFull) {
-				http.Error(w, s.cfg.Name+": overloaded (queue full)", http.StatusServiceUnavailable)
-			}
-			return
-		}
-		defer release()
-	}
 	s.handler.ServeHTTP(sw, r)
 	failed := sw.code >= 500
 	if failed {
@@ -181,13 +170,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.win.Record(s.clock.Now()-start, failed)
 }
 
-// Spend spends the node's modelled service time, scaled by factor (1 for a
-// plain request), on the lab clock. Call it while holding a worker.
-func (s *Server) Spend(ctx context.Context, factor float64) error {
-	if s.cfg.Capacity == nil {
-		return nil
+// Hold takes one of the node's workers for the modelled work of a request,
+// waiting in its queue when all are busy. It fails with ErrQueueFull when
+// the queue is full (the handler answers 503). A node with no Capacity
+// always succeeds. release must be called once.
+func (s *Server) Hold(ctx context.Context) (release func(), err error) {
+	c := s.cfg.Capacity
+	if c == nil {
+		return func() {}, nil
 	}
-	return s.clock.Sleep(ctx, time.Duration(float64(s.cfg.Capacity.Service())*factor))
+	return c.Acquire(ctx)
+}
+
+// Work spends d of modelled service time on the lab clock. Call it while
+// holding a worker.
+func (s *Server) Work(ctx context.Context, d time.Duration) error {
+	return s.clock.Sleep(ctx, d)
+}
+
+// Overloaded answers 503 for a request turned away by a full queue.
+func (s *Server) Overloaded(w http.ResponseWriter) {
+	http.Error(w, s.cfg.Name+": overloaded (queue full)", http.StatusServiceUnavailable)
 }
 
 type statusWriter struct {
@@ -301,7 +304,7 @@ func (s *Server) Snap() NodeSnap {
 	if c := s.cfg.Capacity; c != nil {
 		_, queued, limit, qcap := c.Load()
 		n.Queued, n.Workers, n.QueueCap = int64(queued), limit, qcap
-		if n.State == StateUp && queued > 0 {
+		if n.State == StateUp && queued >= limit {
 			n.State = StateSaturated
 		}
 	}

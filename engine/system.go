@@ -82,6 +82,7 @@ type System struct {
 	knobs    []*Knob
 	gauges   []func() []Gauge
 	handlers map[Kind]func(Action) error
+	values   map[string]any
 	rng      *rand.Rand
 
 	ctx     context.Context
@@ -103,6 +104,7 @@ func NewSystem(seed int64) (*System, error) {
 	var b [8]byte
 	_, _ = crand.Read(b[:])
 	clock := NewClock()
+	clock.Pause() // lab time starts with the load, not while the topology is built
 	ctx, cancel := context.WithCancel(context.Background())
 	return &System{
 		Clock:    clock,
@@ -110,6 +112,7 @@ func NewSystem(seed int64) (*System, error) {
 		Token:    hex.EncodeToString(b[:]),
 		Dir:      dir,
 		handlers: map[Kind]func(Action) error{},
+		values:   map[string]any{},
 		rng:      rand.New(rand.NewPCG(uint64(seed), 0x5ca1e1ab)),
 		ctx:      ctx,
 		cancel:   cancel,
@@ -245,6 +248,21 @@ func (s *System) Handle(k Kind, fn func(Action) error) {
 	s.handlers[k] = fn
 }
 
+// SetValue keeps a value for the chapter that built this system (e.g. the
+// load balancer, for its lesson figures).
+func (s *System) SetValue(key string, v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.values[key] = v
+}
+
+// Value returns what SetValue kept, or nil.
+func (s *System) Value(key string) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.values[key]
+}
+
 // SetLoad installs the traffic generator; Start starts it.
 func (s *System) SetLoad(l *Load) { s.Load = l }
 
@@ -257,6 +275,7 @@ func (s *System) Start() {
 	}
 	s.started = true
 	s.mu.Unlock()
+	s.Clock.Resume()
 	if s.Load != nil {
 		s.Go(s.Load.Run)
 	}

@@ -1,0 +1,265 @@
+package chapters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"scalelab/engine"
+)
+
+// RunConfig is a headless run of one chapter step.
+type RunConfig struct {
+	Chapter  *Chapter
+	Step     int // 0-based
+	Duration time.Duration
+	Options  Options
+	Script   []engine.Timed
+	// ScriptName names the script in errors ("chaos" or the file name).
+	ScriptName string
+	// Status, when not nil, gets a status line every lab second.
+	Status io.Writer
+}
+
+// Report is the result of a headless run; its JSON form is the contract of
+// `scalelab run --json`.
+type Report struct {
+	Chapter    string          `json:"chapter"`
+	Step       string          `json:"step"`
+	StepNumber int             `json:"step_number"`
+	DurationS  float64         `json:"duration_s"`
+	Rate       float64         `json:"rate"`
+	Seed       int64           `json:"seed"`
+	Requests   engine.Totals   `json:"requests"`
+	LatencyMs  LatencyMs       `json:"latency_ms"`
+	Events     []engine.Event  `json:"events"`
+	Nodes      []NodeReport    `json:"nodes"`
+	Lesson     map[string]any  `json:"lesson"`
+	Objectives []ObjectiveMet  `json:"objectives"`
+	Prediction *PredictionFact `json:"prediction,omitempty"`
+	Series     []engine.Point  `json:"-"`
+	Stopped    bool            `json:"stopped_early,omitempty"`
+}
+
+// LatencyMs are latency quantiles in milliseconds.
+type LatencyMs struct {
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// NodeReport is one node at the end of a run.
+type NodeReport struct {
+	Name     string  `json:"name"`
+	Role     string  `json:"role"`
+	State    string  `json:"state"`
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+	Size     string  `json:"size,omitempty"`
+	CostHour float64 `json:"cost_per_hour_modelled,omitempty"`
+}
+
+// ObjectiveMet says whether an objective was met.
+type ObjectiveMet struct {
+	ID  string `json:"id"`
+	Met bool   `json:"met"`
+}
+
+// PredictionFact is the measured value a step's prediction asks about.
+type PredictionFact struct {
+	ID       string  `json:"id"`
+	Measured float64 `json:"measured"`
+	Unit     string  `json:"unit,omitempty"`
+	Correct  *int    `json:"correct_choice,omitempty"`
+}
+
+// ErrBadTarget wraps a chaos line whose target, knob or value does not
+// exist in the step's topology.
+var ErrBadTarget = errors.New("bad chaos target")
+
+// Headless runs a step without a TUI: it builds the topology, checks the
+// script against it (nothing starts if a line is wrong), runs the load for
+// the duration applying the script on the lab clock, and reports. A
+// cancelled ctx ends the run early with a report of what was measured.
+func Headless(ctx context.Context, cfg RunConfig) (*Report, error) {
+	s, err := Build(cfg.Chapter, cfg.Step, cfg.Options)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	name := cfg.ScriptName
+	if name == "" {
+		name = "chaos"
+	}
+	for _, t := range cfg.Script {
+		if err := s.Sys.Check(t.Action); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadTarget, &engine.ScriptError{Name: name, Line: t.Line, Msg: err.Error()})
+		}
+	}
+	snaps := s.Sys.Subscribe()
+	s.Start()
+	clock := s.Sys.Clock
+	script := cfg.Script
+	nextStatus := time.Second
+	stopped := false
+	for clock.Now() < cfg.Duration && !stopped {
+		// wake for the next script line, status line or end, whichever first
+		wake := cfg.Duration
+		if len(script) > 0 && script[0].At < wake {
+			wake = script[0].At
+		}
+		if nextStatus < wake {
+			wake = nextStatus
+		}
+		waitCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- clock.SleepUntil(waitCtx, wake) }()
+	wait:
+		for {
+			select {
+			case snap := <-snaps:
+				s.Observe(snap)
+			case err := <-done:
+				if err != nil {
+					stopped = true
+				}
+				break wait
+			}
+		}
+		cancel()
+		now := clock.Now()
+		for len(script) > 0 && script[0].At <= now {
+			t := script[0]
+			script = script[1:]
+			if err := s.Apply(t.Action); err != nil {
+				s.Sys.Events.Add(engine.EvInfo, "chaos", "line %d: %s: %v", t.Line, t.Action, err)
+			}
+		}
+		if now >= nextStatus {
+			if cfg.Status != nil {
+				fmt.Fprintln(cfg.Status, StatusLine(s.Sys.Snapshot()))
+			}
+			nextStatus += time.Second
+		}
+	}
+	final := s.Sys.Snapshot()
+	s.Observe(final)
+	rep := report(s, final, cfg)
+	rep.Stopped = stopped
+	return rep, nil
+}
+
+// StatusLine is the one-line summary printed every second.
+func StatusLine(s engine.Snapshot) string {
+	var b strings.Builder
+	var last engine.Point
+	if n := len(s.Series); n > 0 {
+		last = s.Series[n-1]
+	}
+	fmt.Fprintf(&b, "%5.0fs  rate %5.0f/s  ok %5d  failed %4d  p50 %6.1fms  p99 %7.1fms ", s.T.Seconds(), s.Rate, last.OK, last.Failed, engine.Ms(last.P50), engine.Ms(last.P99))
+	for _, n := range s.Nodes {
+		fmt.Fprintf(&b, " %s:%s", n.Name, n.State)
+	}
+	return b.String()
+}
+
+func report(s *Session, snap engine.Snapshot, cfg RunConfig) *Report {
+	rep := &Report{
+		Chapter:    s.Chapter.ID,
+		Step:       s.Step.ID,
+		StepNumber: s.Index + 1,
+		DurationS:  round1(snap.T.Seconds()),
+		Rate:       snap.BaseRate,
+		Seed:       cfg.Options.Seed,
+		Requests:   snap.Totals,
+		LatencyMs:  LatencyMs{P50: engine.Ms(snap.Latency.P50), P95: engine.Ms(snap.Latency.P95), P99: engine.Ms(snap.Latency.P99), Max: engine.Ms(snap.Latency.Max)},
+		Events:     s.Run.Events,
+		Lesson:     s.Lesson(),
+		Series:     s.Run.Series,
+	}
+	if rep.Events == nil {
+		rep.Events = []engine.Event{}
+	}
+	if rep.Seed == 0 {
+		rep.Seed = 1
+	}
+	for _, n := range snap.Nodes {
+		rep.Nodes = append(rep.Nodes, NodeReport{Name: n.Name, Role: string(n.Role), State: string(n.State), Requests: n.Requests, Errors: n.Errors, Size: n.Size, CostHour: n.CostHour})
+	}
+	for _, o := range s.Step.Objectives {
+		rep.Objectives = append(rep.Objectives, ObjectiveMet{ID: o.ID, Met: s.Met(o.ID)})
+	}
+	if p := s.Step.Prediction; p != nil {
+		if v, ok := s.Measured(); ok {
+			f := &PredictionFact{ID: p.ID, Measured: v, Unit: p.Unit}
+			if p.Correct != nil && p.Choices > 0 {
+				c := p.Correct(v)
+				f.Correct = &c
+			}
+			rep.Prediction = f
+		}
+	}
+	return rep
+}
+
+// Text renders a report for people.
+func (r *Report) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "scalelab run %s (step %d: %s) · %.1fs at %.0f req/s · seed %d\n", r.Chapter, r.StepNumber, r.Step, r.DurationS, r.Rate, r.Seed)
+	if r.Stopped {
+		b.WriteString("stopped early: the figures cover the time that ran\n")
+	}
+	q := r.Requests
+	fmt.Fprintf(&b, "\nrequests  sent %d  ok %d  failed %d (%.2f%%)\n", q.Sent, q.OK, q.Failed, pct(q.Failed, q.OK+q.Failed))
+	var reasons []string
+	for k, v := range q.FailedByReason {
+		reasons = append(reasons, fmt.Sprintf("%s %d", k, v))
+	}
+	sort.Strings(reasons)
+	if len(reasons) > 0 {
+		fmt.Fprintf(&b, "          failed by reason: %s\n", strings.Join(reasons, ", "))
+	}
+	fmt.Fprintf(&b, "latency   p50 %.1fms  p95 %.1fms  p99 %.1fms  max %.1fms\n", r.LatencyMs.P50, r.LatencyMs.P95, r.LatencyMs.P99, r.LatencyMs.Max)
+	b.WriteString("\nnodes\n")
+	for _, n := range r.Nodes {
+		fmt.Fprintf(&b, "  %-8s %-5s %-10s requests %-7d errors %d", n.Name, n.Role, n.State, n.Requests, n.Errors)
+		if n.Size != "" {
+			fmt.Fprintf(&b, "  size %s ($%.2f/h modelled)", n.Size, n.CostHour)
+		}
+		b.WriteString("\n")
+	}
+	if len(r.Lesson) > 0 {
+		b.WriteString("\nmeasured\n")
+		var keys []string
+		for k := range r.Lesson {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "  %-28s %v\n", k, r.Lesson[k])
+		}
+	}
+	if r.Prediction != nil {
+		fmt.Fprintf(&b, "\nprediction %s: measured %g%s\n", r.Prediction.ID, r.Prediction.Measured, r.Prediction.Unit)
+	}
+	b.WriteString("\nobjectives\n")
+	for _, o := range r.Objectives {
+		mark := "·"
+		if o.Met {
+			mark = "✓"
+		}
+		fmt.Fprintf(&b, "  %s %s\n", mark, o.ID)
+	}
+	if len(r.Events) > 0 {
+		b.WriteString("\nevents\n")
+		for _, e := range r.Events {
+			fmt.Fprintf(&b, "  %s\n", e)
+		}
+	}
+	return b.String()
+}

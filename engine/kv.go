@@ -1,0 +1,267 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
+)
+
+// KVNode is a Redis server (miniredis) on loopback, reached through a real
+// Redis client. A kill closes it; a restart brings it back on the same port
+// with its data (as Redis with persistence would).
+type KVNode struct {
+	name   string
+	clock  *Clock
+	events *EventLog
+	mr     *miniredis.Miniredis
+	addr   string
+
+	mu       sync.Mutex
+	state    State
+	wg       sync.WaitGroup
+	life     context.Context
+	endLife  context.CancelFunc
+	latency  atomic.Int64
+	requests atomic.Int64
+	errors   atomic.Int64
+	win      *Window
+}
+
+// NewKVNode starts a Redis server on a loopback port.
+func NewKVNode(sys *System, name string) (*KVNode, error) {
+	mr := miniredis.NewMiniRedis()
+	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	life, end := context.WithCancel(context.Background())
+	return &KVNode{name: name, clock: sys.Clock, events: sys.Events, mr: mr, addr: mr.Addr(), state: StateUp, life: life, endLife: end, win: NewWindow(sys.Clock, 5)}, nil
+}
+
+func (n *KVNode) Name() string { return n.name }
+func (n *KVNode) Role() Role   { return RoleKV }
+func (n *KVNode) Addr() string { return n.addr }
+
+// Redis exposes the server, e.g. to advance TTLs from the lab clock.
+func (n *KVNode) Redis() *miniredis.Miniredis { return n.mr }
+
+func (n *KVNode) State() State {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.state
+}
+
+// Kill closes the server and every client connection.
+func (n *KVNode) Kill() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.state != StateUp {
+		return fmt.Errorf("%s is %s: %w", n.name, n.state, ErrDown)
+	}
+	n.state = StateDown
+	n.mr.Close()
+	n.events.Add(EvKill, n.name, "crashed: connections closed")
+	return nil
+}
+
+// Restart brings the server back on the same port after a boot time.
+func (n *KVNode) Restart() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.state != StateDown {
+		return fmt.Errorf("%s is %s: %w", n.name, n.state, ErrNotDown)
+	}
+	n.state = StateRestarting
+	n.events.Add(EvRestart, n.name, "booting (1s)")
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if n.clock.Sleep(n.life, time.Second) != nil {
+			return
+		}
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if n.state != StateRestarting {
+			return
+		}
+		if err := n.mr.Restart(); err != nil {
+			n.state = StateDown
+			n.events.Add(EvInfo, n.name, "restart failed: %v", err)
+			return
+		}
+		n.state = StateUp
+		n.events.Add(EvUp, n.name, "up on %s", n.addr)
+	}()
+	return nil
+}
+
+// SetLatency adds latency to every command (spent by the client side).
+func (n *KVNode) SetLatency(d time.Duration) { n.latency.Store(int64(d)) }
+
+func (n *KVNode) record(d time.Duration, err error) {
+	n.requests.Add(1)
+	if err != nil {
+		n.errors.Add(1)
+	}
+	n.win.Record(d, err != nil)
+}
+
+// Snap returns the node's state and counters.
+func (n *KVNode) Snap() NodeSnap {
+	rps, q := n.win.Stats()
+	s := NodeSnap{Name: n.name, Role: RoleKV, State: n.State(), Addr: n.addr, Requests: n.requests.Load(), Errors: n.errors.Load(),
+		RPS: rps, P50: q.P50, P99: q.P99, Latency: time.Duration(n.latency.Load()), Detail: fmt.Sprintf("redis · %d keys", len(n.mr.Keys()))}
+	if s.State != StateUp {
+		s.Addr = ""
+	}
+	return s
+}
+
+// Close stops the server for good.
+func (n *KVNode) Close() error {
+	n.endLife()
+	n.wg.Wait()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.state = StateDown
+	n.mr.Close()
+	return nil
+}
+
+// KVStore keeps the lab's data denormalised in Redis: a user is one key,
+// and each user's feed is a list of posts with the author's name already in
+// them, so a feed read is one LRANGE and no join. The price is paid at
+// write time: a post is pushed into the feed of every follower.
+type KVStore struct {
+	node  *KVNode
+	link  *Link
+	rdb   *redis.Client
+	meter *Meter
+	shape DataShape
+}
+
+// NewKVStore connects to a KV node. meter may be nil.
+func NewKVStore(sys *System, node *KVNode, link *Link, meter *Meter, shape DataShape) *KVStore {
+	logging.Disable() // go-redis would print dial errors over the TUI
+	rdb := redis.NewClient(&redis.Options{
+		Addr: node.Addr(), MaxRetries: -1, DialTimeout: 300 * time.Millisecond,
+		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, PoolSize: 64,
+	})
+	sys.OnClose(rdb.Close)
+	return &KVStore{node: node, link: link, rdb: rdb, meter: meter, shape: shape}
+}
+
+// LoadFrom copies a SQL database into the store, denormalised: users,
+// follower sets, and every user's feed pre-joined.
+func (k *KVStore) LoadFrom(ctx context.Context, d *SQLData) error {
+	pipe := k.rdb.Pipeline()
+	for u := 0; u < k.shape.Users; u++ {
+		b, err := d.User(ctx, u)
+		if err != nil {
+			return err
+		}
+		pipe.Set(ctx, "user:"+strconv.Itoa(u), b, 0)
+		fs, err := d.Followers(ctx, u)
+		if err != nil {
+			return err
+		}
+		for _, f := range fs {
+			pipe.SAdd(ctx, "followers:"+strconv.Itoa(u), f)
+		}
+		items, err := d.FeedItems(ctx, u)
+		if err != nil {
+			return err
+		}
+		key := "feed:" + strconv.Itoa(u)
+		for _, it := range items { // newest first, so RPUSH keeps the order
+			b, _ := json.Marshal(it)
+			pipe.RPush(ctx, key, b)
+		}
+		if pipe.Len() > 2000 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	pipe.Set(ctx, "post:seq", 1_000_000, 0)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// Do runs one data op against Redis.
+func (k *KVStore) Do(ctx context.Context, op Op, key int, body string) ([]byte, error) {
+	start := k.node.clock.Now()
+	out, err := k.do(ctx, op, key, body)
+	d := k.node.clock.Now() - start
+	k.node.record(d, err)
+	if k.meter != nil {
+		k.meter.Record(op, d, err)
+	}
+	return out, err
+}
+
+func (k *KVStore) do(ctx context.Context, op Op, key int, body string) ([]byte, error) {
+	if k.link != nil {
+		if err := k.link.Delay(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if d := time.Duration(k.node.latency.Load()); d > 0 {
+		if err := k.node.clock.Sleep(ctx, d); err != nil {
+			return nil, err
+		}
+	}
+	id := strconv.Itoa(key)
+	switch op {
+	case OpRead:
+		return k.rdb.Get(ctx, "user:"+id).Bytes()
+	case OpFeed:
+		items, err := k.rdb.LRange(ctx, "feed:"+id, 0, int64(k.shape.FeedLen-1)).Result()
+		if err != nil {
+			return nil, err
+		}
+		return []byte("[" + joinRaw(items) + "]"), nil
+	case OpWrite:
+		seq, err := k.rdb.Incr(ctx, "post:seq").Result()
+		if err != nil {
+			return nil, err
+		}
+		followers, err := k.rdb.SMembers(ctx, "followers:"+id).Result()
+		if err != nil {
+			return nil, err
+		}
+		item, _ := json.Marshal(FeedItem{ID: seq, Author: "user" + id, Body: body})
+		pipe := k.rdb.Pipeline()
+		for _, f := range followers { // fan-out on write: no joins at read time
+			pipe.LPush(ctx, "feed:"+f, item)
+			pipe.LTrim(ctx, "feed:"+f, 0, int64(k.shape.FeedLen-1))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, err
+		}
+		return []byte(fmt.Sprintf(`{"id":%d,"fanout":%d}`, seq, len(followers))), nil
+	}
+	return nil, ErrBadOp
+}
+
+func joinRaw(items []string) string {
+	n := 0
+	for _, s := range items {
+		n += len(s) + 1
+	}
+	b := make([]byte, 0, n)
+	for i, s := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, s...)
+	}
+	return string(b)
+}

@@ -1,0 +1,82 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Size is a modelled machine size: its workers (how many requests it works
+// on at once) and its cost per hour. Each size up doubles the workers and
+// costs more than double, and the largest size is a hard ceiling, as with
+// real instance families.
+type Size struct {
+	Name     string
+	Workers  int
+	CostHour float64 // modelled, in dollars
+}
+
+// Sizes returns the machine sizes, smallest first.
+func Sizes() []Size {
+	return []Size{
+		{"small", 2, 0.05},
+		{"medium", 4, 0.12},
+		{"large", 8, 0.30},
+		{"xlarge", 16, 0.80},
+		{"2xlarge", 32, 2.40},
+	}
+}
+
+// SizeNames lists the size names, smallest first.
+func SizeNames() []string {
+	var out []string
+	for _, s := range Sizes() {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// SizeByName finds a size.
+func SizeByName(name string) (Size, error) {
+	for _, s := range Sizes() {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return Size{}, fmt.Errorf("size %q: have %s", name, strings.Join(SizeNames(), ", "))
+}
+
+// QueueFor is the queue length a machine of this many workers gets.
+func QueueFor(workers int) int { return 8*workers + 16 }
+
+// Sized is a node whose modelled machine size can change live.
+type Sized struct {
+	srv  *Server
+	size Size
+}
+
+// Resize changes the machine size live.
+func (z *Sized) Resize(name string) error {
+	s, err := SizeByName(name)
+	if err != nil {
+		return err
+	}
+	z.srv.cfg.Capacity.Resize(s.Workers, QueueFor(s.Workers))
+	z.srv.mu.Lock()
+	z.size = s
+	z.srv.mu.Unlock()
+	return nil
+}
+
+// Size returns the current size.
+func (z *Sized) Size() Size {
+	z.srv.mu.Lock()
+	defer z.srv.mu.Unlock()
+	return z.size
+}
+
+func newSized(srv *Server, s Size) *Sized { return &Sized{srv: srv, size: s} }
+
+func (z *Sized) fill(n *NodeSnap) {
+	s := z.Size()
+	n.Size, n.CostHour = s.Name, s.CostHour
+}

@@ -1,0 +1,207 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"time"
+
+	_ "modernc.org/sqlite" // driver "sqlite"
+)
+
+// DataShape says how much seed data a database gets.
+type DataShape struct {
+	Users        int // also the number of keys the load touches
+	PostsPerUser int
+	Follows      int // accounts each user follows
+	FeedLen      int // posts in a feed read
+}
+
+// DefaultShape is a small social network: 1,000 users, 5 posts each, each
+// following 10 others.
+func DefaultShape() DataShape {
+	return DataShape{Users: 1000, PostsPerUser: 5, Follows: 10, FeedLen: 20}
+}
+
+// SQLData is a SQLite database with the lab's schema: users, posts and
+// follows. It is a real database file under the lab's temp directory.
+type SQLData struct {
+	db    *sql.DB
+	path  string
+	shape DataShape
+}
+
+const schema = `
+CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT NOT NULL, bio TEXT NOT NULL);
+CREATE TABLE posts(id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, body TEXT NOT NULL, created INTEGER NOT NULL);
+CREATE INDEX posts_user ON posts(user_id, id);
+CREATE TABLE follows(follower INTEGER NOT NULL, followee INTEGER NOT NULL, PRIMARY KEY(follower, followee));
+CREATE INDEX follows_followee ON follows(followee, follower);
+`
+
+// OpenSQL creates a database file at path with the schema and seed data.
+func OpenSQL(path string, shape DataShape, seed int64) (*SQLData, error) {
+	dsn := "file:" + url.PathEscape(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16)
+	d := &SQLData{db: db, path: path, shape: shape}
+	if err := d.seed(seed); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("seed %s: %w", path, err)
+	}
+	return d, nil
+}
+
+func (d *SQLData) seed(seed int64) error {
+	ctx := context.Background()
+	if _, err := d.db.ExecContext(ctx, schema); err != nil {
+		return err
+	}
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	rng := rand.New(rand.NewPCG(uint64(seed), 42))
+	insUser, err := tx.PrepareContext(ctx, "INSERT INTO users(id, name, bio) VALUES(?, ?, ?)")
+	if err != nil {
+		return err
+	}
+	insPost, err := tx.PrepareContext(ctx, "INSERT INTO posts(user_id, body, created) VALUES(?, ?, ?)")
+	if err != nil {
+		return err
+	}
+	insFollow, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO follows(follower, followee) VALUES(?, ?)")
+	if err != nil {
+		return err
+	}
+	s := d.shape
+	for u := 0; u < s.Users; u++ {
+		if _, err := insUser.ExecContext(ctx, u, fmt.Sprintf("user%d", u), "likes systems that scale"); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < s.Users*s.PostsPerUser; i++ {
+		u := i % s.Users
+		if _, err := insPost.ExecContext(ctx, u, fmt.Sprintf("post %d by user%d", i, u), i); err != nil {
+			return err
+		}
+	}
+	for u := 0; u < s.Users; u++ {
+		for j := 0; j < s.Follows; j++ {
+			f := rng.IntN(s.Users)
+			if f == u {
+				continue
+			}
+			if _, err := insFollow.ExecContext(ctx, u, f); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+// DB exposes the database handle (for backups and inspection).
+func (d *SQLData) DB() *sql.DB { return d.db }
+
+// Path is the database file.
+func (d *SQLData) Path() string { return d.path }
+
+// Shape is the seed shape.
+func (d *SQLData) Shape() DataShape { return d.shape }
+
+// User reads one user by primary key: a point read.
+func (d *SQLData) User(ctx context.Context, id int) ([]byte, error) {
+	var name, bio string
+	err := d.db.QueryRowContext(ctx, "SELECT name, bio FROM users WHERE id = ?", id).Scan(&name, &bio)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]any{"id": id, "name": name, "bio": bio})
+}
+
+// FeedItem is one post in a feed, with its author's name joined in.
+type FeedItem struct {
+	ID     int64  `json:"id"`
+	Author string `json:"author"`
+	Body   string `json:"body"`
+}
+
+// FeedItems reads the newest posts of the accounts a user follows: a join
+// of follows, posts and users.
+func (d *SQLData) FeedItems(ctx context.Context, id int) ([]FeedItem, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT p.id, u.name, p.body
+		FROM follows f JOIN posts p ON p.user_id = f.followee JOIN users u ON u.id = p.user_id
+		WHERE f.follower = ? ORDER BY p.id DESC LIMIT ?`, id, d.shape.FeedLen)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []FeedItem
+	for rows.Next() {
+		var it FeedItem
+		if err := rows.Scan(&it.ID, &it.Author, &it.Body); err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+	}
+	return items, rows.Err()
+}
+
+// Feed is FeedItems as JSON.
+func (d *SQLData) Feed(ctx context.Context, id int) ([]byte, error) {
+	items, err := d.FeedItems(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(items)
+}
+
+// Post inserts a post and returns its id.
+func (d *SQLData) Post(ctx context.Context, user int, body string) (int64, error) {
+	res, err := d.db.ExecContext(ctx, "INSERT INTO posts(user_id, body, created) VALUES(?, ?, ?)", user, body, time.Now().UnixNano())
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// Followers lists who follows a user.
+func (d *SQLData) Followers(ctx context.Context, user int) ([]int, error) {
+	rows, err := d.db.QueryContext(ctx, "SELECT follower FROM follows WHERE followee = ?", user)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var f int
+		if err := rows.Scan(&f); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// Count returns the number of rows in a table of the schema.
+func (d *SQLData) Count(ctx context.Context, table string) (int64, error) {
+	switch table {
+	case "users", "posts", "follows":
+	default:
+		return 0, fmt.Errorf("no table %q", table)
+	}
+	var n int64
+	err := d.db.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n)
+	return n, err
+}
+
+// Close closes the database.
+func (d *SQLData) Close() error { return d.db.Close() }

@@ -1,0 +1,166 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+)
+
+const pageHTML = `<!doctype html><html><head><title>scalelab</title></head><body><h1>hello</h1><p>a page that needs no data</p></body></html>`
+
+// WebConfig describes a web server.
+type WebConfig struct {
+	Name string
+	Size string
+	Work WorkModel
+	// Private servers refuse requests that did not come through the LB.
+	Private bool
+	// Store returns the data tier to use now; a knob may switch it live.
+	Store func() Store
+}
+
+// WebNode is a stateless web server. A worker is held only for the web work
+// of a request; while the request waits on the data tier the worker serves
+// others (as an event loop or goroutines would), so each tier saturates on
+// its own.
+type WebNode struct {
+	*Server
+	*Sized
+	cfg WebConfig
+}
+
+// NewWebNode makes a web server (not yet listening; sys.AddNode starts it).
+func NewWebNode(sys *System, cfg WebConfig) (*WebNode, error) {
+	size, err := SizeByName(cfg.Size)
+	if err != nil {
+		return nil, err
+	}
+	n := &WebNode{cfg: cfg}
+	token := ""
+	if cfg.Private {
+		token = sys.Token
+	}
+	n.Server = NewServer(ServerConfig{Name: cfg.Name, Role: RoleWeb, Capacity: NewCapacity(size.Workers, QueueFor(size.Workers)), Private: token}, sys.Clock, sys.Events, http.HandlerFunc(n.handle))
+	n.Sized = newSized(n.Server, size)
+	return n, nil
+}
+
+func (n *WebNode) handle(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/health" {
+		io.WriteString(w, "ok")
+		return
+	}
+	op, key, body, err := parseDataRequest(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	if !n.webWork(w, r.Context()) {
+		return
+	}
+	if op == OpPage {
+		io.WriteString(w, pageHTML)
+		return
+	}
+	out, err := n.cfg.Store().Do(r.Context(), op, key, body)
+	if err != nil {
+		http.Error(w, "data tier: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	w.Write(out)
+}
+
+// webWork holds a worker for the web part of a request. It answers 503 and
+// returns false when the node is overloaded.
+func (n *WebNode) webWork(w http.ResponseWriter, ctx context.Context) bool {
+	release, err := n.Hold(ctx)
+	if err != nil {
+		n.Overloaded(w)
+		return false
+	}
+	defer release()
+	return n.Work(ctx, n.cfg.Work.Web) == nil
+}
+
+// Snap adds the size and cost.
+func (n *WebNode) Snap() NodeSnap {
+	s := n.Server.Snap()
+	n.Sized.fill(&s)
+	return s
+}
+
+// AppConfig describes a server that does web and data work on one machine.
+type AppConfig struct {
+	Name  string
+	Size  string
+	Work  WorkModel
+	Shape DataShape
+	Seed  int64
+}
+
+// AppNode is one server doing everything: web work and data work (its own
+// SQLite file) share its workers, so a burst of data work delays pages.
+type AppNode struct {
+	*Server
+	*Sized
+	Data *SQLData
+	cfg  AppConfig
+}
+
+// NewAppNode makes a one-box server with its own database file.
+func NewAppNode(sys *System, cfg AppConfig) (*AppNode, error) {
+	size, err := SizeByName(cfg.Size)
+	if err != nil {
+		return nil, err
+	}
+	data, err := OpenSQL(filepath.Join(sys.Dir, cfg.Name+".db"), cfg.Shape, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	sys.OnClose(data.Close)
+	n := &AppNode{Data: data, cfg: cfg}
+	n.Server = NewServer(ServerConfig{Name: cfg.Name, Role: RoleApp, Capacity: NewCapacity(size.Workers, QueueFor(size.Workers))}, sys.Clock, sys.Events, http.HandlerFunc(n.handle))
+	n.Sized = newSized(n.Server, size)
+	return n, nil
+}
+
+func (n *AppNode) handle(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/health" {
+		io.WriteString(w, "ok")
+		return
+	}
+	op, key, body, err := parseDataRequest(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	ctx := r.Context()
+	release, err := n.Hold(ctx)
+	if err != nil {
+		n.Overloaded(w)
+		return
+	}
+	defer release()
+	if n.Work(ctx, n.cfg.Work.Web+n.cfg.Work.Data(op)) != nil {
+		return
+	}
+	if op == OpPage {
+		io.WriteString(w, pageHTML)
+		return
+	}
+	out, err := sqlDo(ctx, n.Data, op, key, body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Write(out)
+}
+
+// Snap adds the size and cost.
+func (n *AppNode) Snap() NodeSnap {
+	s := n.Server.Snap()
+	n.Sized.fill(&s)
+	s.Detail = "web + sqlite"
+	return s
+}
