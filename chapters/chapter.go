@@ -79,6 +79,8 @@ type Options struct {
 	Rate float64
 	// Seed makes the load and random targets repeatable.
 	Seed int64
+	// Speed, when > 0, is the lab clock's speed (0.25 to 4).
+	Speed float64
 }
 
 // ErrUnknownChapter is returned by Find.

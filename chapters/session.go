@@ -212,6 +212,12 @@ func Build(ch *Chapter, index int, opt Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.Speed > 0 {
+		if err := sys.Clock.SetSpeed(opt.Speed); err != nil {
+			_ = sys.Close()
+			return nil, err
+		}
+	}
 	step := &ch.Steps[index]
 	if err := step.Build(sys, opt); err != nil {
 		_ = sys.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,7 @@ var ErrSpeed = errors.New("clock speed must be between 0.25x and 4x")
 // it, so the whole lab can be paused or run slower or faster. Lab time is a
 // duration since the clock was made; it stands still while paused.
 type Clock struct {
+	cur        atomic.Pointer[clockState] // read without the lock by Now
 	mu         sync.Mutex
 	speed      float64
 	paused     bool
@@ -29,11 +31,26 @@ type Clock struct {
 	changed    chan struct{} // closed and replaced on every change of speed or pause
 }
 
+// clockState is an immutable copy of what Now needs.
+type clockState struct {
+	speed      float64
+	paused     bool
+	anchorReal time.Time
+	anchorLab  time.Duration
+}
+
 // NewClock returns a running clock at 1× speed, reading 0.
 func NewClock() *Clock {
 	r := make(chan struct{})
 	close(r)
-	return &Clock{speed: 1, anchorReal: time.Now(), resumed: r, changed: make(chan struct{})}
+	c := &Clock{speed: 1, anchorReal: time.Now(), resumed: r, changed: make(chan struct{})}
+	c.publishLocked()
+	return c
+}
+
+// publishLocked makes the current anchors visible to Now; mu is held.
+func (c *Clock) publishLocked() {
+	c.cur.Store(&clockState{speed: c.speed, paused: c.paused, anchorReal: c.anchorReal, anchorLab: c.anchorLab})
 }
 
 func (c *Clock) nowLocked(real time.Time) time.Duration {
@@ -43,11 +60,14 @@ func (c *Clock) nowLocked(real time.Time) time.Duration {
 	return c.anchorLab + time.Duration(float64(real.Sub(c.anchorReal))*c.speed)
 }
 
-// Now returns the lab time.
+// Now returns the lab time. It takes no lock: every hop of every request
+// reads it.
 func (c *Clock) Now() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.nowLocked(time.Now())
+	st := c.cur.Load()
+	if st.paused {
+		return st.anchorLab
+	}
+	return st.anchorLab + time.Duration(float64(time.Since(st.anchorReal))*st.speed)
 }
 
 // Speed returns the current speed factor.
@@ -82,6 +102,7 @@ func (c *Clock) SetSpeed(s float64) error {
 	defer c.mu.Unlock()
 	c.rebase()
 	c.speed = s
+	c.publishLocked()
 	return nil
 }
 
@@ -94,6 +115,7 @@ func (c *Clock) Pause() {
 	}
 	c.rebase()
 	c.paused = true
+	c.publishLocked()
 	c.resumed = make(chan struct{})
 }
 
@@ -106,6 +128,7 @@ func (c *Clock) Resume() {
 	}
 	c.rebase()
 	c.paused = false
+	c.publishLocked()
 	close(c.resumed)
 }
 

@@ -151,8 +151,9 @@ type DBClient struct {
 func NewDBClient(sys *System, node *DBNode, link *Link, meter *Meter) *DBClient {
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
-		MaxIdleConns:        256,
-		MaxIdleConnsPerHost: 256,
+		MaxConnsPerHost:     128, // a connection pool, as database drivers keep
+		MaxIdleConns:        128,
+		MaxIdleConnsPerHost: 128,
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	}

@@ -133,9 +133,13 @@ func NewLoad(cfg LoadConfig, clock *Clock) (*Load, error) {
 		return nil, err
 	}
 	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
-		MaxIdleConns:        cfg.MaxInFlight,
-		MaxIdleConnsPerHost: cfg.MaxInFlight,
+		DialContext: (&net.Dialer{Timeout: time.Second}).DialContext,
+		// Like a fleet of browsers behind a few proxies: a bounded pool of
+		// connections. Without a bound, a stall makes the client open
+		// thousands of connections at once and the storm becomes the outage.
+		MaxConnsPerHost:     512,
+		MaxIdleConns:        512,
+		MaxIdleConnsPerHost: 512,
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	}

@@ -324,11 +324,13 @@ func (s *System) Snapshot() Snapshot {
 	if s.Load != nil {
 		s.Load.fill(&snap)
 	}
-	state := map[string]State{}
 	for _, n := range nodes {
-		ns := n.Snap()
+		snap.Nodes = append(snap.Nodes, n.Snap())
+	}
+	applyOverrides(nodes, snap.Nodes)
+	state := map[string]State{}
+	for _, ns := range snap.Nodes {
 		state[ns.Name] = ns.State
-		snap.Nodes = append(snap.Nodes, ns)
 	}
 	for _, l := range links {
 		rps, _ := l.win.Stats()

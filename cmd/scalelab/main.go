@@ -1,0 +1,132 @@
+// Command scalelab is a terminal lab for large-scale system design: each
+// chapter runs real components (load balancer, web servers, SQLite, Redis)
+// on loopback under generated load, and the learner breaks them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// errUsage marks bad input: exit status 2, nothing started.
+var errUsage = errors.New("usage")
+
+// usageError is bad input with the message to show.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+func (e *usageError) Unwrap() error { return errUsage }
+
+func badInput(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	stop()
+	os.Exit(code)
+}
+
+// env is what the command reads and writes, so tests can drive it.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+func run(ctx context.Context, args []string, e env) int {
+	var err error
+	switch {
+	case len(args) > 0 && args[0] == "run":
+		err = runCmd(ctx, args[1:], e)
+	case len(args) > 0 && args[0] == "list":
+		err = listCmd(args[1:], e)
+	case len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help"):
+		if len(args) > 1 && args[1] == "run" {
+			fmt.Fprint(e.stdout, runUsage)
+		} else {
+			fmt.Fprint(e.stdout, mainUsage)
+		}
+		return 0
+	default:
+		err = tuiCmd(ctx, args, e)
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errHelp):
+		return 0
+	case errors.Is(err, errInterrupted):
+		return 130
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(e.stderr, "scalelab: %v\n", err)
+		return 2
+	default:
+		fmt.Fprintf(e.stderr, "scalelab: %v\n", err)
+		return 1
+	}
+}
+
+var (
+	errHelp        = errors.New("help shown")
+	errInterrupted = errors.New("interrupted")
+)
+
+const mainUsage = `scalelab — learn large-scale system design by running it and breaking it.
+
+Each chapter starts real components in this process (an HTTP load balancer,
+web servers, SQLite databases, Redis) on 127.0.0.1, drives them with
+generated load, and lets you kill nodes, add latency and turn knobs while
+you watch the measured throughput, latency and failures.
+
+Usage:
+  scalelab [--chapter N|ID] [--lang en|ko]   open the lab (at your next unfinished chapter)
+  scalelab list [--lang en|ko]               the chapters and your progress
+  scalelab run CHAPTER [flags]               run a chapter headless (see: scalelab run --help)
+  scalelab --help                            this help
+
+Options:
+  --chapter N|ID   start at this chapter (1-3 or tiers, scaling, loadbalancer)
+  --lang en|ko     language of the lessons (default from LANG)
+
+Keys in the lab (press ? for all):
+  tab/shift+tab select node or link · x kill · r restart · l latency
+  +/- load · s 5x spike · space pause · </> clock speed · n/b step
+  ]/[ chapter · i inspector · h hint · ? help · q quit
+
+Progress is kept in $XDG_CONFIG_HOME/scalelab/progress.json (or
+SCALELAB_CONFIG_DIR). Everything listens on 127.0.0.1 only; all files live
+in one temporary directory that is removed on exit.
+`
+
+const runUsage = `Usage: scalelab run CHAPTER [flags]
+
+Runs one step of a chapter without the TUI: the same components and load as
+in the lab. A status line a second goes to stderr; a report goes to stdout
+at the end (Ctrl-C stops early and still reports).
+
+Flags:
+  --step K          which step of the chapter (default 1)
+  --duration D      how long to run, in lab time (default 30s; at most 1h)
+  --rate R          arrival rate in requests per second (default: the step's)
+  --chaos FILE|-    a chaos script to apply (- reads standard input)
+  --seed N          seed for the load and random targets (default 1)
+  --json            print the report as one JSON object
+
+A chaos script has one action a line, AT ACTION TARGET [ARGS], and # comments:
+  5s  kill web-2              crash a node (targets: a name, @role, @random-role)
+  12s restart web-2           bring it back
+  8s  latency web-1 200ms     add latency to a node (or a link: lb-1>web-1)
+  10s rate 800                change the arrival rate
+  15s spike 5x 10s            multiply the rate for a while
+  20s set lb.policy least-conn  change a chapter knob
+  25s add web / drain web-3 / remove web-3   change the target group (loadbalancer)
+
+Exit status: 0 done, 1 failure, 2 bad input (nothing started), 130 interrupted.
+`

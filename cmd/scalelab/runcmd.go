@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"scalelab/chapters"
+	"scalelab/engine"
+)
+
+type runFlags struct {
+	step     int
+	duration time.Duration
+	rate     float64
+	chaos    string
+	seed     int64
+	json     bool
+}
+
+// parseInterleaved parses flags that may come before or after positional
+// arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return errHelp
+	}
+	msg := err.Error()
+	return badInput("%s (see scalelab --help)", msg)
+}
+
+func runCmd(ctx context.Context, args []string, e env) error {
+	var f runFlags
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.IntVar(&f.step, "step", 1, "")
+	fs.DurationVar(&f.duration, "duration", 30*time.Second, "")
+	fs.Float64Var(&f.rate, "rate", 0, "")
+	fs.StringVar(&f.chaos, "chaos", "", "")
+	fs.Int64Var(&f.seed, "seed", 1, "")
+	fs.BoolVar(&f.json, "json", false, "")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(e.stdout, runUsage)
+			return errHelp
+		}
+		return badInput("run: %v (see scalelab run --help)", err)
+	}
+	if len(pos) != 1 {
+		return badInput("run takes one chapter, e.g. scalelab run loadbalancer (see scalelab run --help)")
+	}
+	ch, err := chapters.Find(pos[0])
+	if err != nil {
+		return badInput("%v", err)
+	}
+	switch {
+	case f.step < 1 || f.step > len(ch.Steps):
+		return badInput("--step %d: %s has steps 1 to %d", f.step, ch.ID, len(ch.Steps))
+	case f.duration <= 0 || f.duration > time.Hour:
+		return badInput("--duration %s: want a duration above 0 and at most 1h", f.duration)
+	case f.rate < 0 || f.rate > engine.MaxRate:
+		return badInput("--rate %g: want 0 (the step's own) to %d requests per second", f.rate, engine.MaxRate)
+	}
+	var script []engine.Timed
+	name := "chaos"
+	if f.chaos != "" {
+		var src []byte
+		if f.chaos == "-" {
+			src, err = io.ReadAll(e.stdin)
+		} else {
+			name = f.chaos
+			src, err = os.ReadFile(f.chaos)
+		}
+		if err != nil {
+			return badInput("--chaos: %v", err)
+		}
+		script, err = engine.ParseScript(name, string(src))
+		if err != nil {
+			return badInput("%v", err)
+		}
+	}
+	var status io.Writer = e.stderr
+	rep, err := chapters.Headless(ctx, chapters.RunConfig{
+		Chapter: ch, Step: f.step - 1, Duration: f.duration,
+		Options: chapters.Options{Rate: f.rate, Seed: f.seed},
+		Script:  script, ScriptName: name, Status: status,
+	})
+	if err != nil {
+		if errors.Is(err, chapters.ErrBadTarget) {
+			var se *engine.ScriptError
+			if errors.As(err, &se) {
+				return badInput("%v", se)
+			}
+			return badInput("%v", err)
+		}
+		return err
+	}
+	if f.json {
+		enc := json.NewEncoder(e.stdout)
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprint(e.stdout, rep.Text())
+	}
+	if rep.Stopped {
+		return errInterrupted
+	}
+	return nil
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/charmbracelet/x/term"
+
+	"scalelab/assets"
+	"scalelab/chapters"
+	"scalelab/lab"
+)
+
+// configDir is where progress lives: SCALELAB_CONFIG_DIR, else the user's
+// config directory.
+func configDir(e env) (string, error) {
+	if d := e.getenv("SCALELAB_CONFIG_DIR"); d != "" {
+		return d, nil
+	}
+	d, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no config directory for progress: %w (set SCALELAB_CONFIG_DIR)", err)
+	}
+	return filepath.Join(d, "scalelab"), nil
+}
+
+func langFlag(fs *flag.FlagSet, e env) *string {
+	return fs.String("lang", assets.DetectLang(e.getenv), "")
+}
+
+func checkLang(lang string) error {
+	for _, l := range assets.Langs() {
+		if l == lang {
+			return nil
+		}
+	}
+	return badInput("--lang %q: want %s", lang, strings.Join(assets.Langs(), " or "))
+}
+
+func tuiCmd(ctx context.Context, args []string, e env) error {
+	fs := flag.NewFlagSet("scalelab", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	chapter := fs.String("chapter", "", "")
+	lang := langFlag(fs, e)
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(e.stdout, mainUsage)
+			return errHelp
+		}
+		return flagError(err)
+	}
+	if len(pos) > 0 {
+		return badInput("unknown command %q (want run, list or no command; see scalelab --help)", pos[0])
+	}
+	if err := checkLang(*lang); err != nil {
+		return err
+	}
+	if *chapter != "" {
+		if _, err := chapters.Find(*chapter); err != nil {
+			return badInput("--chapter: %v", err)
+		}
+	}
+	dir, err := configDir(e)
+	if err != nil {
+		return err
+	}
+	if f, ok := e.stdout.(*os.File); !ok || !term.IsTerminal(f.Fd()) {
+		return badInput("the lab needs a terminal; for a run without one use: scalelab run CHAPTER (see scalelab run --help)")
+	}
+	return lab.Run(ctx, lab.Options{Chapter: *chapter, Lang: *lang, ConfigDir: dir, Out: e.stdout, In: e.stdin})
+}
+
+func listCmd(args []string, e env) error {
+	fs := flag.NewFlagSet("list", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	lang := langFlag(fs, e)
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(e.stdout, mainUsage)
+			return errHelp
+		}
+		return flagError(err)
+	}
+	if len(pos) > 0 {
+		return badInput("list takes no arguments, got %q", pos[0])
+	}
+	if err := checkLang(*lang); err != nil {
+		return err
+	}
+	dir, err := configDir(e)
+	if err != nil {
+		return err
+	}
+	prog, err := lab.LoadProgress(dir)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "scalelab: %v\n", err) // set aside, not fatal
+	}
+	ui := assets.UI(*lang)
+	all := chapters.All()
+	next, _ := prog.Next(all)
+	for _, ch := range all {
+		title := ch.ID
+		if l, err := assets.LoadLesson(*lang, ch.ID); err == nil {
+			title = l.Title
+		}
+		status := ui.T("list.not_started")
+		if p := prog.Chapters[ch.ID]; p != nil {
+			switch {
+			case p.Done:
+				status = "✓ " + ui.T("list.done")
+			default:
+				status = fmt.Sprintf(ui.T("list.at_step"), p.Step+1, len(ch.Steps))
+			}
+		}
+		mark := " "
+		if next != nil && next.ID == ch.ID {
+			mark = "▸"
+		}
+		fmt.Fprintf(e.stdout, "%s %2d  %-13s %-44s %s\n", mark, ch.Number, ch.ID, title, status)
+	}
+	fmt.Fprintf(e.stdout, "\n%s\n", ui.T("list.more"))
+	return nil
+}
