@@ -148,7 +148,7 @@ func Tiers() *Chapter {
 			{
 				ID:    "sql-vs-kv",
 				Build: buildSQLvsKV,
-				Keys:  []Key{{Key: "k", Help: "store", Knob: "data.store"}},
+				Keys:  []Key{{Key: "v", Help: "store", Knob: "data.store"}},
 				Watch: func(r *Run) {
 					for _, m := range storeMeters(r.Sys) {
 						for _, op := range []engine.Op{engine.OpRead, engine.OpFeed, engine.OpWrite} {
