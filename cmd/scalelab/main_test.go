@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runArgs(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cfg := t.TempDir()
+	return runIn(t, cfg, stdin, args...)
+}
+
+func runIn(t *testing.T, cfg, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	getenv := func(k string) string {
+		switch k {
+		case "SCALELAB_CONFIG_DIR":
+			return cfg
+		case "LANG":
+			return "en_US.UTF-8"
+		}
+		return ""
+	}
+	code = run(context.Background(), args, env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, getenv: getenv})
+	return code, out.String(), errb.String()
+}
+
+func TestBadInputExitsTwoWithOneClearLine(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "bad.chaos")
+	if err := os.WriteFile(script, []byte("1s kill web-1\n# fine\n3s latency web-1 fast\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "nosuch"}, `unknown chapter "nosuch"`},
+		{[]string{"run"}, "run takes one chapter"},
+		{[]string{"run", "tiers", "--duration", "soon"}, "duration"},
+		{[]string{"run", "tiers", "--duration", "0s"}, "--duration 0s"},
+		{[]string{"run", "tiers", "--step", "7"}, "tiers has steps 1 to 3"},
+		{[]string{"run", "tiers", "--rate", "-5"}, "--rate -5"},
+		{[]string{"run", "tiers", "--chaos", "/no/such/file"}, "--chaos"},
+		{[]string{"run", "loadbalancer", "--chaos", script}, "bad.chaos:3: latency \"fast\""},
+		{[]string{"--lang", "fr"}, `--lang "fr"`},
+		{[]string{"--chapter", "99"}, `unknown chapter "99"`},
+		{[]string{"--bogus"}, "bogus"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"list", "extra"}, "list takes no arguments"},
+	} {
+		code, _, stderr := runArgs(t, "", tc.args...)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2 (stderr %q)", tc.args, code, stderr)
+		}
+		if !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("%v: stderr %q, want one line containing %q", tc.args, stderr, tc.want)
+		}
+	}
+}
+
+func TestChaosTargetNotInTopologyIsBadInput(t *testing.T) {
+	code, stdout, stderr := runArgs(t, "2s kill web-1\n4s kill db-9\n", "run", "loadbalancer", "--duration", "5s", "--chaos", "-")
+	if code != 2 || !strings.Contains(stderr, "chaos:2:") || !strings.Contains(stderr, "db-9") {
+		t.Fatalf("exit %d, stderr %q; want 2 and chaos:2 naming db-9", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("nothing should run, but stdout has %q", stdout)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"run", "--help"}, {"help", "run"}} {
+		code, stdout, _ := runArgs(t, "", args...)
+		if code != 0 || !strings.Contains(stdout, "Usage") {
+			t.Errorf("%v: exit %d, stdout %q", args, code, stdout)
+		}
+	}
+	_, stdout, _ := runArgs(t, "", "run", "--help")
+	for _, want := range []string{"--duration", "--rate", "--chaos", "--json", "--seed", "--step", "spike 5x 10s"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("run --help lacks %s", want)
+		}
+	}
+}
+
+func TestRunJSONReport(t *testing.T) {
+	code, stdout, stderr := runArgs(t, "1s kill web-2\n", "run", "scaling", "--step", "3", "--duration", "4s", "--rate", "80", "--json", "--chaos", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if n := strings.Count(stderr, "rate"); n < 3 {
+		t.Errorf("want a status line a second on stderr, got %d: %q", n, stderr)
+	}
+	var rep map[string]any
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	if err := dec.Decode(&rep); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout)
+	}
+	if dec.More() {
+		t.Errorf("stdout has more than one JSON value")
+	}
+	for _, k := range []string{"chapter", "duration_s", "rate", "requests", "latency_ms", "events", "nodes", "lesson", "objectives"} {
+		if _, ok := rep[k]; !ok {
+			t.Errorf("report lacks %q", k)
+		}
+	}
+	req := rep["requests"].(map[string]any)
+	for _, k := range []string{"sent", "ok", "failed", "failed_by_reason"} {
+		if _, ok := req[k]; !ok {
+			t.Errorf("requests lacks %q", k)
+		}
+	}
+	if req["failed"].(float64) == 0 {
+		t.Errorf("killing one of three servers without a load balancer should fail requests: %v", req)
+	}
+	lat := rep["latency_ms"].(map[string]any)
+	for _, k := range []string{"p50", "p95", "p99", "max"} {
+		if _, ok := lat[k]; !ok {
+			t.Errorf("latency_ms lacks %q", k)
+		}
+	}
+	ev := rep["events"].([]any)
+	if len(ev) == 0 || ev[0].(map[string]any)["kind"] != "kill" || ev[0].(map[string]any)["node"] != "web-2" {
+		t.Errorf("events: %v", ev)
+	}
+	for _, n := range rep["nodes"].([]any) {
+		m := n.(map[string]any)
+		for _, k := range []string{"name", "role", "state", "requests"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("node lacks %q: %v", k, m)
+			}
+		}
+	}
+}
+
+func TestListShowsProgressAndSurvivesACorruptFile(t *testing.T) {
+	cfg := t.TempDir()
+	code, stdout, _ := runIn(t, cfg, "", "list")
+	if code != 0 || !strings.Contains(stdout, "tiers") || !strings.Contains(stdout, "loadbalancer") {
+		t.Fatalf("exit %d: %s", code, stdout)
+	}
+	if err := os.WriteFile(filepath.Join(cfg, "progress.json"), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runIn(t, cfg, "", "list")
+	if code != 0 || !strings.Contains(stdout, "tiers") {
+		t.Fatalf("a corrupt progress file must not be fatal: exit %d, %s %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "progress.json") {
+		t.Errorf("the corrupt file should be named: %q", stderr)
+	}
+	set, _ := filepath.Glob(filepath.Join(cfg, "progress.json.corrupt-*"))
+	if len(set) != 1 {
+		t.Errorf("corrupt file should be set aside, found %v", set)
+	}
+	code, _, _ = runIn(t, cfg, "", "list", "--lang", "ko")
+	if code != 0 {
+		t.Errorf("list --lang ko: exit %d", code)
+	}
+}
+
+func TestTUINeedsATerminal(t *testing.T) {
+	code, _, stderr := runArgs(t, "")
+	if code != 2 || !strings.Contains(stderr, "terminal") {
+		t.Errorf("exit %d, %q", code, stderr)
+	}
+}
