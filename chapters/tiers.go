@@ -193,7 +193,7 @@ func storeMeters(sys *engine.System) []storeMeter {
 
 // kvShape is larger than the default so a join has real work to do.
 func kvShape() engine.DataShape {
-	return engine.DataShape{Users: 2000, PostsPerUser: 20, Follows: 30, FeedLen: 20}
+	return engine.DataShape{Users: 1000, PostsPerUser: 20, Follows: 30, FeedLen: 20}
 }
 
 func buildSQLvsKV(sys *engine.System, opt Options) error {

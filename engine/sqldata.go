@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // driver "sqlite"
@@ -70,40 +71,51 @@ func (d *SQLData) seed(seed int64) error {
 	}
 	defer tx.Rollback()
 	rng := rand.New(rand.NewPCG(uint64(seed), 42))
-	insUser, err := tx.PrepareContext(ctx, "INSERT INTO users(id, name, bio) VALUES(?, ?, ?)")
-	if err != nil {
+	sh := d.shape
+	// users and posts in one statement each: SQLite loops natively
+	if _, err := tx.ExecContext(ctx, `INSERT INTO users(id, name, bio)
+		WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM c WHERE i < ?)
+		SELECT i, 'user' || i, 'likes systems that scale' FROM c`, sh.Users-1); err != nil {
 		return err
 	}
-	insPost, err := tx.PrepareContext(ctx, "INSERT INTO posts(user_id, body, created) VALUES(?, ?, ?)")
-	if err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO posts(user_id, body, created)
+		WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM c WHERE i < ?1)
+		SELECT i % ?2, 'post ' || i || ' by user' || (i % ?2), i FROM c`, sh.Users*sh.PostsPerUser-1, sh.Users); err != nil {
 		return err
 	}
-	insFollow, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO follows(follower, followee) VALUES(?, ?)")
-	if err != nil {
-		return err
-	}
-	s := d.shape
-	for u := 0; u < s.Users; u++ {
-		if _, err := insUser.ExecContext(ctx, u, fmt.Sprintf("user%d", u), "likes systems that scale"); err != nil {
-			return err
+	// follows are random, sent in batches of rows
+	const batch = 400
+	var sb strings.Builder
+	args := make([]any, 0, 2*batch)
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
 		}
+		_, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO follows(follower, followee) VALUES "+sb.String(), args...)
+		sb.Reset()
+		args = args[:0]
+		return err
 	}
-	for i := 0; i < s.Users*s.PostsPerUser; i++ {
-		u := i % s.Users
-		if _, err := insPost.ExecContext(ctx, u, fmt.Sprintf("post %d by user%d", i, u), i); err != nil {
-			return err
-		}
-	}
-	for u := 0; u < s.Users; u++ {
-		for j := 0; j < s.Follows; j++ {
-			f := rng.IntN(s.Users)
+	for u := 0; u < sh.Users; u++ {
+		for j := 0; j < sh.Follows; j++ {
+			f := rng.IntN(sh.Users)
 			if f == u {
 				continue
 			}
-			if _, err := insFollow.ExecContext(ctx, u, f); err != nil {
-				return err
+			if len(args) > 0 {
+				sb.WriteString(",")
+			}
+			sb.WriteString("(?,?)")
+			args = append(args, u, f)
+			if len(args) >= 2*batch {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
 		}
+	}
+	if err := flush(); err != nil {
+		return err
 	}
 	return tx.Commit()
 }
