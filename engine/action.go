@@ -14,18 +14,20 @@ type Kind string
 // Action kinds. Keys in the TUI and lines in chaos scripts both become
 // Actions; the engine applies them the same way.
 const (
-	ActKill    Kind = "kill"    // crash a node: listeners and connections close
-	ActRestart Kind = "restart" // bring a dead node back (after a boot time)
-	ActLatency Kind = "latency" // add latency to a node or link (0 clears)
-	ActRate    Kind = "rate"    // set the base arrival rate
-	ActSpike   Kind = "spike"   // multiply the rate for a while
-	ActSet     Kind = "set"     // set a chapter knob
-	ActAdd     Kind = "add"     // add a node of a role (e.g. a web server behind the LB)
-	ActRemove  Kind = "remove"  // remove a node at once
-	ActDrain   Kind = "drain"   // stop sending new requests to a node, remove it when idle
-	ActPause   Kind = "pause"   // pause the lab clock
-	ActResume  Kind = "resume"  // resume the lab clock
-	ActSpeed   Kind = "speed"   // set the lab clock speed
+	ActKill    Kind = "kill"      // crash a node: listeners and connections close
+	ActRestart Kind = "restart"   // bring a dead node back (after a boot time)
+	ActLatency Kind = "latency"   // add latency to a node or link (0 clears)
+	ActRate    Kind = "rate"      // set the base arrival rate
+	ActSpike   Kind = "spike"     // multiply the rate for a while
+	ActSet     Kind = "set"       // set a chapter knob
+	ActAdd     Kind = "add"       // add a node of a role (e.g. a web server behind the LB)
+	ActRemove  Kind = "remove"    // remove a node at once
+	ActDrain   Kind = "drain"     // stop sending new requests to a node, remove it when idle
+	ActPause   Kind = "pause"     // pause the lab clock
+	ActResume  Kind = "resume"    // resume the lab clock
+	ActSpeed   Kind = "speed"     // set the lab clock speed
+	ActCut     Kind = "partition" // cut every link of a node; it stays up
+	ActHeal    Kind = "heal"      // restore a partitioned node's links
 )
 
 // Action is one command to the engine.
@@ -40,7 +42,7 @@ type Action struct {
 
 func (a Action) String() string {
 	switch a.Kind {
-	case ActKill, ActRestart, ActRemove, ActDrain:
+	case ActKill, ActRestart, ActRemove, ActDrain, ActCut, ActHeal:
 		return fmt.Sprintf("%s %s", a.Kind, a.Target)
 	case ActLatency:
 		return fmt.Sprintf("latency %s %s", a.Target, a.Dur)
@@ -100,7 +102,7 @@ func ParseScript(name, src string) ([]Timed, error) {
 			return nil, bad("%q is not a time (want e.g. 5s, 1m30s)", f[0])
 		}
 		if len(f) < 2 {
-			return nil, bad("missing action after %s (want kill, restart, latency, rate, spike, set, add, remove, drain)", f[0])
+			return nil, bad("missing action after %s (want kill, restart, latency, rate, spike, set, add, remove, drain, partition, heal)", f[0])
 		}
 		a, err := ParseAction(f[1:])
 		if err != nil {
@@ -132,7 +134,7 @@ func ParseAction(f []string) (Action, error) {
 		return nil
 	}
 	switch kind {
-	case ActKill, ActRestart, ActRemove, ActDrain:
+	case ActKill, ActRestart, ActRemove, ActDrain, ActCut, ActHeal:
 		if err := need(1, "a target (a node name, @role or @random-role)"); err != nil {
 			return Action{}, err
 		}
@@ -199,7 +201,7 @@ func ParseAction(f []string) (Action, error) {
 		}
 		return Action{Kind: kind, Value: x}, nil
 	}
-	return Action{}, fmt.Errorf("unknown action %q (want kill, restart, latency, rate, spike, set, add, remove, drain, pause, resume, speed)", f[0])
+	return Action{}, fmt.Errorf("unknown action %q (want kill, restart, latency, rate, spike, set, add, remove, drain, partition, heal, pause, resume, speed)", f[0])
 }
 
 // MaxRate is the highest arrival rate the generator accepts.

@@ -47,6 +47,10 @@ type ServerConfig struct {
 	Private string
 	// Boot is how long a restart takes in lab time.
 	Boot time.Duration
+	// OnUp, when set, runs after a restart has brought the node back, and
+	// OnKill after a kill; a database uses them to stop and resume
+	// replication.
+	OnUp, OnKill func()
 }
 
 // Server is the lifecycle every node shares: a real HTTP server on a loopback
@@ -215,9 +219,12 @@ func (s *Server) Kill() error {
 	srv, cancel := s.srv, s.cancel
 	s.state, s.srv, s.cancel = StateDown, nil, nil
 	s.mu.Unlock()
+	_ = srv.Close() // connections first: a crashed node answers nothing more
 	cancel()
-	_ = srv.Close()
 	s.events.Add(EvKill, s.cfg.Name, "crashed: listener and connections closed")
+	if s.cfg.OnKill != nil {
+		s.cfg.OnKill()
+	}
 	return nil
 }
 
@@ -239,28 +246,37 @@ func (s *Server) Restart() error {
 		defer s.wg.Done()
 		defer close(done)
 		_ = s.clock.Sleep(s.life, s.cfg.Boot)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.closed || s.state != StateRestarting {
-			return
+		if s.boot() && s.cfg.OnUp != nil {
+			s.cfg.OnUp()
 		}
-		var err error
-		for i := 0; i < 50; i++ { // the port may take a moment to free
-			if err = s.listenLocked(s.addr); err == nil {
-				break
-			}
-			s.mu.Unlock()
-			time.Sleep(20 * time.Millisecond)
-			s.mu.Lock()
-		}
-		if err != nil {
-			s.state = StateDown
-			s.events.Add(EvInfo, s.cfg.Name, "restart failed: %v", err)
-			return
-		}
-		s.events.Add(EvUp, s.cfg.Name, "up on %s", s.addr)
 	}()
 	return nil
+}
+
+// boot listens again on the node's address after a restart and reports
+// whether the node is up.
+func (s *Server) boot() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.state != StateRestarting {
+		return false
+	}
+	var err error
+	for i := 0; i < 50; i++ { // the port may take a moment to free
+		if err = s.listenLocked(s.addr); err == nil {
+			break
+		}
+		s.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		s.mu.Lock()
+	}
+	if err != nil {
+		s.state = StateDown
+		s.events.Add(EvInfo, s.cfg.Name, "restart failed: %v", err)
+		return false
+	}
+	s.events.Add(EvUp, s.cfg.Name, "up on %s", s.addr)
+	return true
 }
 
 // WaitStarted blocks until a pending restart finished; for tests and runners.

@@ -86,6 +86,8 @@ type NodeSnap struct {
 	Size     string        // modelled machine size, "" when not sized
 	CostHour float64       // modelled cost per hour, 0 when not modelled
 	Detail   string        // short role-specific line (LB: policy; db: rows)
+	// Partitioned is true while the node's links are cut (it is still up).
+	Partitioned bool
 }
 
 // LinkSnap is one link of the topology: From calls To.

@@ -26,18 +26,42 @@ var ErrNotSupported = errors.New("not supported here")
 // TickEvery is how often a snapshot is published, in lab time.
 const TickEvery = 250 * time.Millisecond
 
+// ErrPartitioned is returned by a hop across a cut link.
+var ErrPartitioned = errors.New("network partition: link is cut")
+
 // Link is one hop of the topology. The caller of a hop calls Delay before
-// sending, so injected latency is spent for real on the lab clock.
+// sending, so injected latency is spent for real on the lab clock, and a
+// partition fails the hop.
 type Link struct {
 	From, To string
 	clock    *Clock
 	latency  atomic.Int64
 	down     atomic.Bool // the owner (e.g. the LB) has taken To out
+	cut      *cutSet
 	win      *Window
 }
 
-// Delay spends the link's injected latency and counts one use.
+// cutSet is the set of partitioned nodes, shared by a system's links.
+type cutSet struct {
+	mu    sync.RWMutex
+	nodes map[string]bool
+}
+
+func (c *cutSet) has(name string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.nodes[name]
+}
+
+// Cut reports whether a partition cuts this link.
+func (l *Link) Cut() bool { return l.cut.has(l.From) || l.cut.has(l.To) }
+
+// Delay spends the link's injected latency and counts one use. It fails
+// with ErrPartitioned when either end is partitioned.
 func (l *Link) Delay(ctx context.Context) error {
+	if l.Cut() {
+		return fmt.Errorf("%s: %w", l.ID(), ErrPartitioned)
+	}
 	l.win.Record(0, false)
 	if d := time.Duration(l.latency.Load()); d > 0 {
 		return l.clock.Sleep(ctx, d)
@@ -83,6 +107,7 @@ type System struct {
 	gauges   []func() []Gauge
 	handlers map[Kind]func(Action) error
 	values   map[string]any
+	cuts     *cutSet
 	rng      *rand.Rand
 
 	ctx     context.Context
@@ -113,6 +138,7 @@ func NewSystem(seed int64) (*System, error) {
 		Dir:      dir,
 		handlers: map[Kind]func(Action) error{},
 		values:   map[string]any{},
+		cuts:     &cutSet{nodes: map[string]bool{}},
 		rng:      rand.New(rand.NewPCG(uint64(seed), 0x5ca1e1ab)),
 		ctx:      ctx,
 		cancel:   cancel,
@@ -207,11 +233,23 @@ func (s *System) NextName(prefix string) string {
 
 // AddLink adds a hop from one node to another.
 func (s *System) AddLink(from, to string) *Link {
-	l := &Link{From: from, To: to, clock: s.Clock, win: NewWindow(s.Clock, 3)}
+	l := &Link{From: from, To: to, clock: s.Clock, cut: s.cuts, win: NewWindow(s.Clock, 3)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.links = append(s.links, l)
 	return l
+}
+
+// RemoveLink takes a link out of the topology.
+func (s *System) RemoveLink(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, l := range s.links {
+		if l.ID() == id {
+			s.links = append(s.links[:i:i], s.links[i+1:]...)
+			return
+		}
+	}
 }
 
 // Link returns the link "from>to".
@@ -325,7 +363,9 @@ func (s *System) Snapshot() Snapshot {
 		s.Load.fill(&snap)
 	}
 	for _, n := range nodes {
-		snap.Nodes = append(snap.Nodes, n.Snap())
+		ns := n.Snap()
+		ns.Partitioned = s.cuts.has(ns.Name)
+		snap.Nodes = append(snap.Nodes, ns)
 	}
 	applyOverrides(nodes, snap.Nodes)
 	state := map[string]State{}
@@ -334,7 +374,7 @@ func (s *System) Snapshot() Snapshot {
 	}
 	for _, l := range links {
 		rps, _ := l.win.Stats()
-		up := !l.down.Load() && isUp(state[l.From]) && isUp(state[l.To])
+		up := !l.down.Load() && !l.Cut() && isUp(state[l.From]) && isUp(state[l.To])
 		snap.Links = append(snap.Links, LinkSnap{From: l.From, To: l.To, Latency: time.Duration(l.latency.Load()), RPS: rps, Up: up})
 	}
 	for _, k := range knobs {
@@ -348,6 +388,28 @@ func (s *System) Snapshot() Snapshot {
 }
 
 func isUp(st State) bool { return st == StateUp || st == StateSaturated || st == StateDraining }
+
+// Partition cuts (or, with false, heals) every link of a node. The node
+// stays up: whoever can still reach it may still use it.
+func (s *System) Partition(name string, cut bool) {
+	s.cuts.mu.Lock()
+	was := s.cuts.nodes[name]
+	if cut {
+		s.cuts.nodes[name] = true
+	} else {
+		delete(s.cuts.nodes, name)
+	}
+	s.cuts.mu.Unlock()
+	switch {
+	case cut && !was:
+		s.Events.Add(EvPartition, name, "links cut; the node is still up")
+	case !cut && was:
+		s.Events.Add(EvHeal, name, "links restored")
+	}
+}
+
+// Partitioned reports whether a node's links are cut.
+func (s *System) Partitioned(name string) bool { return s.cuts.has(name) }
 
 // Resolve turns a target into nodes: a name, "@role" (every node of the
 // role) or "@random-role" (one up node of the role, picked by the seeded
@@ -404,7 +466,7 @@ func names(nodes []Node) string {
 // applying it: targets, knobs and knob values are checked.
 func (s *System) Check(a Action) error {
 	switch a.Kind {
-	case ActKill, ActRestart:
+	case ActKill, ActRestart, ActCut, ActHeal:
 		_, err := s.Resolve(a.Target)
 		return err
 	case ActLatency:
@@ -495,6 +557,11 @@ func (s *System) Apply(a Action) error {
 			errs = append(errs, err)
 		}
 		return errors.Join(errs...)
+	case ActCut, ActHeal:
+		nodes, _ := s.Resolve(a.Target)
+		for _, n := range nodes {
+			s.Partition(n.Name(), a.Kind == ActCut)
+		}
 	case ActLatency:
 		if l, ok := s.Link(a.Target); ok {
 			l.SetLatency(a.Dur)

@@ -11,12 +11,13 @@ type Role string
 
 // Roles known to the engine.
 const (
-	RoleApp   Role = "app"   // one server doing web and data work
-	RoleWeb   Role = "web"   // stateless web server
-	RoleDB    Role = "db"    // SQLite database server
-	RoleKV    Role = "kv"    // key-value store (Redis)
-	RoleLB    Role = "lb"    // load balancer
-	RoleCache Role = "cache" // cache server
+	RoleApp   Role = "app"     // one server doing web and data work
+	RoleWeb   Role = "web"     // stateless web server
+	RoleDB    Role = "db"      // SQLite database server
+	RoleKV    Role = "kv"      // key-value store (Redis)
+	RoleLB    Role = "lb"      // load balancer
+	RoleCache Role = "cache"   // cache server
+	RoleMon   Role = "monitor" // failover monitor (like Redis Sentinel)
 )
 
 // State is a node's lifecycle state.
@@ -47,22 +48,31 @@ func (e Event) String() string {
 
 // Event kinds.
 const (
-	EvKill     = "kill"
-	EvRestart  = "restart"
-	EvUp       = "up"
-	EvLatency  = "latency"
-	EvRate     = "rate"
-	EvSpike    = "spike"
-	EvSet      = "set"
-	EvEject    = "eject"   // LB health check took a target out
-	EvRejoin   = "rejoin"  // LB health check put a target back
-	EvAdd      = "add"     // a node joined
-	EvRemove   = "remove"  // a node left
-	EvDrain    = "drain"   // a node started draining
-	EvDrained  = "drained" // a draining node has no requests left
-	EvSaturate = "saturated"
-	EvPause    = "pause"
-	EvResume   = "resume"
-	EvSpeed    = "speed"
-	EvInfo     = "info"
+	EvKill      = "kill"
+	EvRestart   = "restart"
+	EvUp        = "up"
+	EvLatency   = "latency"
+	EvRate      = "rate"
+	EvSpike     = "spike"
+	EvSet       = "set"
+	EvEject     = "eject"   // LB health check took a target out
+	EvRejoin    = "rejoin"  // LB health check put a target back
+	EvAdd       = "add"     // a node joined
+	EvRemove    = "remove"  // a node left
+	EvDrain     = "drain"   // a node started draining
+	EvDrained   = "drained" // a draining node has no requests left
+	EvSaturate  = "saturated"
+	EvPause     = "pause"
+	EvResume    = "resume"
+	EvSpeed     = "speed"
+	EvInfo      = "info"
+	EvPartition = "partition"
+	EvSemiSync  = "semi-sync"
+	EvMiss      = "heartbeat"
+	EvPromote   = "promote"
+	EvLost      = "lost"
+	EvSetAside  = "set-aside"
+	EvRejoinDB  = "rejoin"
+	EvRefuse    = "refuse"
+	EvHeal      = "heal"
 )
