@@ -77,6 +77,9 @@ type ScriptError struct {
 
 func (e *ScriptError) Error() string { return fmt.Sprintf("%s:%d: %s", e.Name, e.Line, e.Msg) }
 
+// Unwrap makes every ScriptError match ErrBadScript.
+func (e *ScriptError) Unwrap() error { return ErrBadScript }
+
 // ErrBadScript is wrapped by every ScriptError-carrying failure.
 var ErrBadScript = errors.New("bad chaos script")
 
@@ -164,7 +167,7 @@ func ParseAction(f []string) (Action, error) {
 			return Action{}, err
 		}
 		r, err := strconv.ParseFloat(args[0], 64)
-		if err != nil || r < 0 || r > MaxRate {
+		if err != nil || !(r >= 0 && r <= MaxRate) {
 			return Action{}, fmt.Errorf("rate %q is not a number from 0 to %d", args[0], MaxRate)
 		}
 		return Action{Kind: kind, Value: r}, nil
@@ -173,7 +176,7 @@ func ParseAction(f []string) (Action, error) {
 			return Action{}, err
 		}
 		x, err := strconv.ParseFloat(strings.TrimSuffix(strings.ToLower(args[0]), "x"), 64)
-		if err != nil || x < 1 || x > 20 {
+		if err != nil || !(x >= 1 && x <= 20) {
 			return Action{}, fmt.Errorf("spike factor %q is not between 1x and 20x", args[0])
 		}
 		d, err := parseDur(args[1])
@@ -196,7 +199,7 @@ func ParseAction(f []string) (Action, error) {
 			return Action{}, err
 		}
 		x, err := strconv.ParseFloat(strings.TrimSuffix(strings.ToLower(args[0]), "x"), 64)
-		if err != nil || x < MinSpeed || x > MaxSpeed {
+		if err != nil || !(x >= MinSpeed && x <= MaxSpeed) {
 			return Action{}, fmt.Errorf("speed %q is not between 0.25x and 4x", args[0])
 		}
 		return Action{Kind: kind, Value: x}, nil

@@ -95,7 +95,7 @@ func (c *Clock) rebase() {
 
 // SetSpeed changes the speed; lab time stays continuous.
 func (c *Clock) SetSpeed(s float64) error {
-	if s < MinSpeed-1e-9 || s > MaxSpeed+1e-9 {
+	if !(s >= MinSpeed-1e-9 && s <= MaxSpeed+1e-9) { // also rejects NaN
 		return ErrSpeed
 	}
 	c.mu.Lock()
@@ -220,11 +220,12 @@ func (c *Clock) WithTimeout(parent context.Context, d time.Duration) (context.Co
 			cancel(context.DeadlineExceeded)
 			return
 		}
+		wait := time.Duration(float64(left) / speed)
 		if paused {
-			left = 200 * time.Millisecond * time.Duration(speed) // look again soon
+			wait = 200 * time.Millisecond // real time: look again soon
 		}
 		mu.Lock()
-		t = time.AfterFunc(time.Duration(float64(left)/speed), arm)
+		t = time.AfterFunc(wait, arm)
 		mu.Unlock()
 	}
 	arm()

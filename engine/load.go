@@ -310,7 +310,7 @@ func (l *Load) do(parent context.Context, op Op, key, user int) string {
 	resp, err := l.client.Do(req)
 	if err != nil {
 		if parent.Err() != nil {
-			return "" // the lab is closing; not the system's failure
+			return reasonClosing // the lab is closing; not the system's doing
 		}
 		return Classify(err, context.Cause(ctx))
 	}
@@ -344,7 +344,14 @@ func Classify(err, cause error) string {
 	return ReasonOther
 }
 
+// reasonClosing marks a request cut off because the lab closed: it is
+// counted as neither ok nor failed (it stays in Sent only).
+const reasonClosing = "closing"
+
 func (l *Load) done(intended time.Duration, op Op, reason string) {
+	if reason == reasonClosing {
+		return
+	}
 	now := l.clock.Now()
 	lat := now - intended
 	st := l.ops[op]

@@ -110,6 +110,7 @@ type System struct {
 	cuts     *cutSet
 	rng      *rand.Rand
 
+	pubMu   sync.Mutex
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -333,6 +334,10 @@ func (s *System) Subscribe() <-chan Snapshot {
 }
 
 func (s *System) publish() {
+	// one publisher at a time, so a pause's snapshot is never overtaken by
+	// an older tick's
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
 	snap := s.Snapshot()
 	s.mu.Lock()
 	subs := s.subs

@@ -24,7 +24,8 @@ const (
 type State string
 
 // Node states. Saturated is an up node whose workers are all busy and whose
-// queue is not empty.
+// queue holds at least as many requests as it has workers: it is falling
+// behind, not just busy for a moment.
 const (
 	StateUp         State = "up"
 	StateDown       State = "down"

@@ -1,0 +1,295 @@
+package engine
+
+import (
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var ctKnownKinds = map[Kind]bool{
+	ActKill: true, ActRestart: true, ActLatency: true, ActRate: true, ActSpike: true, ActSet: true,
+	ActAdd: true, ActRemove: true, ActDrain: true, ActPause: true, ActResume: true, ActSpeed: true,
+	ActCut: true, ActHeal: true,
+}
+
+// ctGoodLines are one-line scripts and the action each must parse to.
+var ctGoodLines = []struct {
+	src string
+	at  time.Duration
+	act Action
+}{
+	{"5s kill web-1", 5 * time.Second, Action{Kind: ActKill, Target: "web-1"}},
+	{"5s kill @primary", 5 * time.Second, Action{Kind: ActKill, Target: "@primary"}},
+	{"5s KILL @random-web", 5 * time.Second, Action{Kind: ActKill, Target: "@random-web"}},
+	{"1m30s restart db-1", 90 * time.Second, Action{Kind: ActRestart, Target: "db-1"}},
+	{"0 remove web_2", 0, Action{Kind: ActRemove, Target: "web_2"}},
+	{"3s drain web-2", 3 * time.Second, Action{Kind: ActDrain, Target: "web-2"}},
+	{"4s partition db-1", 4 * time.Second, Action{Kind: ActCut, Target: "db-1"}},
+	{"6s heal @db", 6 * time.Second, Action{Kind: ActHeal, Target: "@db"}},
+	{"8s latency web-2 200ms", 8 * time.Second, Action{Kind: ActLatency, Target: "web-2", Dur: 200 * time.Millisecond}},
+	{"8s latency lb-1>web-1 50ms", 8 * time.Second, Action{Kind: ActLatency, Target: "lb-1>web-1", Dur: 50 * time.Millisecond}},
+	{"9s latency web-2 0", 9 * time.Second, Action{Kind: ActLatency, Target: "web-2"}},
+	{"9s latency @web 1m", 9 * time.Second, Action{Kind: ActLatency, Target: "@web", Dur: time.Minute}},
+	{"10s rate 800", 10 * time.Second, Action{Kind: ActRate, Value: 800}},
+	{"10s rate 0", 10 * time.Second, Action{Kind: ActRate}},
+	{"10s rate 50000", 10 * time.Second, Action{Kind: ActRate, Value: MaxRate}},
+	{"15s spike 5x 10s", 15 * time.Second, Action{Kind: ActSpike, Value: 5, Dur: 10 * time.Second}},
+	{"15s spike 2.5X 10m", 15 * time.Second, Action{Kind: ActSpike, Value: 2.5, Dur: 10 * time.Minute}},
+	{"15s spike 20 1s", 15 * time.Second, Action{Kind: ActSpike, Value: 20, Dur: time.Second}},
+	{"20s set lb.policy least-conn", 20 * time.Second, Action{Kind: ActSet, Key: "lb.policy", Str: "least-conn"}},
+	{"2s add web", 2 * time.Second, Action{Kind: ActAdd, Target: "web"}},
+	{"2s add @web", 2 * time.Second, Action{Kind: ActAdd, Target: "web"}},
+	{"30s pause", 30 * time.Second, Action{Kind: ActPause}},
+	{"31s resume", 31 * time.Second, Action{Kind: ActResume}},
+	{"32s speed 2x", 32 * time.Second, Action{Kind: ActSpeed, Value: 2}},
+	{"33s speed 0.25", 33 * time.Second, Action{Kind: ActSpeed, Value: 0.25}},
+	{"34s speed 4X", 34 * time.Second, Action{Kind: ActSpeed, Value: 4}},
+	{"500ms kill web-1 # crash it", 500 * time.Millisecond, Action{Kind: ActKill, Target: "web-1"}},
+	{"  \t5s   kill   web-1  \r", 5 * time.Second, Action{Kind: ActKill, Target: "web-1"}},
+}
+
+// ctBadLines are scripts whose error is on line `line`, with a message
+// naming the problem (every `want` substring must appear).
+var ctBadLines = []struct {
+	name string
+	src  string
+	line int
+	want []string
+}{
+	{"bad time", "five kill web-1", 1, []string{`"five" is not a time`}},
+	{"negative time", "-5s kill web-1", 1, []string{"is not a time"}},
+	{"time without unit", "5 kill web-1", 1, []string{"is not a time"}},
+	{"missing action", "5s", 1, []string{"missing action"}},
+	{"missing action after comment", "5s # kill web-1", 1, []string{"missing action"}},
+	{"unknown action", "5s explode web-1", 1, []string{"unknown action", "explode"}},
+	{"missing target", "5s kill", 1, []string{"kill takes a target"}},
+	{"restart missing target", "5s restart", 1, []string{"restart takes a target"}},
+	{"two targets", "5s remove web-1 web-2", 1, []string{"remove takes a target"}},
+	{"drain missing target", "5s drain", 1, []string{"drain takes a target"}},
+	{"partition missing target", "5s partition", 1, []string{"partition takes a target"}},
+	{"heal bad target", "5s heal db:1", 1, []string{"target", "character"}},
+	{"bad target character", "5s kill web/1", 1, []string{"target", "web/1", "character"}},
+	{"empty role", "5s kill @", 1, []string{"target", "empty"}},
+	{"empty random role", "5s kill @random-", 1, []string{"target", "empty"}},
+	{"latency missing duration", "5s latency web-1", 1, []string{"latency takes a target and a duration"}},
+	{"latency missing target", "5s latency", 1, []string{"latency takes a target and a duration"}},
+	{"latency bad duration", "5s latency web-1 fast", 1, []string{"latency", `"fast"`, "not a duration"}},
+	{"latency too long", "5s latency web-1 2m", 1, []string{"latency", "not a duration between 0 and 1m"}},
+	{"latency negative", "5s latency web-1 -1ms", 1, []string{"not a duration"}},
+	{"latency bad link", "5s latency lb-1>web 1 5ms", 1, []string{"latency takes"}},
+	{"rate not a number", "5s rate lots", 1, []string{`rate "lots"`, "not a number"}},
+	{"rate too high", "5s rate 60000", 1, []string{`rate "60000"`, "from 0 to 50000"}},
+	{"rate negative", "5s rate -1", 1, []string{`rate "-1"`}},
+	{"rate infinite", "5s rate Inf", 1, []string{"rate"}},
+	{"rate missing", "5s rate", 1, []string{"rate takes requests per second"}},
+	{"spike factor too high", "5s spike 30x 10s", 1, []string{"spike factor", "30x", "between 1x and 20x"}},
+	{"spike factor too low", "5s spike 0.5x 10s", 1, []string{"spike factor"}},
+	{"spike factor not a number", "5s spike hugex 10s", 1, []string{"spike factor"}},
+	{"spike zero length", "5s spike 5x 0s", 1, []string{"spike length", "up to 10m"}},
+	{"spike too long", "5s spike 5x 11m", 1, []string{"spike length"}},
+	{"spike bad length", "5s spike 5x soon", 1, []string{"spike length"}},
+	{"spike missing length", "5s spike 5x", 1, []string{"spike takes a factor and a duration"}},
+	{"set missing value", "5s set lb.policy", 1, []string{"set takes a knob and a value"}},
+	{"add missing role", "5s add", 1, []string{"add takes a role"}},
+	{"pause with argument", "5s pause now", 1, []string{"pause takes nothing"}},
+	{"resume with argument", "5s resume 2x", 1, []string{"resume takes nothing"}},
+	{"speed too fast", "5s speed 8x", 1, []string{`speed "8x"`, "between 0.25x and 4x"}},
+	{"speed too slow", "5s speed 0.1x", 1, []string{"speed"}},
+	{"speed not a number", "5s speed fast", 1, []string{"speed"}},
+	{"speed missing", "5s speed", 1, []string{"speed takes a factor"}},
+	{"error after comments and good lines", "# chaos\n\n5s kill web-1\n6s bogus", 4, []string{"unknown action", "bogus"}},
+	{"first error wins", "1s kill web-1\n2s rate lots\n3s explode", 2, []string{"rate"}},
+}
+
+func TestParseScriptActions(t *testing.T) {
+	for _, tc := range ctGoodLines {
+		got, err := ParseScript("chaos", tc.src)
+		if err != nil {
+			t.Errorf("%q: %v", tc.src, err)
+			continue
+		}
+		if len(got) != 1 {
+			t.Errorf("%q: %d actions, want 1", tc.src, len(got))
+			continue
+		}
+		want := Timed{At: tc.at, Action: tc.act, Line: 1}
+		if got[0] != want {
+			t.Errorf("%q:\n got %+v\nwant %+v", tc.src, got[0], want)
+		}
+		// String gives the action back in script form
+		again, err := ParseAction(strings.Fields(got[0].Action.String()))
+		if err != nil || again != got[0].Action {
+			t.Errorf("%q: String() = %q parses to %+v, %v", tc.src, got[0].Action.String(), again, err)
+		}
+	}
+}
+
+func TestParseScriptCommentsAndOrder(t *testing.T) {
+	src := "# a chaos script\n" + // 1
+		"\n" + // 2
+		"10s rate 100   # slow down\n" + // 3
+		"   \t  \n" + // 4
+		"5s kill a\r\n" + // 5
+		"5s kill b\n" + // 6
+		"# 1s kill c\n" + // 7
+		"0 pause\n" + // 8
+		"5s kill c\n" + // 9
+		"2s resume" // 10
+	got, err := ParseScript("chaos", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type at struct {
+		at   time.Duration
+		line int
+		act  string
+	}
+	want := []at{
+		{0, 8, "pause"},
+		{2 * time.Second, 10, "resume"},
+		{5 * time.Second, 5, "kill a"},
+		{5 * time.Second, 6, "kill b"},
+		{5 * time.Second, 9, "kill c"},
+		{10 * time.Second, 3, "rate 100"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d actions %+v, want %d", len(got), got, len(want))
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.At != w.at || g.Line != w.line || g.Action.String() != w.act {
+			t.Errorf("action %d = {%v line %d %q}, want {%v line %d %q}", i, g.At, g.Line, g.Action, w.at, w.line, w.act)
+		}
+	}
+
+	for _, src := range []string{"", "\n\n", "# only a comment", "  # indented\n\t\n"} {
+		got, err := ParseScript("chaos", src)
+		if err != nil || len(got) != 0 {
+			t.Errorf("%q: %v, %v; want nothing", src, got, err)
+		}
+	}
+}
+
+func TestParseScriptErrors(t *testing.T) {
+	for _, tc := range ctBadLines {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseScript("my.chaos", tc.src)
+			if err == nil {
+				t.Fatalf("%q parsed to %+v; want an error", tc.src, got)
+			}
+			if got != nil {
+				t.Errorf("actions returned with an error: %+v", got)
+			}
+			var se *ScriptError
+			if !errors.As(err, &se) {
+				t.Fatalf("error %T %v is not a *ScriptError", err, err)
+			}
+			if se.Line != tc.line || se.Name != "my.chaos" {
+				t.Errorf("error at %s:%d, want my.chaos:%d (%v)", se.Name, se.Line, tc.line, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(se.Msg, w) {
+					t.Errorf("message %q does not name %q", se.Msg, w)
+				}
+			}
+			if prefix := "my.chaos:" + strconv.Itoa(tc.line) + ": "; !strings.HasPrefix(err.Error(), prefix) {
+				t.Errorf("Error() = %q, want prefix %q", err.Error(), prefix)
+			}
+		})
+	}
+}
+
+func TestParseScriptErrorWrapsErrBadScript(t *testing.T) {
+	_, err := ParseScript("chaos", "5s explode")
+	if !errors.Is(err, ErrBadScript) {
+		t.Fatalf("errors.Is(%v, ErrBadScript) = false", err)
+	}
+}
+
+func TestParseActionNaN(t *testing.T) {
+	for _, f := range [][]string{{"rate", "NaN"}, {"spike", "nanx", "10s"}, {"speed", "NaN"}} {
+		if a, err := ParseAction(f); err == nil {
+			t.Errorf("%v parsed to %+v; want an error", f, a)
+		}
+	}
+}
+
+func TestParseActionEmpty(t *testing.T) {
+	if _, err := ParseAction(nil); err == nil {
+		t.Fatal("ParseAction(nil) succeeded")
+	}
+}
+
+func FuzzParseScript(f *testing.F) {
+	for _, tc := range ctGoodLines {
+		f.Add(tc.src)
+	}
+	for _, tc := range ctBadLines {
+		f.Add(tc.src)
+	}
+	f.Add("# header\n\n10s rate 100\n5s kill a\n5s kill b\n0 pause\n")
+	f.Add("5s kill web-1\r\n6s restart web-1\r\n")
+	f.Fuzz(func(t *testing.T, src string) {
+		lines := len(strings.Split(src, "\n"))
+		got, err := ParseScript("fuzz", src)
+		if err != nil {
+			var se *ScriptError
+			if !errors.As(err, &se) {
+				t.Fatalf("error %T %v is not a *ScriptError", err, err)
+			}
+			if se.Line < 1 || se.Line > lines {
+				t.Fatalf("error line %d outside 1..%d: %v", se.Line, lines, err)
+			}
+			if se.Msg == "" {
+				t.Fatal("empty error message")
+			}
+			return
+		}
+		for i, tm := range got {
+			if tm.At < 0 {
+				t.Fatalf("action %d at %v < 0", i, tm.At)
+			}
+			if !ctKnownKinds[tm.Action.Kind] {
+				t.Fatalf("action %d has unknown kind %q", i, tm.Action.Kind)
+			}
+			if tm.Line < 1 || tm.Line > lines {
+				t.Fatalf("action %d line %d outside 1..%d", i, tm.Line, lines)
+			}
+			if i > 0 {
+				prev := got[i-1]
+				if tm.At < prev.At || tm.At == prev.At && tm.Line <= prev.Line {
+					t.Fatalf("actions out of order: %+v then %+v", prev, tm)
+				}
+			}
+			a := tm.Action
+			if math.IsNaN(a.Value) {
+				t.Fatalf("line %d parsed to NaN: %+v", tm.Line, a)
+			}
+			switch a.Kind {
+			case ActRate:
+				if a.Value < 0 || a.Value > MaxRate {
+					t.Fatalf("rate %v out of range", a.Value)
+				}
+			case ActSpike:
+				if a.Value < 1 || a.Value > 20 || a.Dur <= 0 || a.Dur > 10*time.Minute {
+					t.Fatalf("spike %v out of range", a)
+				}
+			case ActSpeed:
+				if a.Value < MinSpeed || a.Value > MaxSpeed {
+					t.Fatalf("speed %v out of range", a.Value)
+				}
+			case ActLatency:
+				if a.Dur < 0 || a.Dur > time.Minute {
+					t.Fatalf("latency %v out of range", a.Dur)
+				}
+			}
+			again, err := ParseAction(strings.Fields(a.String()))
+			if err != nil || again != a {
+				t.Fatalf("String() %q of %+v parses to %+v, %v", a.String(), a, again, err)
+			}
+		}
+	})
+}
