@@ -1,0 +1,248 @@
+package lab
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"scalelab/assets"
+	"scalelab/chapters"
+)
+
+// debriefPane closes a chapter: the lesson's debrief, the learner's own
+// measured figures and their predictions beside what was measured.
+type debriefPane struct {
+	c      *common
+	w, h   int
+	title  string
+	md     string
+	facts  [][]string // label, value
+	preds  [][]string // question, said, measured, verdict
+	offset int
+	maxOff int
+	ckey   string
+	cache  []string
+}
+
+func (p *debriefPane) SetSize(w, h int) { p.w, p.h = w, h }
+func (p *debriefPane) ShortHelp() []key.Binding {
+	k := p.c.keys
+	return []key.Binding{k.ScrollDown, k.ScrollUp}
+}
+func (p *debriefPane) FullHelp() [][]key.Binding { return [][]key.Binding{p.ShortHelp()} }
+
+func (p *debriefPane) Update(msg tea.Msg) tea.Cmd {
+	km, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return nil
+	}
+	k := p.c.keys
+	d := 0
+	switch {
+	case key.Matches(km, k.ScrollUp):
+		d = -1
+	case key.Matches(km, k.ScrollDown):
+		d = 1
+	case key.Matches(km, k.PageUp):
+		d = -p.h / 2
+	case key.Matches(km, k.PageDown):
+		d = p.h / 2
+	}
+	p.offset = min(max(p.offset+d, 0), p.maxOff)
+	return nil
+}
+
+// set fills the debrief of a chapter from its lesson and the progress.
+func (p *debriefPane) set(ch *chapters.Chapter, lesson *assets.Lesson, cp *ChapterProgress) {
+	c := p.c
+	*p = debriefPane{c: c, w: p.w, h: p.h}
+	if lesson != nil {
+		p.title, p.md = lesson.Title, lesson.Debrief
+	}
+	keys := make([]string, 0, len(cp.Facts))
+	for k := range cp.Facts {
+		if !strings.HasPrefix(k, measuredPrefix) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		p.facts = append(p.facts, []string{c.factLabel(k), fmtNum(cp.Facts[k])})
+	}
+	for _, st := range ch.Steps {
+		pr := st.Prediction
+		if pr == nil {
+			continue
+		}
+		var text assets.StepText
+		if lesson != nil {
+			text, _ = lesson.Step(st.ID)
+		}
+		q := text.Question
+		if q == "" {
+			q = pr.ID
+		}
+		said, ok := cp.Predictions[pr.ID]
+		saidS := "—"
+		if ok {
+			saidS = fmtNum(said)
+			if pr.Choices > 0 {
+				saidS = choiceText(text, int(said))
+			} else if pr.Unit != "" {
+				saidS += " " + pr.Unit
+			}
+		}
+		meas, mok := cp.Facts[measuredPrefix+pr.ID]
+		measS, verdict := c.T("not_measured_yet"), ""
+		if mok {
+			measS = fmtNum(meas)
+			if pr.Unit != "" {
+				measS += " " + pr.Unit
+			}
+			if pr.Choices > 0 && pr.Correct != nil {
+				right := pr.Correct(meas)
+				measS += " → " + choiceText(text, right)
+				if ok {
+					verdict = "✗"
+					if right == int(said) {
+						verdict = "✓"
+					}
+				}
+			}
+		}
+		p.preds = append(p.preds, []string{q, saidS, measS, verdict})
+	}
+}
+
+// choiceText names a choice by its index (from 0) as it is shown: "2 Least
+// connections".
+func choiceText(t assets.StepText, i int) string {
+	if i >= 0 && i < len(t.Choices) {
+		return fmt.Sprintf("%d %s", i+1, t.Choices[i])
+	}
+	return fmt.Sprintf("%d", i+1)
+}
+
+func (p *debriefPane) content(w int) []string {
+	ck := fmt.Sprintf("%d|%s", w, p.title)
+	if ck == p.ckey {
+		return p.cache
+	}
+	c, st := p.c, p.c.styles
+	// the learner's figures first: the debrief text refers to them above
+	var out []string
+	out = append(out, st.H2.Render(c.T("your_figures")))
+	if len(p.facts) == 0 {
+		out = append(out, st.Muted.Render(c.T("no_figures")))
+	} else {
+		out = append(out, tableLines(st, append([][]string{{c.T("figure"), c.T("value")}}, p.facts...), w, true)...)
+	}
+	if len(p.preds) > 0 {
+		out = append(out, "", st.H2.Render(c.T("your_predictions")))
+		rows := [][]string{{c.T("prediction"), c.T("you_said"), c.T("measured"), ""}}
+		out = append(out, predictionRows(st, append(rows, p.preds...), w)...)
+	}
+	if p.md != "" {
+		out = append(out, "")
+		out = append(out, renderMarkdown(st, p.md, w)...)
+	}
+	out = append(out, "", st.Muted.Render(c.T("debrief_next")))
+	p.ckey, p.cache = ck, out
+	return out
+}
+
+// predictionRows lays out the prediction table, wrapping the question.
+func predictionRows(st *Styles, rows [][]string, w int) []string {
+	rest := 0
+	widths := []int{0, 0, 0, 0}
+	for _, r := range rows {
+		for j := 1; j < 4; j++ {
+			widths[j] = max(widths[j], ansi.StringWidth(r[j]))
+		}
+	}
+	rest = widths[1] + widths[2] + widths[3] + 9
+	qw := max(w-rest, 16)
+	var out []string
+	for i, r := range rows {
+		q := wrapText(r[0], qw)
+		for k, ql := range q {
+			var cells []string
+			if k == 0 {
+				cells = []string{padRight(ql, qw), padRight(r[1], widths[1]), padRight(r[2], widths[2]), r[3]}
+			} else {
+				cells = []string{padRight(ql, qw), padRight("", widths[1]), padRight("", widths[2]), ""}
+			}
+			line := strings.Join(cells, st.Faint.Render(" │ "))
+			if i == 0 {
+				line = st.Strong.Render(line)
+			}
+			if r[3] == "✓" && k == 0 {
+				line = strings.Replace(line, "✓", st.Good.Render("✓"), 1)
+			}
+			out = append(out, fitLine(line, w))
+		}
+	}
+	return out
+}
+
+func (p *debriefPane) View() string { return strings.Join(p.lines(), "\n") }
+
+func (p *debriefPane) lines() []string {
+	c, st := p.c, p.c.styles
+	w := max(min(p.w-2, 100), 10)
+	all := p.content(w)
+	avail := p.h - 1
+	p.maxOff = max(len(all)-avail, 0)
+	p.offset = min(p.offset, p.maxOff)
+	out := make([]string, 0, avail)
+	for _, l := range all[p.offset:] {
+		out = append(out, " "+l)
+	}
+	right := ""
+	if p.maxOff > 0 {
+		right = st.Faint.Render(fmt.Sprintf("%d%%", 100*p.offset/p.maxOff))
+	}
+	return titled(c, c.T("debrief")+" · "+p.title, right, out, p.w, p.h)
+}
+
+// helpPane is the ? screen: every key, grouped.
+type helpPane struct {
+	noKeys
+	c    *common
+	w, h int
+	keys help.KeyMap
+	help help.Model
+}
+
+func (p *helpPane) SetSize(w, h int)       { p.w, p.h = w, h }
+func (p *helpPane) Update(tea.Msg) tea.Cmd { return nil }
+func (p *helpPane) View() string           { return strings.Join(p.lines(), "\n") }
+
+func (p *helpPane) lines() []string {
+	c := p.c
+	groups := p.keys.FullHelp()
+	h := p.help
+	h.SetWidth(0)
+	var out []string
+	all := h.FullHelpView(groups)
+	if ansi.StringWidth(strings.SplitN(all, "\n", 2)[0]) <= p.w-2 {
+		out = strings.Split(all, "\n")
+	} else {
+		// too wide for one row of columns: two groups a row
+		for i := 0; i < len(groups); i += 2 {
+			row := groups[i:min(i+2, len(groups))]
+			out = append(out, strings.Split(h.FullHelpView(row), "\n")...)
+			out = append(out, "")
+		}
+	}
+	for i := range out {
+		out[i] = " " + out[i]
+	}
+	out = append(out, "", " "+c.styles.Muted.Render(c.T("help_close")))
+	return titled(c, c.T("help"), "", out, p.w, p.h)
+}

@@ -1,0 +1,230 @@
+package lab
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"scalelab/engine"
+)
+
+// pane is the contract every part of the screen keeps: it takes messages,
+// draws itself as a string at the size it was given, and names its keys.
+// Only the root model returns a tea.View.
+type pane interface {
+	Update(tea.Msg) tea.Cmd
+	View() string
+	SetSize(w, h int)
+	ShortHelp() []key.Binding
+	FullHelp() [][]key.Binding
+}
+
+// noKeys is embedded by panes without keys of their own.
+type noKeys struct{}
+
+func (noKeys) ShortHelp() []key.Binding  { return nil }
+func (noKeys) FullHelp() [][]key.Binding { return nil }
+
+// headerPane is the top line: where the learner is and how the lab runs.
+type headerPane struct {
+	noKeys
+	c              *common
+	w              int
+	chapter, step  string // "3/11 The load balancer", "1/3 Balancing policies"
+	snap           *engine.Snapshot
+	starting       string // spinner and word while a step starts
+	debrief        bool
+	modelledOnShow bool
+}
+
+func (p *headerPane) SetSize(w, _ int) { p.w = w }
+func (p *headerPane) Update(msg tea.Msg) tea.Cmd {
+	if m, ok := msg.(snapshotMsg); ok {
+		p.snap = &m.snap
+		p.modelledOnShow = hasModelled(&m.snap)
+	}
+	return nil
+}
+
+func hasModelled(s *engine.Snapshot) bool {
+	for _, g := range s.Gauges {
+		if g.Modelled {
+			return true
+		}
+	}
+	for _, n := range s.Nodes {
+		if n.Size != "" || n.CostHour > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *headerPane) View() string {
+	c, st := p.c, p.c.styles
+	sep := st.Faint.Render(" · ")
+	left := st.Title.Render("scalelab") + sep + st.Bold.Render(p.chapter)
+	if p.step != "" {
+		left += sep + st.Text.Render(p.step)
+	}
+	// the right side, least important parts last: they go first when the
+	// line is short
+	var right []string
+	var optional int
+	switch {
+	case p.starting != "":
+		right = append(right, st.Muted.Render(p.starting))
+	case p.snap != nil && !p.debrief:
+		s := p.snap
+		right = append(right, st.Text.Render("⏱ "+fmtLabTime(s.T)))
+		right = append(right, st.Muted.Render(fmt.Sprintf("%g×", s.Speed)))
+		if s.Paused {
+			right = append(right, st.Warn.Render("‖ "+c.T("paused")))
+		} else {
+			right = append(right, st.OK.Render("▶"))
+		}
+		rate := fmtRate(s.Rate) + " " + c.T("rps")
+		if s.SpikeLeft > 0 {
+			rate += st.Warn.Render(fmt.Sprintf(" %s %.0f× %.0fs", c.T("spike"), s.Rate/max(s.BaseRate, 1), s.SpikeLeft.Seconds()))
+		}
+		right = append(right, st.Info.Render(rate))
+		if p.modelledOnShow {
+			right = append(right, st.Modelled.Render("~ "+c.T("modelled")))
+			optional = 1
+		}
+	}
+	r := strings.Join(right, sep)
+	if optional > 0 && ansi.StringWidth(left)+ansi.StringWidth(r)+1 > p.w {
+		r = strings.Join(right[:len(right)-optional], sep)
+	}
+	gapW := p.w - ansi.StringWidth(left) - ansi.StringWidth(r)
+	if gapW < 1 {
+		left = ansi.Truncate(left, max(p.w-ansi.StringWidth(r)-1, 10), "…")
+		gapW = p.w - ansi.StringWidth(left) - ansi.StringWidth(r)
+	}
+	return fitLine(left+strings.Repeat(" ", max(gapW, 1))+r, p.w)
+}
+
+// statsPane lists the chapter's gauges and knobs.
+type statsPane struct {
+	noKeys
+	c        *common
+	w, h     int
+	snap     *engine.Snapshot
+	knobKeys map[string]string // knob name → the key that cycles it
+}
+
+func (p *statsPane) SetSize(w, h int) { p.w, p.h = w, h }
+func (p *statsPane) Update(msg tea.Msg) tea.Cmd {
+	if m, ok := msg.(snapshotMsg); ok {
+		p.snap = &m.snap
+	}
+	return nil
+}
+
+// rows is how many lines the pane has to show.
+func (p *statsPane) rows() int {
+	if p.snap == nil {
+		return 0
+	}
+	return len(p.snap.Gauges) + len(p.snap.Knobs)
+}
+
+func (p *statsPane) View() string { return strings.Join(p.lines(), "\n") }
+
+func (p *statsPane) lines() []string {
+	c, st := p.c, p.c.styles
+	var rows [][2]string
+	if p.snap != nil {
+		for _, k := range p.snap.Knobs {
+			label := c.knobLabel(k.Name)
+			if key := p.knobKeys[k.Name]; key != "" {
+				label = st.Key.Render("["+key+"]") + " " + label
+			}
+			rows = append(rows, [2]string{label, st.Accent.Render(c.valueLabel(k.Value))})
+		}
+		for _, g := range p.snap.Gauges {
+			v := fmtNum(g.Value)
+			switch g.Unit {
+			case "":
+			case "$/h":
+				v = fmt.Sprintf("$%.2f/h", g.Value)
+			case "%":
+				v += "%"
+			default:
+				v += " " + g.Unit
+			}
+			val := st.Text.Render(v)
+			if g.Modelled {
+				val += " " + st.Modelled.Render("("+c.T("modelled")+")")
+			}
+			rows = append(rows, [2]string{c.factLabel(g.Name), val})
+		}
+	}
+	lw := 0
+	for _, r := range rows {
+		lw = max(lw, ansi.StringWidth(r[0]))
+	}
+	lw = min(lw, p.w/2)
+	out := make([]string, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, fitLine(padRight(ansi.Truncate(r[0], lw, "…"), lw)+"  "+r[1], p.w))
+	}
+	title := c.T("knobs") + " · " + c.T("gauges")
+	return titled(c, title, "", out, p.w, p.h)
+}
+
+// eventsPane is the event log, newest last.
+type eventsPane struct {
+	noKeys
+	c    *common
+	w, h int
+	snap *engine.Snapshot
+}
+
+func (p *eventsPane) SetSize(w, h int) { p.w, p.h = w, h }
+func (p *eventsPane) Update(msg tea.Msg) tea.Cmd {
+	if m, ok := msg.(snapshotMsg); ok {
+		p.snap = &m.snap
+	}
+	return nil
+}
+
+func (p *eventsPane) View() string { return strings.Join(p.lines(), "\n") }
+
+func (p *eventsPane) lines() []string {
+	c, st := p.c, p.c.styles
+	n := p.h - 1
+	var out []string
+	if p.snap != nil && n > 0 {
+		evs := p.snap.Events
+		if len(evs) > n {
+			evs = evs[len(evs)-n:]
+		}
+		for _, e := range evs {
+			kind := c.eventLabel(e.Kind)
+			ks := st.Muted
+			switch e.Kind {
+			case engine.EvKill, engine.EvEject, engine.EvSaturate:
+				ks = st.Bad
+			case engine.EvUp, engine.EvRejoin, engine.EvAdd, engine.EvDrained:
+				ks = st.OK
+			case engine.EvLatency, engine.EvSpike, engine.EvRestart, engine.EvDrain:
+				ks = st.Warn
+			case engine.EvSet, engine.EvRate, engine.EvSpeed, engine.EvPause, engine.EvResume:
+				ks = st.Info
+			}
+			line := st.Faint.Render(fmt.Sprintf("%6.1fs ", e.T.Seconds())) +
+				ks.Render(padRight(kind, 9)) + " " + st.Bold.Render(padRight(e.Node, 7)) + " " + st.Text.Render(e.Detail)
+			out = append(out, fitLine(line, p.w))
+		}
+	}
+	right := ""
+	if p.snap != nil && p.snap.NEvent > 0 {
+		right = st.Faint.Render(fmt.Sprintf("%d", p.snap.NEvent))
+	}
+	return titled(c, c.T("events"), right, out, p.w, p.h)
+}

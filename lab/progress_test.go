@@ -1,0 +1,125 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"scalelab/chapters"
+)
+
+func TestProgressRoundTrip(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "scalelab")
+	p, err := LoadProgress(dir)
+	if err != nil || len(p.Chapters) != 0 {
+		t.Fatalf("missing file: %v, %v", p, err)
+	}
+	cp := p.Chapter("loadbalancer")
+	cp.Step = 2
+	cp.Met["health/kill-protected"] = true
+	cp.Predictions["best-policy"] = 2
+	cp.Facts["p99_rr_ms"] = 48.5
+	p.Chapter("tiers").Done = true
+	if err := p.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadProgress(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, p) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, p)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 || ents[0].Name() != ProgressFile {
+		t.Errorf("dir holds %v, want only %s (no temp files)", ents, ProgressFile)
+	}
+}
+
+func TestProgressCorruptIsSetAside(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, ProgressFile)
+	if err := os.WriteFile(path, []byte(`{"chapters": {"tiers": {"step": "two"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Unix()
+	p, err := LoadProgress(dir)
+	if !errors.Is(err, ErrCorruptProgress) {
+		t.Fatalf("err = %v, want ErrCorruptProgress", err)
+	}
+	if p == nil || p.Chapters == nil || len(p.Chapters) != 0 {
+		t.Fatalf("progress = %+v, want empty and usable", p)
+	}
+	p.Chapter("tiers").Step = 1 // usable
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name %s", err, path)
+	}
+	matches, _ := filepath.Glob(path + ".corrupt-*")
+	if len(matches) != 1 {
+		t.Fatalf("set-aside files: %v", matches)
+	}
+	if !strings.Contains(err.Error(), matches[0]) {
+		t.Errorf("error %q does not name the set-aside file %s", err, matches[0])
+	}
+	var stamp int64
+	if _, serr := fmt.Sscan(strings.TrimPrefix(matches[0], path+".corrupt-"), &stamp); serr != nil || stamp < before {
+		t.Errorf("set-aside name %s has no unix time", matches[0])
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("corrupt file still at %s", path)
+	}
+	// a second load starts clean
+	if _, err := LoadProgress(dir); err != nil {
+		t.Errorf("second load: %v", err)
+	}
+}
+
+func TestProgressNext(t *testing.T) {
+	all := []*chapters.Chapter{
+		{ID: "a", Number: 1, Steps: make([]chapters.Step, 3)},
+		{ID: "b", Number: 2, Steps: make([]chapters.Step, 2)},
+		{ID: "c", Number: 3, Steps: make([]chapters.Step, 2)},
+	}
+	tests := []struct {
+		name string
+		p    map[string]*ChapterProgress
+		ch   string
+		step int
+	}{
+		{"new learner", nil, "a", 0},
+		{"mid chapter", map[string]*ChapterProgress{"a": {Step: 2}}, "a", 2},
+		{"first done", map[string]*ChapterProgress{"a": {Done: true}}, "b", 0},
+		{"resume second", map[string]*ChapterProgress{"a": {Done: true}, "b": {Step: 1}}, "b", 1},
+		{"step out of range", map[string]*ChapterProgress{"a": {Step: 9}}, "a", 2},
+		{"skipped ahead", map[string]*ChapterProgress{"b": {Done: true}}, "a", 0},
+		{"all done", map[string]*ChapterProgress{"a": {Done: true}, "b": {Done: true}, "c": {Done: true}}, "c", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &Progress{Chapters: tt.p}
+			ch, step := p.Next(all)
+			if ch.ID != tt.ch || step != tt.step {
+				t.Errorf("Next = %s/%d, want %s/%d", ch.ID, step, tt.ch, tt.step)
+			}
+		})
+	}
+	if ch, _ := (&Progress{}).Next(nil); ch != nil {
+		t.Errorf("no chapters: got %v", ch)
+	}
+}
+
+func TestNumericFacts(t *testing.T) {
+	got := numericFacts(map[string]any{
+		"a": 1.5, "b": 3, "c": "text", "d": map[string]float64{"rr": 40}, "e": time.Duration(2500) * time.Microsecond,
+		measuredPrefix + "x": 1.0,
+	})
+	want := map[string]float64{"a": 1.5, "b": 3, "d.rr": 40, "e": 2.5}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}

@@ -1,0 +1,166 @@
+package lab
+
+import (
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
+)
+
+// Golden screens are regenerated with `go test ./lab -update`.
+
+func checkSize(t *testing.T, out string, w, h int) {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	if len(lines) != h {
+		t.Errorf("%d lines, want %d", len(lines), h)
+	}
+	for i, l := range lines {
+		if lw := ansi.StringWidth(l); lw > w {
+			t.Errorf("line %d is %d wide, more than %d: %q", i+1, lw, w, l)
+		}
+	}
+}
+
+func TestScreen80x24(t *testing.T) {
+	m, _ := fixtureModel(t, 80, 24)
+	out := screen(m)
+	checkSize(t, out, 80, 24)
+	for _, want := range []string{"scalelab", "3/11 The load balancer", "lb-1", "web-3", "throughput", "✓ Run round robin", "you said"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("screen lacks %q", want)
+		}
+	}
+	golden.RequireEqual(t, out)
+}
+
+func TestScreen160x48(t *testing.T) {
+	m, _ := fixtureModel(t, 160, 48)
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	m.Update(tea.KeyPressMsg{Code: 'i', Text: "i"})
+	out := screen(m)
+	checkSize(t, out, 160, 48)
+	for _, want := range []string{"inspector · web-1", "(modelled)", "least connections", "round robin", "detail of event 49"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("screen lacks %q", want)
+		}
+	}
+	golden.RequireEqual(t, out)
+}
+
+func TestScreen200x60(t *testing.T) {
+	m, _ := fixtureModel(t, 200, 60)
+	out := screen(m)
+	checkSize(t, out, 200, 60)
+	golden.RequireEqual(t, out)
+}
+
+func TestScreenTooSmall(t *testing.T) {
+	m, _ := fixtureModel(t, 60, 20)
+	out := screen(m)
+	if !strings.Contains(out, "terminal too small: need 80x24, have 60x20") {
+		t.Errorf("no too-small message:\n%s", out)
+	}
+	golden.RequireEqual(t, out)
+}
+
+func TestScreenHelp(t *testing.T) {
+	m, _ := fixtureModel(t, 100, 30)
+	m.Update(tea.KeyPressMsg{Code: '?', Text: "?"})
+	out := screen(m)
+	checkSize(t, out, 100, 30)
+	for _, want := range []string{"kill", "policy", "next chapter"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+	golden.RequireEqual(t, out)
+	m.Update(tea.KeyPressMsg{Code: 'x', Text: "x"}) // any key closes it
+	if m.showHelp {
+		t.Error("help still open")
+	}
+}
+
+func TestScreenDebrief(t *testing.T) {
+	m, fs := fixtureModel(t, 100, 30)
+	prog := m.prog.Chapter("demo")
+	m.Update(tea.KeyPressMsg{Code: 'n', Text: "n"}) // to step 2: the fake is closed in a command
+	if m.stepIdx != 1 || m.cur != nil {
+		t.Fatalf("step %d, cur %v", m.stepIdx, m.cur)
+	}
+	if prog.Facts["p99_rr_ms"] != 48 || prog.Facts[measuredPrefix+"best-policy"] != 47.5 {
+		t.Errorf("facts not collected: %v", prog.Facts)
+	}
+	_ = fs
+	m.Update(tea.KeyPressMsg{Code: 'n', Text: "n"}) // past the last step
+	if m.mode != modeDebrief || !prog.Done {
+		t.Fatalf("mode %v, done %v", m.mode, prog.Done)
+	}
+	out := screen(m)
+	checkSize(t, out, 100, 30)
+	for _, want := range []string{"What you saw", "p99_rr_ms", "48", "47.5 ms → 2 Least connections", "✗"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("debrief lacks %q", want)
+		}
+	}
+	golden.RequireEqual(t, out)
+}
+
+// TestKeysSendActions checks that keys become the documented actions.
+func TestKeysSendActions(t *testing.T) {
+	m, fs := fixtureModel(t, 120, 40)
+	press := func(s string) {
+		t.Helper()
+		switch s {
+		case "tab":
+			m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+		case "space":
+			m.Update(tea.KeyPressMsg{Code: tea.KeySpace, Text: " "})
+		default:
+			r := []rune(s)[0]
+			m.Update(tea.KeyPressMsg{Code: r, Text: s})
+		}
+	}
+	press("x") // nothing selected: kill is disabled
+	press("tab")
+	press("tab") // web-1
+	press("x")
+	press("l")
+	press("+")
+	press("-")
+	press("s")
+	press("space")
+	press(">")
+	press("p")
+	press("d")
+	var got []string
+	for _, a := range fs.applied {
+		got = append(got, a.String())
+	}
+	want := []string{"kill web-1", "latency web-1 50ms", "rate 250", "rate 200", "spike 5x 10s", "pause", "speed 2x",
+		"set lb.policy least-conn", "drain web-1"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("actions\n got %q\nwant %q", got, want)
+	}
+}
+
+func BenchmarkRender160x48(b *testing.B) {
+	b.Run("color", func(b *testing.B) { benchRender(b, true) })
+	b.Run("nocolor", func(b *testing.B) { benchRender(b, false) })
+}
+
+// benchRender is one snapshot taken in and the screen drawn, per op.
+func benchRender(b *testing.B, color bool) {
+	m, _ := fixtureModelColor(b, 160, 48, color)
+	snap := fixtureSnapshot()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		snap.T += 250e6
+		m.Update(snapshotMsg{id: m.cur.id, snap: snap})
+		_ = m.View()
+	}
+}

@@ -1,0 +1,430 @@
+package lab
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"scalelab/engine"
+)
+
+// topoPane draws the nodes by tier, left to right (entry → web → data),
+// with the links between tiers, and owns the selection (a node name or a
+// link id "from>to").
+type topoPane struct {
+	c       *common
+	w, h    int
+	snap    *engine.Snapshot
+	sel     string
+	waiting string // shown instead of the diagram while a step starts
+}
+
+func newTopoPane(c *common) *topoPane { return &topoPane{c: c} }
+
+func (p *topoPane) SetSize(w, h int) { p.w, p.h = w, h }
+
+func (p *topoPane) ShortHelp() []key.Binding { return []key.Binding{p.c.keys.Select} }
+func (p *topoPane) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{p.c.keys.Select, p.c.keys.SelectPrev}}
+}
+
+func (p *topoPane) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case snapshotMsg:
+		p.snap = &msg.snap
+	case tea.KeyPressMsg:
+		switch {
+		case key.Matches(msg, p.c.keys.Select):
+			p.cycle(1)
+		case key.Matches(msg, p.c.keys.SelectPrev):
+			p.cycle(-1)
+		}
+	}
+	return nil
+}
+
+// items are what tab cycles through: nodes, then links.
+func (p *topoPane) items() []string {
+	if p.snap == nil {
+		return nil
+	}
+	out := make([]string, 0, len(p.snap.Nodes)+len(p.snap.Links))
+	for _, n := range p.snap.Nodes {
+		out = append(out, n.Name)
+	}
+	for _, l := range p.snap.Links {
+		out = append(out, l.ID())
+	}
+	return out
+}
+
+func (p *topoPane) cycle(d int) {
+	items := p.items()
+	if len(items) == 0 {
+		return
+	}
+	i := -1
+	for k, it := range items {
+		if it == p.sel {
+			i = k
+		}
+	}
+	switch {
+	case i < 0 && d > 0:
+		i = 0
+	case i < 0:
+		i = len(items) - 1
+	default:
+		i = (i + d + len(items)) % len(items)
+	}
+	p.sel = items[i]
+}
+
+// selected returns the selected node or link in the latest snapshot.
+func (p *topoPane) selected() (*engine.NodeSnap, *engine.LinkSnap) {
+	if p.snap == nil || p.sel == "" {
+		return nil, nil
+	}
+	for i := range p.snap.Nodes {
+		if p.snap.Nodes[i].Name == p.sel {
+			return &p.snap.Nodes[i], nil
+		}
+	}
+	for i := range p.snap.Links {
+		if p.snap.Links[i].ID() == p.sel {
+			return nil, &p.snap.Links[i]
+		}
+	}
+	return nil, nil
+}
+
+// reset clears the diagram for a new step.
+func (p *topoPane) reset() { p.snap, p.sel = nil, "" }
+
+// The diagram's modes, richest first; the first that fits is drawn.
+type topoMode struct {
+	boxed bool
+	lines int // content lines of a boxed node
+	rps   int // 0 none, 1 "82", 2 "82/s"
+}
+
+var topoModes = []topoMode{{true, 3, 2}, {true, 1, 2}, {false, 1, 2}, {false, 1, 1}, {false, 1, 0}}
+
+// style indices on the topology canvas
+const (
+	tsText = iota
+	tsMuted
+	tsFaint
+	tsSel
+	tsBad
+	tsWarn
+	tsUp
+	tsDown
+	tsRestarting
+	tsSaturated
+	tsDraining
+)
+
+func (p *topoPane) canvasStyles() []style {
+	st := p.c.styles
+	return []style{st.Text, st.Muted, st.Faint, st.SelectedBox, st.Bad, st.Warn,
+		st.State(engine.StateUp), st.State(engine.StateDown), st.State(engine.StateRestarting),
+		st.State(engine.StateSaturated), st.State(engine.StateDraining)}
+}
+
+func stateStyleIdx(s engine.State) int {
+	switch s {
+	case engine.StateUp:
+		return tsUp
+	case engine.StateDown:
+		return tsDown
+	case engine.StateRestarting:
+		return tsRestarting
+	case engine.StateSaturated:
+		return tsSaturated
+	case engine.StateDraining:
+		return tsDraining
+	}
+	return tsMuted
+}
+
+func (p *topoPane) View() string { return strings.Join(p.lines(), "\n") }
+
+func (p *topoPane) title() string {
+	t := p.c.T("nodes")
+	if n, l := p.selected(); n != nil || l != nil {
+		t += " · " + p.sel
+	}
+	return t
+}
+
+func (p *topoPane) lines() []string {
+	c := p.c
+	if p.snap == nil || len(p.snap.Nodes) == 0 {
+		body := []string{"", "  " + p.waiting}
+		return titled(c, c.T("nodes"), "", body, p.w, p.h)
+	}
+	body := p.diagram(p.w, p.h-1)
+	return titled(c, p.title(), "", body, p.w, p.h)
+}
+
+// prefHeight is the height (with the title) the richest diagram that fits
+// in width w needs.
+func (p *topoPane) prefHeight(w int) int {
+	if p.snap == nil || len(p.snap.Nodes) == 0 {
+		return 4
+	}
+	g := p.graph()
+	for _, m := range topoModes {
+		if lw, lh := g.size(p, m, 3); lw <= w {
+			if m.lines != 3 {
+				lh++ // the legend
+			}
+			return lh + 1 + len(g.extra)
+		}
+	}
+	return len(p.snap.Nodes) + 1
+}
+
+// label is a node's one-line text in a mode.
+func (p *topoPane) label(n engine.NodeSnap, m topoMode) string {
+	s := stateSymbol(n.State) + " " + n.Name
+	switch m.rps {
+	case 1:
+		s += " " + fmtRate(n.RPS)
+	case 2:
+		s += " " + fmtRate(n.RPS) + "/s"
+	}
+	return s
+}
+
+// nodeSize is a node's drawn size in a mode.
+func (p *topoPane) nodeSize(n engine.NodeSnap, m topoMode) (w, h int) {
+	if m.boxed && m.lines == 3 {
+		iw := max(len(n.Name), ansi.StringWidth(stateSymbol(n.State)+" "+p.c.T(string(n.State))),
+			len(fmtRate(n.RPS)+" "+p.c.T("rps")))
+		return iw + 4, 5
+	}
+	lw := ansi.StringWidth(p.label(n, m))
+	if m.boxed {
+		return lw + 4, 3
+	}
+	return lw + 2, 1
+}
+
+// diagram draws the richest mode that fits w×h.
+func (p *topoPane) diagram(w, h int) []string {
+	g := p.graph()
+	for _, m := range topoModes {
+		for _, gap := range []int{9, 7, 5, 3} {
+			dw, dh := g.size(p, m, gap)
+			if dw <= w && dh <= h {
+				return p.draw(g, m, gap, w, h)
+			}
+		}
+	}
+	return p.list(g, w)
+}
+
+type rect struct{ x, y, w, h int }
+
+func (p *topoPane) draw(g *graph, m topoMode, gap, w, h int) []string {
+	cv := newCanvas(w, h, p.canvasStyles())
+	dw, dh := g.size(p, m, gap)
+	extraRows := min(len(g.extra), h-dh)
+	top := max((h-extraRows-dh)/2, 0)
+	left := max((w-dw)/2, 0)
+	pos := make([]rect, len(g.nodes))
+	colEnd := make([]int, len(g.cols)) // first column right of each tier
+	x := left
+	for ci, col := range g.cols {
+		cw, ch := 0, 0
+		for _, ni := range col {
+			nw, nh := p.nodeSize(g.nodes[ni], m)
+			cw, ch = max(cw, nw), ch+nh
+		}
+		y := top + (dh-ch)/2
+		for _, ni := range col {
+			nw, nh := p.nodeSize(g.nodes[ni], m)
+			if m.boxed { // boxes of a tier share a width; links meet brackets
+				nw = cw
+			}
+			pos[ni] = rect{x, y, nw, nh}
+			y += nh
+		}
+		colEnd[ci] = x + cw
+		x += cw + gap
+	}
+	// links: plain first, then down, then the selected one on top
+	order := make([]int, len(g.links))
+	for i := range order {
+		order[i] = i
+	}
+	rank := func(l engine.LinkSnap) int {
+		switch {
+		case l.ID() == p.sel:
+			return 2
+		case !l.Up:
+			return 1
+		}
+		return 0
+	}
+	sort.SliceStable(order, func(a, b int) bool { return rank(g.links[order[a]]) < rank(g.links[order[b]]) })
+	outDeg, inDeg := map[string]int{}, map[string]int{}
+	for _, l := range g.links {
+		outDeg[l.From]++
+		inDeg[l.To]++
+	}
+	for _, i := range order {
+		l := g.links[i]
+		s, t := pos[g.index[l.From]], pos[g.index[l.To]]
+		sx, sy := s.x+s.w, s.y+s.h/2
+		tx, ty := t.x-1, t.y+t.h/2
+		bx := colEnd[g.layer[g.index[l.From]]] + gap/2 // the tiers' shared bus
+		kind, sty := lineNormal, tsFaint
+		if l.ID() == p.sel {
+			kind, sty = lineHeavy, tsSel
+		}
+		cv.hline(sx, bx, sy, kind, sty)
+		cv.vline(bx, sy, ty, kind, sty)
+		cv.hline(bx, tx, ty, kind, sty)
+		cv.conn(sx, sy, connLeft, kind, sty)
+		cv.conn(tx, ty, connRight, kind, sty)
+		// the part of the path only this link uses shows its state
+		px0, px1, py := bx+1, tx, ty
+		if inDeg[l.To] > 1 && outDeg[l.From] == 1 {
+			px0, px1, py = sx, bx-1, sy
+		}
+		if !l.Up || l.Latency > 0 {
+			pk, ps, mark := lineDashed, tsBad, '✗'
+			if l.Up {
+				pk, ps, mark = kind, tsWarn, '~'
+			}
+			if l.ID() == p.sel {
+				ps = tsSel
+			}
+			cv.hline(px0, px1, py, pk, ps)
+			cv.conn(px1, py, connRight, pk, ps)
+			if px1 >= px0 {
+				cv.set(px0+(px1-px0)/2, py, mark, ps)
+			}
+		}
+	}
+	for i, n := range g.nodes {
+		p.drawNode(cv, n, pos[i], m)
+	}
+	if m.lines != 3 && top+dh < h-extraRows { // symbols only: say what they mean
+		p.legend(cv, g, left, top+dh)
+	}
+	out := cv.lines()
+	for k, l := range g.extra[:extraRows] {
+		out[h-extraRows+k] = p.linkLine(l)
+	}
+	return out
+}
+
+// legend names the states the diagram shows, for modes without words.
+func (p *topoPane) legend(cv *canvas, g *graph, x, y int) {
+	seen := map[engine.State]bool{}
+	for _, n := range g.nodes {
+		seen[n.State] = true
+	}
+	for _, st := range []engine.State{engine.StateUp, engine.StateSaturated, engine.StateDraining, engine.StateRestarting, engine.StateDown} {
+		if seen[st] {
+			x += cv.text(x, y, stateSymbol(st)+" "+p.c.T(string(st)), stateStyleIdx(st)) + 2
+		}
+	}
+}
+
+func (p *topoPane) drawNode(cv *canvas, n engine.NodeSnap, r rect, m topoMode) {
+	sel := n.Name == p.sel
+	ss := stateStyleIdx(n.State)
+	nameSt := tsText
+	if sel {
+		nameSt = tsSel
+	}
+	if !m.boxed {
+		open, closeB := "[", "]"
+		if sel {
+			open, closeB = "»", "«"
+		}
+		bst := ss
+		if sel {
+			bst = tsSel
+		}
+		x := r.x
+		x += cv.text(x, r.y, open, bst)
+		x += cv.text(x, r.y, stateSymbol(n.State), ss)
+		x += cv.text(x, r.y, " "+n.Name, nameSt)
+		rest := strings.TrimPrefix(p.label(n, m), stateSymbol(n.State)+" "+n.Name)
+		x += cv.text(x, r.y, rest, tsMuted)
+		cv.text(x, r.y, closeB, bst)
+		return
+	}
+	bst := ss
+	if sel {
+		bst = tsSel
+	}
+	cv.box(r.x, r.y, r.w, r.h, sel, bst)
+	if m.lines == 3 {
+		cv.text(r.x+2, r.y+1, n.Name, nameSt)
+		x := r.x + 2
+		x += cv.text(x, r.y+2, stateSymbol(n.State)+" ", ss)
+		cv.text(x, r.y+2, p.c.T(string(n.State)), ss)
+		cv.text(r.x+2, r.y+3, fmtRate(n.RPS)+" "+p.c.T("rps"), tsMuted)
+		return
+	}
+	x := r.x + 2
+	x += cv.text(x, r.y+1, stateSymbol(n.State), ss)
+	x += cv.text(x, r.y+1, " "+n.Name, nameSt)
+	cv.text(x, r.y+1, strings.TrimPrefix(p.label(n, m), stateSymbol(n.State)+" "+n.Name), tsMuted)
+}
+
+// linkLine is a link drawn as text: "db-1 ⇢ db-2 ● 40/s".
+func (p *topoPane) linkLine(l engine.LinkSnap) string {
+	st := p.c.styles
+	state := st.OK.Render("●")
+	if !l.Up {
+		state = st.Bad.Render("✗ " + p.c.T("down"))
+	}
+	s := fmt.Sprintf(" %s ⇢ %s %s %s/s", l.From, l.To, state, fmtRate(l.RPS))
+	if l.Latency > 0 {
+		s += st.Warn.Render(" +" + fmtMs(l.Latency))
+	}
+	if l.ID() == p.sel {
+		return st.Selected.Render("»") + s
+	}
+	return " " + s
+}
+
+// list is the fallback when no diagram fits: one line per node, by tier.
+func (p *topoPane) list(g *graph, w int) []string {
+	st := p.c.styles
+	var out []string
+	for ci, col := range g.cols {
+		for _, ni := range col {
+			n := g.nodes[ni]
+			mark := "  "
+			if n.Name == p.sel {
+				mark = st.Selected.Render("» ")
+			}
+			line := mark + strings.Repeat("→", min(ci, 1)) + strings.Repeat(" ", ci) +
+				st.State(n.State).Render(stateSymbol(n.State)+" "+p.c.T(string(n.State))) + " " + n.Name + " " +
+				st.Muted.Render(fmtRate(n.RPS)+"/s")
+			out = append(out, fitLine(line, w))
+		}
+	}
+	for _, l := range g.links {
+		if !l.Up || l.ID() == p.sel {
+			out = append(out, p.linkLine(l))
+		}
+	}
+	for _, l := range g.extra {
+		out = append(out, p.linkLine(l))
+	}
+	return out
+}

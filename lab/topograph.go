@@ -1,0 +1,83 @@
+package lab
+
+import (
+	"sort"
+
+	"scalelab/engine"
+)
+
+// graph is the snapshot arranged in tiers.
+type graph struct {
+	nodes []engine.NodeSnap
+	cols  [][]int // node indices per tier
+	layer []int
+	links []engine.LinkSnap // between neighbouring tiers
+	extra []engine.LinkSnap // any other link, listed as text
+	index map[string]int
+}
+
+func roleRank(r engine.Role) int {
+	switch r {
+	case "dns", "client":
+		return 0
+	case "cdn", "edge":
+		return 1
+	case engine.RoleLB:
+		return 2
+	case engine.RoleWeb, engine.RoleApp:
+		return 3
+	}
+	return 4
+}
+
+func (p *topoPane) graph() *graph {
+	s := p.snap
+	g := &graph{nodes: s.Nodes, index: map[string]int{}, layer: make([]int, len(s.Nodes))}
+	ranks := map[int]bool{}
+	for i, n := range s.Nodes {
+		g.index[n.Name] = i
+		g.layer[i] = roleRank(n.Role)
+		ranks[g.layer[i]] = true
+	}
+	order := make([]int, 0, len(ranks))
+	for r := range ranks {
+		order = append(order, r)
+	}
+	sort.Ints(order)
+	dense := map[int]int{}
+	for i, r := range order {
+		dense[r] = i
+	}
+	g.cols = make([][]int, len(order))
+	for i := range g.layer {
+		g.layer[i] = dense[g.layer[i]]
+		g.cols[g.layer[i]] = append(g.cols[g.layer[i]], i)
+	}
+	for _, l := range s.Links {
+		f, ok1 := g.index[l.From]
+		t, ok2 := g.index[l.To]
+		if ok1 && ok2 && g.layer[t] == g.layer[f]+1 {
+			g.links = append(g.links, l)
+		} else {
+			g.extra = append(g.extra, l)
+		}
+	}
+	return g
+}
+
+// size is the diagram's size in a mode with gap columns between tiers.
+func (g *graph) size(p *topoPane, m topoMode, gap int) (w, h int) {
+	for i, col := range g.cols {
+		cw, ch := 0, 0
+		for _, ni := range col {
+			nw, nh := p.nodeSize(g.nodes[ni], m)
+			cw, ch = max(cw, nw), ch+nh
+		}
+		w += cw
+		if i > 0 {
+			w += gap
+		}
+		h = max(h, ch)
+	}
+	return w, h
+}
