@@ -12,7 +12,8 @@ import (
 )
 
 // These tests start the real components on loopback and check each
-// lesson's claim from what the run measured.
+// lesson's claim from what the run measured. They run one at a time: each
+// is a real-time load on a 2-core machine.
 
 func runStep(t *testing.T, chapter string, step int, dur time.Duration, opt Options, script string) *Report {
 	t.Helper()
@@ -61,7 +62,6 @@ func failedIn(rep *Report, from, to int) (failed, done int64) {
 }
 
 func TestTiersSplitKeepsPagesFastUnderDataLoad(t *testing.T) {
-	t.Parallel()
 	script := "8s set load.mix data-heavy"
 	one := runStep(t, "tiers", 1, 19*time.Second, Options{}, script)
 	split := runStep(t, "tiers", 2, 19*time.Second, Options{}, script)
@@ -76,7 +76,6 @@ func TestTiersSplitKeepsPagesFastUnderDataLoad(t *testing.T) {
 }
 
 func TestTiersKeyValueFeedIsOneReadButWritesFanOut(t *testing.T) {
-	t.Parallel()
 	rep := runStep(t, "tiers", 3, 16*time.Second, Options{Rate: 150}, "8s set data.store kv")
 	sqlFeed, kvFeed := fact(t, rep, "sql_feed_p50_ms"), fact(t, rep, "kv_feed_p50_ms")
 	kvRead, kvWrite := fact(t, rep, "kv_read_p50_ms"), fact(t, rep, "kv_write_p50_ms")
@@ -93,7 +92,6 @@ func TestTiersKeyValueFeedIsOneReadButWritesFanOut(t *testing.T) {
 }
 
 func TestScalingSmallMachineSaturatesLargestDoesNot(t *testing.T) {
-	t.Parallel()
 	// the small size serves about 93 req/s (modelled); 150 req/s overloads it
 	rep := runStep(t, "scaling", 1, 16*time.Second, Options{Rate: 150, Speed: 2}, "8s set app.size 2xlarge")
 	fSmall, dSmall := failedIn(rep, 3, 8)
@@ -111,7 +109,6 @@ func TestScalingSmallMachineSaturatesLargestDoesNot(t *testing.T) {
 }
 
 func TestScalingSingleServerIsASinglePointOfFailure(t *testing.T) {
-	t.Parallel()
 	rep := runStep(t, "scaling", 2, 24*time.Second, Options{Speed: 2}, "3s kill app-1\n8s restart app-1")
 	if got := fact(t, rep, "outage_failed_pct"); got < 99 {
 		t.Errorf("with the only server down, %.1f%% failed; want every request", got)
@@ -134,7 +131,6 @@ func TestScalingSingleServerIsASinglePointOfFailure(t *testing.T) {
 }
 
 func TestScalingOutWithoutEntryPointFailsAThird(t *testing.T) {
-	t.Parallel()
 	rep := runStep(t, "scaling", 3, 14*time.Second, Options{Rate: 150, Speed: 2}, "2s kill web-2")
 	got := fact(t, rep, "scale_out_failed_pct")
 	if got < 20 || got > 47 {
@@ -143,7 +139,6 @@ func TestScalingOutWithoutEntryPointFailsAThird(t *testing.T) {
 }
 
 func TestLoadBalancerLeastConnBeatsRoundRobinWithASlowServer(t *testing.T) {
-	t.Parallel()
 	rep := runStep(t, "loadbalancer", 1, 32*time.Second, Options{}, "16s set lb.policy least-conn")
 	rr, lc := fact(t, rep, "p99_ms_round_robin"), fact(t, rep, "p99_ms_least_conn")
 	t.Logf("p99: round robin %.1f ms, least connections %.1f ms", rr, lc)
@@ -153,7 +148,6 @@ func TestLoadBalancerLeastConnBeatsRoundRobinWithASlowServer(t *testing.T) {
 }
 
 func TestLoadBalancerWithoutHealthChecksFailsAThird(t *testing.T) {
-	t.Parallel()
 	rep := runStep(t, "loadbalancer", 2, 14*time.Second, Options{Rate: 150, Speed: 2}, "2s kill web-2")
 	got := fact(t, rep, "failed_pct_unprotected")
 	if got < 20 || got > 47 {
@@ -162,7 +156,6 @@ func TestLoadBalancerWithoutHealthChecksFailsAThird(t *testing.T) {
 }
 
 func TestLoadBalancerHealthChecksAndRetriesHideADeadServer(t *testing.T) {
-	t.Parallel()
 	rep := runStep(t, "loadbalancer", 2, 34*time.Second, Options{Rate: 150, Speed: 2},
 		"0s set lb.health on\n0s set lb.retries 1\n3s kill web-2")
 	if got := fact(t, rep, "failed_pct_protected"); got >= 1 {
@@ -178,7 +171,6 @@ func TestLoadBalancerHealthChecksAndRetriesHideADeadServer(t *testing.T) {
 }
 
 func TestLoadBalancerAddAndDrainLive(t *testing.T) {
-	t.Parallel()
 	rep := runStep(t, "loadbalancer", 3, 14*time.Second, Options{Rate: 150, Speed: 2}, "2s add web\n5s drain web-1")
 	if got := fact(t, rep, "added_node_rps"); got <= 0 {
 		t.Errorf("the added server took no traffic")

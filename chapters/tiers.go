@@ -242,8 +242,8 @@ func buildSQLvsKV(sys *engine.System, opt Options) error {
 	})
 	sys.AddGauges(func() []engine.Gauge {
 		var out []engine.Gauge
-		for _, m := range []storeMeter{{"sql", sqlMeter}, {"kv", kvMeter}} {
-			for _, op := range []engine.Op{engine.OpRead, engine.OpFeed, engine.OpWrite} {
+		for _, op := range []engine.Op{engine.OpFeed, engine.OpWrite, engine.OpRead} {
+			for _, m := range []storeMeter{{"sql", sqlMeter}, {"kv", kvMeter}} {
 				if q := m.meter.Quantiles(op); q.N > 0 {
 					out = append(out, msGauge(m.name+" "+string(op)+" p50", q.P50))
 				}
