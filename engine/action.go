@@ -137,12 +137,22 @@ func ParseAction(f []string) (Action, error) {
 		return nil
 	}
 	switch kind {
-	case ActKill, ActRestart, ActRemove, ActDrain, ActCut, ActHeal:
+	case ActKill, ActRestart, ActRemove, ActDrain:
 		if err := need(1, "a target (a node name, @role or @random-role)"); err != nil {
 			return Action{}, err
 		}
 		if err := checkTarget(args[0]); err != nil {
 			return Action{}, err
+		}
+		return Action{Kind: kind, Target: args[0]}, nil
+	case ActCut, ActHeal:
+		if err := need(1, "a node or a group of nodes cut off together (partition db-1,web-1)"); err != nil {
+			return Action{}, err
+		}
+		for _, t := range strings.Split(args[0], ",") {
+			if err := checkTarget(t); err != nil {
+				return Action{}, err
+			}
 		}
 		return Action{Kind: kind, Target: args[0]}, nil
 	case ActAdd:

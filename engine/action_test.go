@@ -69,7 +69,7 @@ var ctBadLines = []struct {
 	{"restart missing target", "5s restart", 1, []string{"restart takes a target"}},
 	{"two targets", "5s remove web-1 web-2", 1, []string{"remove takes a target"}},
 	{"drain missing target", "5s drain", 1, []string{"drain takes a target"}},
-	{"partition missing target", "5s partition", 1, []string{"partition takes a target"}},
+	{"partition missing target", "5s partition", 1, []string{"partition takes a node or a group"}},
 	{"heal bad target", "5s heal db:1", 1, []string{"target", "character"}},
 	{"bad target character", "5s kill web/1", 1, []string{"target", "web/1", "character"}},
 	{"empty role", "5s kill @", 1, []string{"target", "empty"}},

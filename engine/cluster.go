@@ -116,6 +116,50 @@ type Cluster struct {
 	lost        []string
 	maxLag      time.Duration
 	refusing    bool
+	routers     []*Router
+	ryw         string
+	recover     string
+	last        map[int]userWrite // each user's newest acknowledged write
+}
+
+// lastWrite is a user's newest acknowledged write. The web servers share
+// it, as they would share a session store.
+func (c *Cluster) lastWrite(user int) (userWrite, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w, ok := c.last[user]
+	return w, ok
+}
+
+func (c *Cluster) setLastWrite(user int, w userWrite) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.last[user]; !ok || w.epoch > old.epoch || w.pos > old.pos {
+		c.last[user] = w
+	}
+}
+
+func (c *Cluster) addRouter(r *Router) {
+	c.mu.Lock()
+	c.routers = append(c.routers, r)
+	ryw := c.ryw
+	c.mu.Unlock()
+	_ = r.SetRYW(ryw)
+	c.link(c.Monitor.Name(), r.from)
+}
+
+// announce tells every web server the monitor can reach where the primary
+// is; one cut off from the monitor keeps what it knew.
+func (c *Cluster) announce() {
+	p := c.Primary()
+	c.mu.Lock()
+	routers := append([]*Router(nil), c.routers...)
+	c.mu.Unlock()
+	for _, r := range routers {
+		if !c.link(c.Monitor.Name(), r.from).Cut() {
+			r.setPrimary(p)
+		}
+	}
 }
 
 // NewCluster makes db-1 (the primary), db-2… (replicas) and monitor-1, adds
@@ -124,8 +168,8 @@ func NewCluster(sys *System, cfg ClusterConfig) (*Cluster, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	c := &Cluster{sys: sys, cfg: cfg, mode: cfg.Mode, linkDelay: cfg.LinkDelay, applyCost: cfg.ApplyCost, minReplicas: cfg.MinReplicas,
-		links: map[string]*Link{}, acked: map[string]AckedWrite{}, divergence: map[string]int64{}}
+	c := &Cluster{sys: sys, cfg: cfg, mode: cfg.Mode, ryw: RYWOff, recover: "hold", linkDelay: cfg.LinkDelay, applyCost: cfg.ApplyCost, minReplicas: cfg.MinReplicas,
+		links: map[string]*Link{}, acked: map[string]AckedWrite{}, divergence: map[string]int64{}, last: map[int]userWrite{}}
 	for i := 0; i <= cfg.Replicas; i++ {
 		d, err := newReplDB(sys, c, ReplConfig{Name: fmt.Sprintf("db-%d", i+1), Size: cfg.Size, Work: cfg.Work, Shape: cfg.Shape, Seed: cfg.Seed}, i == 0)
 		if err != nil {
@@ -157,6 +201,14 @@ func NewCluster(sys *System, cfg ClusterConfig) (*Cluster, error) {
 	})
 	sys.Go(func(ctx context.Context) { sys.Clock.Every(ctx, cfg.Interval, func(time.Duration) { c.tick(ctx) }) })
 	c.knobs()
+	sys.Alias("primary", func() []Node { return []Node{c.Primary()} })
+	sys.Alias("replica", func() []Node {
+		var out []Node
+		for _, d := range c.Replicas() {
+			out = append(out, d)
+		}
+		return out
+	})
 	return c, nil
 }
 
@@ -188,6 +240,43 @@ func (c *Cluster) knobs() {
 				l.SetLatency(d)
 			}
 		}
+		return nil
+	}})
+	c.sys.AddKnob(&Knob{Name: "repl.ryw", Values: []string{RYWOff, RYWPrimary, RYWWait}, Get: func() string {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.ryw
+	}, Set: func(v string) error {
+		c.mu.Lock()
+		routers := append([]*Router(nil), c.routers...)
+		c.mu.Unlock()
+		for _, r := range routers {
+			if err := r.SetRYW(v); err != nil {
+				return err
+			}
+		}
+		c.mu.Lock()
+		c.ryw = v
+		c.mu.Unlock()
+		return nil
+	}})
+	c.sys.AddKnob(&Knob{Name: "repl.recover", Values: []string{"hold", "replay"}, Get: func() string {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.recover
+	}, Set: func(v string) error {
+		switch v {
+		case "hold":
+		case "replay":
+			if _, err := c.Replay(c.sys.Context()); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("repl.recover takes hold or replay, not %q", v)
+		}
+		c.mu.Lock()
+		c.recover = v
+		c.mu.Unlock()
 		return nil
 	}})
 	c.sys.AddKnob(&Knob{Name: "repl.min-replicas", Values: []string{"0", "1"}, Get: func() string {
@@ -350,6 +439,7 @@ func (c *Cluster) tick(ctx context.Context) {
 			c.failover(ctx, p)
 		}
 	}
+	c.announce()
 	// a former primary that is reachable again rejoins as a replica
 	for _, d := range c.nodes {
 		if d != c.Primary() && d.IsPrimary() && d.State() == StateUp && c.heartbeat(ctx, d) {
@@ -484,6 +574,14 @@ func (c *Cluster) rejoinAsReplica(ctx context.Context, d *ReplDB) {
 	c.link(d.Name(), c.Primary().Name())
 	d.startLoops()
 	c.sys.Events.Add(EvSetAside, d.Name(), "rejoined as a replica; %d writes after pos %d set aside", len(errant), div)
+	c.mu.Lock()
+	replay := c.recover == "replay"
+	c.mu.Unlock()
+	if replay && len(errant) > 0 {
+		if _, err := c.Replay(ctx); err != nil {
+			c.sys.Events.Add(EvInfo, d.Name(), "%v", err)
+		}
+	}
 }
 
 // ClusterState is the cluster's figures for gauges, the inspector and the
@@ -512,30 +610,55 @@ type DBState struct {
 	Rows    int64
 }
 
-// State returns the cluster's figures now and updates the largest lag seen.
-func (c *Cluster) State() ClusterState {
+// dbState is one database's replication state now.
+func (c *Cluster) dbState(d *ReplDB) DBState {
 	p := c.Primary()
-	top, _ := p.Positions()
-	now := c.sys.Clock.Now()
-	st := ClusterState{Primary: p.Name(), Mode: c.Mode(), SemiSyncOn: p.SemiSyncOn()}
-	for _, d := range c.nodes {
-		logPos, applied := d.Positions()
-		ds := DBState{Name: d.Name(), State: d.State(), LogPos: logPos, Applied: applied}
-		switch {
-		case d == p:
-			ds.Role = "primary"
-		case d.IsPrimary():
-			ds.Role = "former primary"
-		default:
-			ds.Role = "replica"
-			if applied < top {
-				ds.LagPos = top - applied
-				if t, ok := p.CommitTime(applied + 1); ok && now > t {
+	logPos, applied := d.Positions()
+	ds := DBState{Name: d.Name(), State: d.State(), LogPos: logPos, Applied: applied, Rows: d.rows()}
+	switch {
+	case d == p:
+		ds.Role = "primary"
+	case d.IsPrimary():
+		ds.Role = "former primary"
+	default:
+		ds.Role = "replica"
+		top, _ := p.Positions()
+		if applied < top {
+			ds.LagPos = top - applied
+			if t, ok := p.CommitTime(applied + 1); ok {
+				if now := c.sys.Clock.Now(); now > t {
 					ds.Lag = now - t
 				}
 			}
 		}
-		ds.Rows = d.rows()
+	}
+	return ds
+}
+
+// writesAt lists the lost writes a node (as the promoted primary) is
+// missing, and the writes set aside from it (as a former primary).
+func (c *Cluster) writesAt(name string) (lost, aside []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.promotions {
+		if p.To == name {
+			lost = append(lost, p.Lost...)
+		}
+	}
+	for _, s := range c.setAside {
+		if s.From == name {
+			aside = append(aside, s.Entry.WriteID)
+		}
+	}
+	return lost, aside
+}
+
+// State returns the cluster's figures now and updates the largest lag seen.
+func (c *Cluster) State() ClusterState {
+	p := c.Primary()
+	st := ClusterState{Primary: p.Name(), Mode: c.Mode(), SemiSyncOn: p.SemiSyncOn()}
+	for _, d := range c.nodes {
+		ds := c.dbState(d)
 		st.Nodes = append(st.Nodes, ds)
 		if ds.Role == "replica" && ds.State == StateUp && ds.Lag > st.MaxLag {
 			st.MaxLag = ds.Lag
@@ -588,4 +711,37 @@ func (c *Cluster) Replay(ctx context.Context) (int, error) {
 	}
 	c.sys.Events.Add(EvInfo, p.Name(), "replayed %d set-aside writes", n)
 	return n, nil
+}
+
+// RouterStats sums the web servers' read and write counts.
+func (c *Cluster) RouterStats() RouterStats {
+	c.mu.Lock()
+	routers := append([]*Router(nil), c.routers...)
+	c.mu.Unlock()
+	var sum RouterStats
+	for _, r := range routers {
+		s := r.Stats()
+		sum.Reads += s.Reads
+		sum.Stale += s.Stale
+		sum.PrimaryReads += s.PrimaryReads
+		sum.WriteFailures += s.WriteFailures
+		if s.WritesDown > sum.WritesDown {
+			sum.WritesDown = s.WritesDown
+		}
+	}
+	return sum
+}
+
+// SplitBrainWrites counts, for a promotion, the writes the old primary
+// acknowledged after it: writes taken by a second primary.
+func (c *Cluster) SplitBrainWrites(p Promotion) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, a := range c.acked {
+		if a.Node == p.From && a.At > p.At {
+			n++
+		}
+	}
+	return n
 }

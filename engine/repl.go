@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -681,15 +682,40 @@ func (d *ReplDB) rejoin() {
 	d.cl.rejoined(d)
 }
 
-// Snap adds the role, positions and size.
+// Snap adds the role, positions and size, and for the inspector the lag,
+// the row count and the writes lost or set aside here.
 func (d *ReplDB) Snap() NodeSnap {
 	s := d.Server.Snap()
 	d.Sized.fill(&s)
-	logPos, applied := d.Positions()
-	role := "replica"
-	if d.IsPrimary() {
-		role = "primary"
+	st := d.cl.dbState(d)
+	s.Detail = fmt.Sprintf("%s · pos %d", st.Role, st.LogPos)
+	s.Lines = append(s.Lines,
+		"replication: "+st.Role,
+		fmt.Sprintf("log position: %d (applied %d)", st.LogPos, st.Applied),
+		fmt.Sprintf("rows (posts): %d", st.Rows))
+	if st.Role == "replica" {
+		s.Lines = append(s.Lines, fmt.Sprintf("lag: %d positions, %.0f ms", st.LagPos, Ms(st.Lag)))
 	}
-	s.Detail = fmt.Sprintf("%s · pos %d · applied %d", role, logPos, applied)
+	if st.Role == "primary" {
+		mode := d.cl.Mode()
+		if mode == ModeSemiSync && !d.SemiSyncOn() {
+			mode += " (fallen back to async)"
+		}
+		s.Lines = append(s.Lines, "mode: "+mode)
+	}
+	lost, aside := d.cl.writesAt(d.Name())
+	if len(lost) > 0 {
+		s.Lines = append(s.Lines, fmt.Sprintf("lost here (acknowledged, missing): %d: %s", len(lost), clip(lost, 6)))
+	}
+	if len(aside) > 0 {
+		s.Lines = append(s.Lines, fmt.Sprintf("set aside from here: %d: %s", len(aside), clip(aside, 6)))
+	}
 	return s
+}
+
+func clip(ids []string, n int) string {
+	if len(ids) <= n {
+		return strings.Join(ids, ", ")
+	}
+	return strings.Join(ids[:n], ", ") + fmt.Sprintf(", … (+%d)", len(ids)-n)
 }

@@ -36,7 +36,7 @@ type Router struct {
 	rr     atomic.Int64
 
 	mu          sync.Mutex
-	last        map[int]userWrite
+	primary     *ReplDB // where writes go, as the monitor last said
 	reads       int64
 	stale       int64
 	primaryRead int64
@@ -55,12 +55,29 @@ type userWrite struct {
 func NewRouter(sys *System, cl *Cluster, from string) *Router {
 	tr := &http.Transport{DialContext: (&net.Dialer{Timeout: time.Second}).DialContext, MaxConnsPerHost: 128, MaxIdleConnsPerHost: 128, IdleConnTimeout: 30 * time.Second}
 	sys.OnClose(func() error { tr.CloseIdleConnections(); return nil })
-	r := &Router{cl: cl, from: from, client: &http.Client{Transport: tr}, last: map[int]userWrite{}, downSince: -1}
+	r := &Router{cl: cl, from: from, client: &http.Client{Transport: tr}, downSince: -1}
 	r.ryw.Store(RYWOff)
+	r.primary = cl.Primary()
 	for _, d := range cl.Nodes() {
 		cl.link(from, d.Name())
 	}
+	cl.addRouter(r)
 	return r
+}
+
+// Primary is where this web server sends writes: the primary the monitor
+// last announced to it. A web server the monitor cannot reach keeps the old
+// one.
+func (r *Router) Primary() *ReplDB {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.primary
+}
+
+func (r *Router) setPrimary(p *ReplDB) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.primary = p
 }
 
 // SetRYW sets the read-your-writes option.
@@ -106,7 +123,7 @@ func (r *Router) epoch() int {
 }
 
 func (r *Router) write(ctx context.Context, user int, body string) ([]byte, error) {
-	p := r.cl.Primary()
+	p := r.Primary()
 	wid := fmt.Sprintf("%s-%d", r.from, r.seq.Add(1))
 	ep := r.epoch()
 	out, err := r.call(ctx, p, http.MethodPost, fmt.Sprintf("/write?user=%d&wid=%s", user, wid), body)
@@ -130,15 +147,13 @@ func (r *Router) write(ctx context.Context, user int, body string) ([]byte, erro
 	if err := json.Unmarshal(out, &res); err != nil {
 		return nil, fmt.Errorf("%s: bad write answer: %w", p.Name(), err)
 	}
-	r.last[user] = userWrite{pos: res.Pos, epoch: ep, at: now}
+	r.cl.setLastWrite(user, userWrite{pos: res.Pos, epoch: ep, at: now})
 	r.cl.RecordAck(AckedWrite{WID: wid, User: user, Pos: res.Pos, Node: res.Node, At: now})
 	return out, nil
 }
 
 func (r *Router) read(ctx context.Context, user int) ([]byte, error) {
-	r.mu.Lock()
-	lw, wrote := r.last[user]
-	r.mu.Unlock()
+	lw, wrote := r.cl.lastWrite(user)
 	now := r.cl.sys.Clock.Now()
 	ep := r.epoch()
 	wrote = wrote && lw.epoch == ep
@@ -155,7 +170,7 @@ func (r *Router) read(ctx context.Context, user int) ([]byte, error) {
 		}
 	}
 	if target == nil {
-		target = r.cl.Primary()
+		target = r.Primary()
 	}
 	out, err := r.call(ctx, target, http.MethodGet, path, "")
 	if err != nil {
@@ -168,7 +183,7 @@ func (r *Router) read(ctx context.Context, user int) ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reads++
-	if target == r.cl.Primary() {
+	if target.IsPrimary() {
 		r.primaryRead++
 	}
 	if wrote && res.Applied < lw.pos {
@@ -177,12 +192,19 @@ func (r *Router) read(ctx context.Context, user int) ([]byte, error) {
 	return out, nil
 }
 
-// pickReplica takes the next replica that is up, or nil when none is.
+// pickReplica takes the next replica that is up and reachable, or nil
+// when none is.
 func (r *Router) pickReplica() *ReplDB {
-	reps := r.cl.Replicas()
+	p := r.Primary()
+	var reps []*ReplDB
+	for _, d := range r.cl.Nodes() {
+		if d != p {
+			reps = append(reps, d)
+		}
+	}
 	for i := 0; i < len(reps); i++ {
 		d := reps[int(r.rr.Add(1))%len(reps)]
-		if d.State() == StateUp && !d.IsPrimary() && !r.cl.sys.Partitioned(d.Name()) {
+		if d.State() == StateUp && !d.IsPrimary() && !r.cl.link(r.from, d.Name()).Cut() {
 			return d
 		}
 	}

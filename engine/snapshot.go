@@ -88,6 +88,8 @@ type NodeSnap struct {
 	Detail   string        // short role-specific line (LB: policy; db: rows)
 	// Partitioned is true while the node's links are cut (it is still up).
 	Partitioned bool
+	// Lines are extra "label: value" lines for the inspector.
+	Lines []string
 }
 
 // LinkSnap is one link of the topology: From calls To.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,20 +42,38 @@ type Link struct {
 	win      *Window
 }
 
-// cutSet is the set of partitioned nodes, shared by a system's links.
+// cutSet holds the partitions in force, shared by a system's links. Each
+// partition is a group of nodes cut off from every node outside it.
 type cutSet struct {
-	mu    sync.RWMutex
-	nodes map[string]bool
+	mu     sync.RWMutex
+	groups []map[string]bool
 }
 
 func (c *cutSet) has(name string) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.nodes[name]
+	for _, g := range c.groups {
+		if g[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// cuts reports whether a partition separates a from b.
+func (c *cutSet) cuts(a, b string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, g := range c.groups {
+		if g[a] != g[b] {
+			return true
+		}
+	}
+	return false
 }
 
 // Cut reports whether a partition cuts this link.
-func (l *Link) Cut() bool { return l.cut.has(l.From) || l.cut.has(l.To) }
+func (l *Link) Cut() bool { return l.cut.cuts(l.From, l.To) }
 
 // Delay spends the link's injected latency and counts one use. It fails
 // with ErrPartitioned when either end is partitioned.
@@ -108,6 +127,7 @@ type System struct {
 	handlers map[Kind]func(Action) error
 	values   map[string]any
 	cuts     *cutSet
+	aliases  map[string]func() []Node
 	rng      *rand.Rand
 
 	pubMu   sync.Mutex
@@ -139,7 +159,8 @@ func NewSystem(seed int64) (*System, error) {
 		Dir:      dir,
 		handlers: map[Kind]func(Action) error{},
 		values:   map[string]any{},
-		cuts:     &cutSet{nodes: map[string]bool{}},
+		cuts:     &cutSet{},
+		aliases:  map[string]func() []Node{},
 		rng:      rand.New(rand.NewPCG(uint64(seed), 0x5ca1e1ab)),
 		ctx:      ctx,
 		cancel:   cancel,
@@ -394,32 +415,89 @@ func (s *System) Snapshot() Snapshot {
 
 func isUp(st State) bool { return st == StateUp || st == StateSaturated || st == StateDraining }
 
-// Partition cuts (or, with false, heals) every link of a node. The node
-// stays up: whoever can still reach it may still use it.
-func (s *System) Partition(name string, cut bool) {
+// Partition cuts the group of nodes off from every other node (with cut
+// false, heals the partition any of them is in). The nodes stay up: whoever
+// is on their side may still use them.
+func (s *System) Partition(names []string, cut bool) {
 	s.cuts.mu.Lock()
-	was := s.cuts.nodes[name]
+	var changed []map[string]bool
 	if cut {
-		s.cuts.nodes[name] = true
+		g := map[string]bool{}
+		for _, n := range names {
+			g[n] = true
+		}
+		s.cuts.groups = append(s.cuts.groups, g)
+		changed = append(changed, g)
 	} else {
-		delete(s.cuts.nodes, name)
+		keep := s.cuts.groups[:0]
+		for _, g := range s.cuts.groups {
+			hit := false
+			for _, n := range names {
+				hit = hit || g[n]
+			}
+			if hit {
+				changed = append(changed, g)
+			} else {
+				keep = append(keep, g)
+			}
+		}
+		s.cuts.groups = keep
 	}
 	s.cuts.mu.Unlock()
-	switch {
-	case cut && !was:
-		s.Events.Add(EvPartition, name, "links cut; the node is still up")
-	case !cut && was:
-		s.Events.Add(EvHeal, name, "links restored")
+	for _, g := range changed {
+		var members []string
+		for n := range g {
+			members = append(members, n)
+		}
+		sort.Strings(members)
+		if cut {
+			s.Events.Add(EvPartition, strings.Join(members, ","), "cut off from the rest; still up")
+		} else {
+			s.Events.Add(EvHeal, strings.Join(members, ","), "links restored")
+		}
 	}
 }
 
 // Partitioned reports whether a node's links are cut.
 func (s *System) Partitioned(name string) bool { return s.cuts.has(name) }
 
-// Resolve turns a target into nodes: a name, "@role" (every node of the
-// role) or "@random-role" (one up node of the role, picked by the seeded
-// random source).
+// Alias makes "@name" resolve to whatever fn returns at the time, e.g.
+// @primary to the current primary.
+func (s *System) Alias(name string, fn func() []Node) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.aliases[name] = fn
+}
+
+// Resolve turns a target into nodes: a name, an alias ("@primary"),
+// "@role" (every node of the role) or "@random-role" (one up node of the
+// role, picked by the seeded random source).
 func (s *System) Resolve(target string) ([]Node, error) {
+	s.mu.Lock()
+	alias := s.aliases[strings.TrimPrefix(target, "@")]
+	randAlias := s.aliases[strings.TrimPrefix(target, "@random-")]
+	s.mu.Unlock()
+	if alias != nil && strings.HasPrefix(target, "@") {
+		if n := alias(); len(n) > 0 {
+			return n, nil
+		}
+		return nil, fmt.Errorf("%s: no such node now: %w", target, ErrUnknownTarget)
+	}
+	if randAlias != nil && strings.HasPrefix(target, "@random-") {
+		var up []Node
+		for _, n := range randAlias() {
+			if isUp(n.State()) {
+				up = append(up, n)
+			}
+		}
+		if len(up) == 0 {
+			return nil, fmt.Errorf("%s: none is up: %w", target, ErrUnknownTarget)
+		}
+		s.mu.Lock()
+		i := s.rng.IntN(len(up))
+		s.mu.Unlock()
+		return up[i : i+1], nil
+	}
 	nodes := s.Nodes()
 	if role, ok := strings.CutPrefix(target, "@random-"); ok {
 		var up []Node
@@ -471,9 +549,15 @@ func names(nodes []Node) string {
 // applying it: targets, knobs and knob values are checked.
 func (s *System) Check(a Action) error {
 	switch a.Kind {
-	case ActKill, ActRestart, ActCut, ActHeal:
+	case ActKill, ActRestart:
 		_, err := s.Resolve(a.Target)
 		return err
+	case ActCut, ActHeal:
+		for _, t := range strings.Split(a.Target, ",") {
+			if _, err := s.Resolve(t); err != nil {
+				return err
+			}
+		}
 	case ActLatency:
 		if strings.Contains(a.Target, ">") {
 			if _, ok := s.Link(a.Target); !ok {
@@ -563,10 +647,14 @@ func (s *System) Apply(a Action) error {
 		}
 		return errors.Join(errs...)
 	case ActCut, ActHeal:
-		nodes, _ := s.Resolve(a.Target)
-		for _, n := range nodes {
-			s.Partition(n.Name(), a.Kind == ActCut)
+		var group []string
+		for _, t := range strings.Split(a.Target, ",") {
+			nodes, _ := s.Resolve(t)
+			for _, n := range nodes {
+				group = append(group, n.Name())
+			}
 		}
+		s.Partition(group, a.Kind == ActCut)
 	case ActLatency:
 		if l, ok := s.Link(a.Target); ok {
 			l.SetLatency(a.Dur)

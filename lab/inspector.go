@@ -69,6 +69,10 @@ func (p *inspectorPane) rows() [][2]string {
 		if n.Detail != "" {
 			rows = append(rows, [2]string{c.T("detail"), n.Detail})
 		}
+		for _, line := range n.Lines { // role-specific "label: value" lines
+			label, value, _ := strings.Cut(line, ": ")
+			rows = append(rows, [2]string{label, value})
+		}
 		return rows
 	case l != nil:
 		state := st.OK.Render("● " + c.T("up"))
