@@ -88,7 +88,7 @@ var ErrUnknownChapter = errors.New("unknown chapter")
 
 // All returns the chapters in order. Each call returns fresh values.
 func All() []*Chapter {
-	return []*Chapter{Tiers(), Scaling(), LoadBalancer()}
+	return []*Chapter{Tiers(), Scaling(), LoadBalancer(), Replication()}
 }
 
 // Find returns a chapter by id or number.

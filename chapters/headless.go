@@ -241,11 +241,19 @@ func (r *Report) Text() string {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			fmt.Fprintf(&b, "  %-28s %v\n", k, r.Lesson[k])
+			v := r.Lesson[k]
+			if ids, ok := v.([]string); ok && len(ids) > 8 {
+				v = fmt.Sprintf("%s … (%d in all; --json lists every one)", strings.Join(ids[:8], " "), len(ids))
+			}
+			fmt.Fprintf(&b, "  %-28s %v\n", k, v)
 		}
 	}
 	if r.Prediction != nil {
-		fmt.Fprintf(&b, "\nprediction %s: measured %g%s\n", r.Prediction.ID, r.Prediction.Measured, r.Prediction.Unit)
+		unit := r.Prediction.Unit
+		if len([]rune(unit)) > 1 && unit != "ms" {
+			unit = " " + unit
+		}
+		fmt.Fprintf(&b, "\nprediction %s: measured %g%s\n", r.Prediction.ID, r.Prediction.Measured, unit)
 	}
 	b.WriteString("\nobjectives\n")
 	for _, o := range r.Objectives {

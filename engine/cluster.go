@@ -41,7 +41,9 @@ type ClusterConfig struct {
 	// MinReplicas, when > 0, makes the primary refuse writes unless that
 	// many replicas have streamed from it within MinReplicasWindow (as
 	// Redis' min-replicas-to-write): a cut-off primary stops taking writes
-	// that could never be replicated.
+	// that could never be replicated. The window must be shorter than the
+	// monitor's fastest detection (Interval × (Misses-1)), or the old
+	// primary still takes writes after the promotion.
 	MinReplicas       int
 	MinReplicasWindow time.Duration
 }
@@ -50,7 +52,7 @@ type ClusterConfig struct {
 // monitor checking every second and failing over after three misses.
 func DefaultClusterConfig() ClusterConfig {
 	return ClusterConfig{Replicas: 2, Size: "xlarge", Work: WorkModel{Read: time.Millisecond, Write: 2 * time.Millisecond}, Shape: DefaultShape(),
-		Seed: 1, Mode: ModeAsync, SemiSyncTimeout: time.Second, Interval: time.Second, Misses: 3, MinReplicasWindow: 2 * time.Second}
+		Seed: 1, Mode: ModeAsync, SemiSyncTimeout: time.Second, Interval: time.Second, Misses: 3, MinReplicasWindow: time.Second}
 }
 
 // Validate checks a cluster configuration.
@@ -115,11 +117,12 @@ type Cluster struct {
 	setAside    []SetAside
 	lost        []string
 	maxLag      time.Duration
-	refusing    bool
+	refusing    map[string]bool // primaries refusing writes under min-replicas
 	routers     []*Router
 	ryw         string
 	recover     string
 	last        map[int]userWrite // each user's newest acknowledged write
+	caughtUp    map[string]int64  // position each replica must reach to count as streaming steadily (0 once it has)
 }
 
 // lastWrite is a user's newest acknowledged write. The web servers share
@@ -169,7 +172,7 @@ func NewCluster(sys *System, cfg ClusterConfig) (*Cluster, error) {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	c := &Cluster{sys: sys, cfg: cfg, mode: cfg.Mode, ryw: RYWOff, recover: "hold", linkDelay: cfg.LinkDelay, applyCost: cfg.ApplyCost, minReplicas: cfg.MinReplicas,
-		links: map[string]*Link{}, acked: map[string]AckedWrite{}, divergence: map[string]int64{}, last: map[int]userWrite{}}
+		links: map[string]*Link{}, acked: map[string]AckedWrite{}, divergence: map[string]int64{}, last: map[int]userWrite{}, caughtUp: map[string]int64{}, refusing: map[string]bool{}}
 	for i := 0; i <= cfg.Replicas; i++ {
 		d, err := newReplDB(sys, c, ReplConfig{Name: fmt.Sprintf("db-%d", i+1), Size: cfg.Size, Work: cfg.Work, Shape: cfg.Shape, Seed: cfg.Seed}, i == 0)
 		if err != nil {
@@ -236,7 +239,7 @@ func (c *Cluster) knobs() {
 		defer c.mu.Unlock()
 		c.linkDelay = d
 		for id, l := range c.links {
-			if !strings.HasPrefix(id, c.Monitor.Name()) {
+			if c.isReplLink(id) {
 				l.SetLatency(d)
 			}
 		}
@@ -358,11 +361,23 @@ func (c *Cluster) link(from, to string) *Link {
 		c.sys.RemoveLink(id)
 		return old
 	}
-	if from != c.Monitor.Name() {
+	if c.isReplLink(id) {
 		l.SetLatency(c.linkDelay)
 	}
 	c.links[id] = l
 	return l
+}
+
+// isReplLink reports whether a link joins two databases: the replication
+// links, where the modelled delay applies.
+func (c *Cluster) isReplLink(id string) bool {
+	from, to, _ := strings.Cut(id, ">")
+	var a, b bool
+	for _, d := range c.nodes {
+		a = a || d.Name() == from
+		b = b || d.Name() == to
+	}
+	return a && b
 }
 
 // Link returns a link the web tier uses to reach a database.
@@ -378,15 +393,15 @@ func (c *Cluster) canWrite(d *ReplDB) error {
 	}
 	if have := d.freshReplicas(c.cfg.MinReplicasWindow); have < need {
 		c.mu.Lock()
-		if !c.refusing {
-			c.refusing = true
+		if !c.refusing[d.Name()] {
+			c.refusing[d.Name()] = true
 			c.sys.Events.Add(EvRefuse, d.Name(), "refusing writes: %d replica(s) connected, min-replicas-to-write is %d", have, need)
 		}
 		c.mu.Unlock()
 		return fmt.Errorf("not enough replicas: %d connected, min-replicas-to-write is %d", have, need)
 	}
 	c.mu.Lock()
-	c.refusing = false
+	c.refusing[d.Name()] = false
 	c.mu.Unlock()
 	return nil
 }
@@ -657,10 +672,22 @@ func (c *Cluster) writesAt(name string) (lost, aside []string) {
 func (c *Cluster) State() ClusterState {
 	p := c.Primary()
 	st := ClusterState{Primary: p.Name(), Mode: c.Mode(), SemiSyncOn: p.SemiSyncOn()}
+	primaryUp := p.State() == StateUp
 	for _, d := range c.nodes {
 		ds := c.dbState(d)
 		st.Nodes = append(st.Nodes, ds)
-		if ds.Role == "replica" && ds.State == StateUp && ds.Lag > st.MaxLag {
+		if ds.Role != "replica" || ds.State != StateUp {
+			continue
+		}
+		c.mu.Lock()
+		if target := c.caughtUp[d.Name()]; target > 0 && ds.Applied >= target {
+			c.caughtUp[d.Name()] = 0
+		}
+		steady := c.caughtUp[d.Name()] == 0
+		c.mu.Unlock()
+		// a replica catching up after a restart or a rejoin is behind by
+		// design; the lag that counts is that of steady streaming
+		if primaryUp && steady && ds.Lag > st.MaxLag {
 			st.MaxLag = ds.Lag
 		}
 	}
@@ -711,6 +738,15 @@ func (c *Cluster) Replay(ctx context.Context) (int, error) {
 	}
 	c.sys.Events.Add(EvInfo, p.Name(), "replayed %d set-aside writes", n)
 	return n, nil
+}
+
+// CaughtUp reports whether a replica has reached the position the primary
+// had when the replica last started streaming.
+func (c *Cluster) CaughtUp(name string) bool {
+	c.State() // refresh
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.caughtUp[name] == 0
 }
 
 // RouterStats sums the web servers' read and write counts.

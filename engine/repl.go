@@ -435,6 +435,11 @@ func (d *ReplDB) startLoops() {
 	ctx, cancel := context.WithCancel(d.cl.sys.Context())
 	d.stopLoop = cancel
 	d.mu.Unlock()
+	// until it reaches where the primary is now, the replica is catching up
+	top, _ := d.cl.Primary().Positions()
+	d.cl.mu.Lock()
+	d.cl.caughtUp[d.Name()] = top
+	d.cl.mu.Unlock()
 	d.loops.Add(2)
 	go func() { defer d.loops.Done(); d.pull(ctx) }()
 	go func() { defer d.loops.Done(); d.apply(ctx) }()

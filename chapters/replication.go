@@ -1,0 +1,373 @@
+package chapters
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"scalelab/engine"
+)
+
+// replicationRate and the mix: reads dominate, as they do in most services.
+const replicationRate = 300
+
+func replicationMix() engine.Mix { return engine.Mix{engine.OpRead: 70, engine.OpWrite: 30} }
+
+// replicated is one step's topology: two public web servers (clients pick
+// one, as with several DNS records), each with a router to the cluster.
+type replicated struct {
+	cl      *engine.Cluster
+	routers []*engine.Router
+	watch   *replWatch
+}
+
+// replWatch is what a step's Watch keeps between snapshots; it lives with
+// the system, so every opened step starts fresh.
+type replWatch struct {
+	lastT       time.Duration
+	lastStats   engine.RouterStats
+	lastReadOK  int64
+	lastReadBad int64
+	upAt        map[string]time.Duration // replica restarts waiting to catch up
+}
+
+func buildReplication(sys *engine.System, opt Options, tune func(*engine.ClusterConfig)) error {
+	cfg := engine.DefaultClusterConfig()
+	cfg.Seed = opt.Seed
+	cfg.LinkDelay = 50 * time.Millisecond
+	if tune != nil {
+		tune(&cfg)
+	}
+	cl, err := engine.NewCluster(sys, cfg)
+	if err != nil {
+		return err
+	}
+	t := &replicated{cl: cl, watch: &replWatch{upAt: map[string]time.Duration{}}}
+	var webs []engine.Node
+	for _, name := range []string{"web-1", "web-2"} {
+		rt := engine.NewRouter(sys, cl, name)
+		w, err := engine.NewWebNode(sys, engine.WebConfig{Name: name, Size: "xlarge", Work: engine.WorkModel{Web: time.Millisecond}, Store: func() engine.Store { return rt }})
+		if err != nil {
+			return err
+		}
+		if err := sys.AddNode(w); err != nil {
+			return err
+		}
+		t.routers = append(t.routers, rt)
+		webs = append(webs, w)
+	}
+	sys.SetValue("replicated", t)
+	sys.AddGauges(func() []engine.Gauge { return replGauges(sys, cl) })
+	cfgLoad := engine.DefaultLoadConfig()
+	cfgLoad.Rate, cfgLoad.Mix, cfgLoad.Seed = replicationRate, replicationMix(), opt.Seed
+	if opt.Rate > 0 {
+		cfgLoad.Rate = opt.Rate
+	}
+	cfgLoad.Entry = randomEntry(opt.Seed, webs...)
+	l, err := engine.NewLoad(cfgLoad, sys.Clock)
+	if err != nil {
+		return err
+	}
+	sys.SetLoad(l)
+	return nil
+}
+
+func replGauges(sys *engine.System, cl *engine.Cluster) []engine.Gauge {
+	st := cl.State()
+	rs := cl.RouterStats()
+	out := []engine.Gauge{}
+	for _, n := range st.Nodes {
+		if n.Role == "replica" && n.State == engine.StateUp {
+			out = append(out, engine.Gauge{Name: n.Name + " lag", Value: engine.Ms(n.Lag), Unit: "ms"})
+		}
+	}
+	out = append(out,
+		engine.Gauge{Name: "stale reads", Value: float64(rs.Stale)},
+		engine.Gauge{Name: "primary reads", Value: pct(rs.PrimaryReads, rs.Reads), Unit: "%"},
+		engine.Gauge{Name: "lost writes", Value: float64(len(st.Lost))},
+	)
+	if p := opP99(sys, engine.OpWrite); p > 0 {
+		out = append(out, msGauge("write p99", p))
+	}
+	return out
+}
+
+func replOf(r *Run) *replicated {
+	t, _ := r.Sys.Value("replicated").(*replicated)
+	return t
+}
+
+// factName makes a fact key part from a knob value ("200ms" → "200ms",
+// "semi-sync" → "semi_sync").
+func factName(v string) string { return strings.ReplaceAll(v, "-", "_") }
+
+// watchReplication latches the chapter's figures on every snapshot.
+func watchReplication(r *Run) {
+	t := replOf(r)
+	if t == nil {
+		return
+	}
+	w := t.watch
+	rs := t.cl.RouterStats()
+	okR, badR, _ := r.Sys.Load.OpStats(engine.OpRead)
+	delay, ryw := r.KnobAt("repl.delay", r.Now()), r.KnobAt("repl.ryw", r.Now())
+	key := factName(delay) + "_" + factName(ryw)
+	r.Facts["n_reads_"+key] += float64(rs.Reads - w.lastStats.Reads)
+	r.Facts["n_stale_"+key] += float64(rs.Stale - w.lastStats.Stale)
+	// reads by how many replicas are up
+	st := t.cl.State()
+	up := 0
+	for _, n := range st.Nodes {
+		if n.Role == "replica" && n.State == engine.StateUp {
+			up++
+		}
+	}
+	upKey := fmt.Sprintf("%d", up)
+	r.Facts["n_readok_up"+upKey] += float64(okR - w.lastReadOK)
+	r.Facts["n_readbad_up"+upKey] += float64(badR - w.lastReadBad)
+	r.Facts["n_primaryreads_up"+upKey] += float64(rs.PrimaryReads - w.lastStats.PrimaryReads)
+	r.Facts["n_reads_up"+upKey] += float64(rs.Reads - w.lastStats.Reads)
+	w.lastStats, w.lastReadOK, w.lastReadBad, w.lastT = rs, okR, badR, r.Now()
+
+	for _, d := range []string{"50ms", "200ms", "1s"} {
+		if n := r.Facts["n_reads_"+d+"_off"]; n >= 200 {
+			r.Facts["stale_per_1k_reads_"+d] = round1(1000 * r.Facts["n_stale_"+d+"_off"] / n)
+		}
+	}
+	if n := r.Facts["n_readok_up0"] + r.Facts["n_readbad_up0"]; n >= 50 {
+		r.Facts["read_failed_pct_no_replica"] = round1(100 * r.Facts["n_readbad_up0"] / n)
+		r.Facts["primary_read_pct_no_replica"] = round1(100 * r.Facts["n_primaryreads_up0"] / max(r.Facts["n_reads_up0"], 1))
+	}
+	// a restarted replica catching up: from its up event to zero lag
+	for _, e := range r.Events {
+		if e.Kind == engine.EvRejoinDB && strings.Contains(e.Detail, "replica") {
+			if _, seen := w.upAt[e.Node]; !seen {
+				w.upAt[e.Node] = e.T
+			}
+		}
+	}
+	for name, at := range w.upAt {
+		if at >= 0 && t.cl.CaughtUp(name) {
+			r.Facts["catchup_ms"] = float64((r.Now() - at).Milliseconds())
+			w.upAt[name] = -1
+		}
+	}
+	// failovers
+	mode := r.KnobAt("repl.mode", r.Now())
+	r.Facts["max_lag_ms"] = round1(engine.Ms(st.MaxLag))
+	r.Facts["stale_reads"] = float64(rs.Stale)
+	r.Facts["writes_unavailable_ms"] = float64(rs.WritesDown.Milliseconds())
+	for i, p := range st.Promotions {
+		if cause, ok := lastCause(r, p); ok {
+			r.Facts["failover_ms"] = float64((p.At - cause).Milliseconds())
+		}
+		m := r.KnobAt("repl.mode", p.At)
+		r.Facts["lost_writes_"+factName(m)] = float64(len(p.Lost))
+		if i == 0 {
+			r.Facts["lost_writes_first_failover"] = float64(len(p.Lost))
+		}
+		minRep := r.KnobAt("repl.min-replicas", p.At)
+		r.Facts["split_brain_writes_min_replicas_"+minRep] = float64(t.cl.SplitBrainWrites(p))
+	}
+	r.Facts["lost_writes"] = float64(len(st.Lost))
+	r.Facts["set_aside"] = float64(len(st.SetAside))
+	replayed := 0
+	for _, s := range st.SetAside {
+		if s.Replayed {
+			replayed++
+		}
+	}
+	r.Facts["replayed"] = float64(replayed)
+	if p := opP99(r.Sys, engine.OpWrite); p > 0 && r.Held(settle, "repl.mode", mode) && len(st.Promotions) == 0 {
+		_, q := r.Sys.Load.OpRecent(engine.OpWrite)
+		r.Facts["write_p50_ms_"+factName(mode)] = round1(engine.Ms(q.P50))
+	}
+}
+
+// lastCause is when the primary that a promotion replaced was killed or
+// cut off, before the promotion.
+func lastCause(r *Run, p engine.Promotion) (time.Duration, bool) {
+	var t time.Duration = -1
+	for _, e := range r.Events {
+		if e.T > p.At {
+			break
+		}
+		if (e.Kind == engine.EvKill && e.Node == p.From) || (e.Kind == engine.EvPartition && strings.Contains(","+e.Node+",", ","+p.From+",")) {
+			t = e.T
+		}
+	}
+	return t, t >= 0
+}
+
+func replicationLesson(r *Run) map[string]any {
+	out := factsLesson(r)
+	t := replOf(r)
+	if t == nil {
+		return out
+	}
+	st := t.cl.State()
+	out["mode"] = st.Mode
+	out["lost_write_ids"] = append([]string{}, st.Lost...)
+	promoted := []string{}
+	for _, p := range st.Promotions {
+		promoted = append(promoted, p.To)
+	}
+	out["promoted"] = strings.Join(promoted, ",")
+	for _, k := range []string{"failover_ms", "writes_unavailable_ms", "lost_writes", "stale_reads", "max_lag_ms"} {
+		if _, ok := out[k]; !ok {
+			out[k] = 0.0
+		}
+	}
+	var aside []string
+	for _, s := range st.SetAside {
+		aside = append(aside, s.Entry.WriteID)
+	}
+	sort.Strings(aside)
+	out["set_aside_ids"] = append([]string{}, aside...)
+	return out
+}
+
+// Replication is chapter 4: a primary takes writes, replicas take reads;
+// lag and stale reads; replica and primary failures; async loses
+// acknowledged writes on failover, semi-sync does not; a partition.
+func Replication() *Chapter {
+	staleRatio := func(r *Run) (float64, bool) {
+		a, ok1 := r.Facts["stale_per_1k_reads_50ms"]
+		b, ok2 := r.Facts["stale_per_1k_reads_200ms"]
+		if !ok1 || !ok2 {
+			return 0, false
+		}
+		if a == 0 {
+			if b == 0 {
+				return 1, true
+			}
+			return 99, true
+		}
+		return round1(b / a), true
+	}
+	return &Chapter{
+		ID:     "replication",
+		Number: 4,
+		Lesson: replicationLesson,
+		Steps: []Step{
+			{
+				ID:    "read-replicas",
+				Build: func(sys *engine.System, opt Options) error { return buildReplication(sys, opt, nil) },
+				Keys: []Key{
+					{Key: "y", Help: "replication delay", Knob: "repl.delay"},
+					{Key: "w", Help: "read your writes", Knob: "repl.ryw"},
+				},
+				Watch: watchReplication,
+				Prediction: &Prediction{ID: "stale-delay", Choices: 3, Unit: "×", Measured: staleRatio,
+					Correct: func(v float64) int {
+						if v < 1.5 {
+							return 0
+						}
+						return 1
+					}},
+				Objectives: []Objective{
+					{ID: "see-stale", Check: func(r *Run) bool {
+						return r.KnobTime("repl.delay", "200ms") >= 10*time.Second && r.Facts["n_stale_200ms_off"] > 0
+					}},
+					{ID: "ryw", Check: func(r *Run) bool {
+						for _, m := range []string{engine.RYWPrimary, engine.RYWWait} {
+							k := "200ms_" + m
+							if r.Facts["n_reads_"+k] >= 1000 && r.Facts["n_stale_"+k] == 0 {
+								return true
+							}
+						}
+						return false
+					}},
+				},
+			},
+			{
+				ID:         "replica-dies",
+				Build:      func(sys *engine.System, opt Options) error { return buildReplication(sys, opt, nil) },
+				Watch:      watchReplication,
+				Prediction: &Prediction{ID: "no-replica-reads", Unit: "%", Measured: factMeasured("read_failed_pct_no_replica")},
+				Objectives: []Objective{
+					{ID: "kill-replica", Check: func(r *Run) bool {
+						return r.Facts["n_readok_up1"] >= 500 && r.Facts["n_readbad_up1"] == 0
+					}},
+					{ID: "no-replica", Check: func(r *Run) bool {
+						v, ok := r.Facts["read_failed_pct_no_replica"]
+						return ok && v == 0
+					}},
+					{ID: "catch-up", Check: func(r *Run) bool { _, ok := r.Facts["catchup_ms"]; return ok }},
+				},
+			},
+			{
+				ID:         "failover",
+				Build:      func(sys *engine.System, opt Options) error { return buildReplication(sys, opt, nil) },
+				Keys:       []Key{{Key: "R", Help: "replay set-aside", Knob: "repl.recover"}},
+				Watch:      watchReplication,
+				Prediction: &Prediction{ID: "lost-async", Unit: "writes", Measured: factMeasured("lost_writes_first_failover")},
+				Objectives: []Objective{
+					{ID: "kill-primary", Check: func(r *Run) bool { _, ok := r.Facts["failover_ms"]; return ok }},
+					{ID: "rejoin", Check: func(r *Run) bool { _, ok := r.LastEvent(engine.EvSetAside, ""); return ok }},
+					{ID: "replay", Check: func(r *Run) bool { return r.Facts["set_aside"] > 0 && r.Facts["replayed"] == r.Facts["set_aside"] }},
+				},
+			},
+			{
+				ID: "semi-sync",
+				Build: func(sys *engine.System, opt Options) error {
+					return buildReplication(sys, opt, func(c *engine.ClusterConfig) { c.Mode = engine.ModeSemiSync })
+				},
+				Keys:  []Key{{Key: "m", Help: "replication mode", Knob: "repl.mode"}},
+				Watch: watchReplication,
+				Prediction: &Prediction{ID: "lost-semi-sync", Choices: 3, Unit: "writes", Measured: factMeasured("lost_writes_semi_sync"),
+					Correct: func(v float64) int {
+						if v == 0 {
+							return 0
+						}
+						return 1
+					}},
+				Objectives: []Objective{
+					{ID: "write-cost", Check: func(r *Run) bool {
+						_, a := r.Facts["write_p50_ms_async"]
+						_, s := r.Facts["write_p50_ms_semi_sync"]
+						return a && s
+					}},
+					{ID: "lose-nothing", Check: func(r *Run) bool {
+						v, ok := r.Facts["lost_writes_semi_sync"]
+						return ok && v == 0
+					}},
+				},
+			},
+			{
+				ID:    "partition",
+				Build: func(sys *engine.System, opt Options) error { return buildReplication(sys, opt, nil) },
+				Keys: []Key{
+					{Key: "p", Help: "cut primary and web-1", Action: engine.ActCut, Target: "@primary,web-1"},
+					{Key: "e", Help: "heal", Action: engine.ActHeal, Target: "web-1"},
+					{Key: "f", Help: "min replicas", Knob: "repl.min-replicas"},
+				},
+				Watch: watchReplication,
+				Prediction: &Prediction{ID: "two-primaries", Choices: 3, Measured: func(r *Run) (float64, bool) {
+					v, ok := r.Facts["split_brain_writes_min_replicas_0"]
+					if !ok {
+						return 0, false
+					}
+					if v > 0 {
+						return 2, true
+					}
+					return 1, true
+				}, Correct: func(v float64) int {
+					if v >= 2 {
+						return 1
+					}
+					return 0
+				}},
+				Objectives: []Objective{
+					{ID: "split-brain", Check: func(r *Run) bool { return r.Facts["split_brain_writes_min_replicas_0"] > 0 }},
+					{ID: "fenced", Check: func(r *Run) bool {
+						v, ok := r.Facts["split_brain_writes_min_replicas_1"]
+						_, refused := r.LastEvent(engine.EvRefuse, "")
+						return ok && v == 0 && refused
+					}},
+				},
+			},
+		},
+	}
+}

@@ -1,0 +1,220 @@
+package chapters
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"scalelab/engine"
+)
+
+// openRepl opens a replication step and returns a function that runs the
+// lab until cond holds (or fails the test after limit of lab time).
+func openRepl(t *testing.T, step int, opt Options) (*Session, func(what string, limit time.Duration, cond func() bool)) {
+	t.Helper()
+	ch, err := Find("replication")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ch, step-1, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	snaps := s.Sys.Subscribe()
+	until := func(what string, limit time.Duration, cond func() bool) {
+		t.Helper()
+		deadline := s.Sys.Clock.Now() + limit
+		for !cond() {
+			if s.Sys.Clock.Now() > deadline {
+				t.Fatalf("%s: not within %s of lab time; events: %v", what, limit, s.Run.Events)
+			}
+			select {
+			case snap := <-snaps:
+				s.Observe(snap)
+			case <-time.After(2 * time.Second):
+				t.Fatalf("%s: no snapshot for 2 s", what)
+			}
+		}
+	}
+	return s, until
+}
+
+func clusterOf(s *Session) *engine.Cluster { return replOf(s.Run).cl }
+
+func promotions(s *Session) int { return len(clusterOf(s).State().Promotions) }
+
+// failoverCycle kills the primary, waits for the promotion, restarts the
+// old primary and waits until it has rejoined as a replica.
+func failoverCycle(t *testing.T, s *Session, until func(string, time.Duration, func() bool)) engine.Promotion {
+	t.Helper()
+	cl := clusterOf(s)
+	n := promotions(s)
+	old := cl.Primary().Name()
+	killedAt := s.Sys.Clock.Now()
+	if err := s.Apply(engine.Action{Kind: engine.ActKill, Target: "@primary"}); err != nil {
+		t.Fatal(err)
+	}
+	until("promotion", 6*time.Second, func() bool { return promotions(s) > n })
+	p := cl.State().Promotions[n]
+	// promotion within interval × misses + 1 s of the death
+	if d := p.At - killedAt; d > 4*time.Second {
+		t.Errorf("promotion took %s after the kill; want at most 4s", d)
+	}
+	if err := s.Apply(engine.Action{Kind: engine.ActRestart, Target: old}); err != nil {
+		t.Fatal(err)
+	}
+	until("rejoin", 8*time.Second, func() bool {
+		for _, d := range cl.State().Nodes {
+			if d.Name == old {
+				return d.Role == "replica" && d.State == engine.StateUp
+			}
+		}
+		return false
+	})
+	return p
+}
+
+// absentOn checks, by querying the new primary's database, that none of
+// the write ids exist there.
+func absentOn(t *testing.T, cl *engine.Cluster, node string, ids []string) {
+	t.Helper()
+	for _, d := range cl.Nodes() {
+		if d.Name() != node {
+			continue
+		}
+		for _, id := range ids {
+			var n int
+			if err := d.Data.DB().QueryRow("SELECT count(*) FROM posts WHERE write_id = ?", id).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Errorf("write %s reported lost but present on %s", id, node)
+			}
+		}
+	}
+}
+
+func TestReplicationAsyncFailoverLosesAcknowledgedWrites(t *testing.T) {
+	s, until := openRepl(t, 3, Options{Speed: 2})
+	cl := clusterOf(s)
+	trials, lossy := 5, 0
+	for i := 0; i < trials; i++ {
+		start := s.Sys.Clock.Now()
+		until("writes flowing", 10*time.Second, func() bool { return s.Sys.Clock.Now() > start+2*time.Second })
+		p := failoverCycle(t, s, until)
+		if len(p.Lost) > 0 {
+			lossy++
+		}
+		// every id reported lost was acknowledged to a client and is
+		// truly absent on the new primary
+		acked := map[string]bool{}
+		for _, sa := range cl.State().SetAside {
+			if sa.Acked {
+				acked[sa.Entry.WriteID] = true
+			}
+		}
+		for _, id := range p.Lost {
+			if !acked[id] {
+				t.Errorf("trial %d: lost write %s is not among the acknowledged writes set aside on %s", i, id, p.From)
+			}
+		}
+		absentOn(t, cl, p.To, p.Lost)
+	}
+	t.Logf("async: %d of %d failovers lost acknowledged writes", lossy, trials)
+	if lossy*2 <= trials {
+		t.Errorf("async failover under steady writes should lose acknowledged writes in most trials: %d of %d", lossy, trials)
+	}
+}
+
+func TestReplicationSemiSyncFailoverLosesNothing(t *testing.T) {
+	s, until := openRepl(t, 4, Options{Speed: 2})
+	cl := clusterOf(s)
+	for i := 0; i < 20; i++ {
+		start := s.Sys.Clock.Now()
+		until("writes flowing", 10*time.Second, func() bool { return s.Sys.Clock.Now() > start+time.Second })
+		p := failoverCycle(t, s, until)
+		if len(p.Lost) != 0 {
+			fellBack := false
+			for _, e := range s.Run.Events {
+				fellBack = fellBack || (e.Kind == engine.EvSemiSync && strings.Contains(e.Detail, "falling back"))
+			}
+			if !fellBack {
+				t.Errorf("trial %d: semi-sync lost %d acknowledged writes without falling back: %v", i, len(p.Lost), p.Lost)
+			}
+		}
+	}
+	if got := len(cl.State().Lost); got != 0 {
+		t.Errorf("semi-sync lost %d acknowledged writes over 20 failovers", got)
+	}
+}
+
+func TestReplicationReadsSurviveWhileOneReplicaLives(t *testing.T) {
+	s, until := openRepl(t, 2, Options{Speed: 2})
+	okBefore, badBefore, _ := s.Sys.Load.OpStats(engine.OpRead)
+	if err := s.Apply(engine.Action{Kind: engine.ActKill, Target: "db-2"}); err != nil {
+		t.Fatal(err)
+	}
+	at := s.Sys.Clock.Now()
+	until("5 s with one replica", 10*time.Second, func() bool { return s.Sys.Clock.Now() > at+5*time.Second })
+	ok, bad, _ := s.Sys.Load.OpStats(engine.OpRead)
+	if bad != badBefore || ok-okBefore < 100 {
+		t.Errorf("with one replica alive: %d reads ok, %d failed; want none failed", ok-okBefore, bad-badBefore)
+	}
+	// both replicas down: the primary serves the reads
+	if err := s.Apply(engine.Action{Kind: engine.ActKill, Target: "db-3"}); err != nil {
+		t.Fatal(err)
+	}
+	until("reads measured with no replica", 10*time.Second, func() bool { _, ok := s.Run.Facts["read_failed_pct_no_replica"]; return ok })
+	until("a few seconds with no replica", 10*time.Second, func() bool { return s.Run.Facts["n_readok_up0"] > 300 })
+	if got := s.Run.Facts["read_failed_pct_no_replica"]; got != 0 {
+		t.Errorf("no replica up: %.1f%% of reads failed; the primary should take them", got)
+	}
+	if got := s.Run.Facts["primary_read_pct_no_replica"]; got < 90 {
+		t.Errorf("no replica up: the primary served %.1f%% of reads; want nearly all", got)
+	}
+	// a restarted replica catches up
+	if err := s.Apply(engine.Action{Kind: engine.ActRestart, Target: "db-2"}); err != nil {
+		t.Fatal(err)
+	}
+	until("db-2 caught up", 15*time.Second, func() bool { _, ok := s.Run.Facts["catchup_ms"]; return ok })
+}
+
+func TestReplicationStaleReadsGrowWithLagAndVanishWithReadYourWrites(t *testing.T) {
+	rep := runStep(t, "replication", 1, 36*time.Second, Options{}, "12s set repl.delay 200ms\n24s set repl.ryw wait")
+	low, high := fact(t, rep, "stale_per_1k_reads_50ms"), fact(t, rep, "stale_per_1k_reads_200ms")
+	t.Logf("stale reads per 1,000: %.1f at 50 ms, %.1f at 200 ms", low, high)
+	if high <= low {
+		t.Errorf("stale reads should grow with replication lag: %.1f at 200 ms vs %.1f at 50 ms", high, low)
+	}
+	if !met(rep, "ryw") {
+		t.Errorf("read-your-writes (wait) at 200 ms should leave no stale reads: %v", rep.Lesson)
+	}
+}
+
+func TestReplicationPartitionSplitBrainAndFencing(t *testing.T) {
+	rep := runStep(t, "replication", 5, 34*time.Second, Options{Speed: 2},
+		"2s partition @primary,web-1\n9s heal web-1\n12s set repl.min-replicas 1\n14s partition @primary,web-1\n22s heal web-1")
+	if got := fact(t, rep, "split_brain_writes_min_replicas_0"); got == 0 {
+		t.Errorf("without fencing the cut-off primary should keep taking writes after the promotion")
+	}
+	if got := fact(t, rep, "split_brain_writes_min_replicas_1"); got != 0 {
+		t.Errorf("with min-replicas 1 the cut-off primary took %v writes after the promotion; want none; events %v", got, rep.Events)
+	}
+	if !met(rep, "fenced") {
+		t.Errorf("fenced not met: %v", rep.Objectives)
+	}
+}
+
+// the cluster's state must be readable while the load runs (the TUI asks
+// every tick)
+func TestReplicationStateUnderLoad(t *testing.T) {
+	s, until := openRepl(t, 1, Options{})
+	until("lag measured", 10*time.Second, func() bool { return clusterOf(s).State().Acked > 100 })
+	st := clusterOf(s).State()
+	if st.Primary != "db-1" || len(st.Nodes) != 3 {
+		t.Fatalf("state: %+v", st)
+	}
+	_ = context.Background()
+}
