@@ -76,17 +76,16 @@ func buildReplication(sys *engine.System, opt Options, tune func(*engine.Cluster
 func replGauges(sys *engine.System, cl *engine.Cluster) []engine.Gauge {
 	st := cl.State()
 	rs := cl.RouterStats()
-	out := []engine.Gauge{}
+	out := []engine.Gauge{
+		{Name: "lost writes", Value: float64(len(st.Lost))},
+		{Name: "stale reads", Value: float64(rs.Stale)},
+		{Name: "primary reads", Value: pct(rs.PrimaryReads, rs.Reads), Unit: "%"},
+	}
 	for _, n := range st.Nodes {
 		if n.Role == "replica" && n.State == engine.StateUp {
 			out = append(out, engine.Gauge{Name: n.Name + " lag", Value: engine.Ms(n.Lag), Unit: "ms"})
 		}
 	}
-	out = append(out,
-		engine.Gauge{Name: "stale reads", Value: float64(rs.Stale)},
-		engine.Gauge{Name: "primary reads", Value: pct(rs.PrimaryReads, rs.Reads), Unit: "%"},
-		engine.Gauge{Name: "lost writes", Value: float64(len(st.Lost))},
-	)
 	if p := opP99(sys, engine.OpWrite); p > 0 {
 		out = append(out, msGauge("write p99", p))
 	}

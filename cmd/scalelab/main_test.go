@@ -172,3 +172,42 @@ func TestTUINeedsATerminal(t *testing.T) {
 		t.Errorf("exit %d, %q", code, stderr)
 	}
 }
+
+func TestRunReplicationFailoverHeadless(t *testing.T) {
+	code, stdout, stderr := runArgs(t, "3s kill @primary\n", "run", "replication", "--step", "3", "--duration", "8s", "--json", "--chaos", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep struct {
+		Lesson map[string]any `json:"lesson"`
+		Events []struct {
+			Kind string `json:"kind"`
+			Node string `json:"node"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	for _, k := range []string{"mode", "failover_ms", "writes_unavailable_ms", "lost_writes", "lost_write_ids", "stale_reads", "max_lag_ms", "promoted"} {
+		if _, ok := rep.Lesson[k]; !ok {
+			t.Errorf("lesson lacks %q: %v", k, rep.Lesson)
+		}
+	}
+	if rep.Lesson["mode"] != "async" || rep.Lesson["promoted"] == "" {
+		t.Errorf("want an async failover with a promotion: %v", rep.Lesson)
+	}
+	if ms := rep.Lesson["failover_ms"].(float64); ms <= 0 || ms > 4000 {
+		t.Errorf("failover took %v ms; want within interval x misses + 1 s", ms)
+	}
+	ids := rep.Lesson["lost_write_ids"].([]any)
+	if int(rep.Lesson["lost_writes"].(float64)) != len(ids) {
+		t.Errorf("lost_writes %v but %d ids", rep.Lesson["lost_writes"], len(ids))
+	}
+	promoted := false
+	for _, e := range rep.Events {
+		promoted = promoted || e.Kind == "promote"
+	}
+	if !promoted {
+		t.Errorf("no promote event: %+v", rep.Events)
+	}
+}
