@@ -97,7 +97,7 @@ func absentOn(t *testing.T, cl *engine.Cluster, node string, ids []string) {
 }
 
 func TestReplicationAsyncFailoverLosesAcknowledgedWrites(t *testing.T) {
-	s, until := openRepl(t, 3, Options{Speed: 2})
+	s, until := openRepl(t, 3, Options{})
 	cl := clusterOf(s)
 	trials, lossy := 5, 0
 	for i := 0; i < trials; i++ {
@@ -129,7 +129,7 @@ func TestReplicationAsyncFailoverLosesAcknowledgedWrites(t *testing.T) {
 }
 
 func TestReplicationSemiSyncFailoverLosesNothing(t *testing.T) {
-	s, until := openRepl(t, 4, Options{Speed: 2})
+	s, until := openRepl(t, 4, Options{})
 	cl := clusterOf(s)
 	for i := 0; i < 20; i++ {
 		start := s.Sys.Clock.Now()
@@ -151,7 +151,7 @@ func TestReplicationSemiSyncFailoverLosesNothing(t *testing.T) {
 }
 
 func TestReplicationReadsSurviveWhileOneReplicaLives(t *testing.T) {
-	s, until := openRepl(t, 2, Options{Speed: 2})
+	s, until := openRepl(t, 2, Options{})
 	okBefore, badBefore, _ := s.Sys.Load.OpStats(engine.OpRead)
 	if err := s.Apply(engine.Action{Kind: engine.ActKill, Target: "db-2"}); err != nil {
 		t.Fatal(err)
@@ -194,7 +194,7 @@ func TestReplicationStaleReadsGrowWithLagAndVanishWithReadYourWrites(t *testing.
 }
 
 func TestReplicationPartitionSplitBrainAndFencing(t *testing.T) {
-	rep := runStep(t, "replication", 5, 34*time.Second, Options{Speed: 2},
+	rep := runStep(t, "replication", 5, 34*time.Second, Options{},
 		"2s partition @primary,web-1\n9s heal web-1\n12s set repl.min-replicas 1\n14s partition @primary,web-1\n22s heal web-1")
 	if got := fact(t, rep, "split_brain_writes_min_replicas_0"); got == 0 {
 		t.Errorf("without fencing the cut-off primary should keep taking writes after the promotion")

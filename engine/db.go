@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -34,19 +33,13 @@ type DBConfig struct {
 // NewDBNode creates the database file under sys.Dir, seeds it and makes the
 // node (not yet listening; sys.AddNode starts it).
 func NewDBNode(sys *System, cfg DBConfig) (*DBNode, error) {
-	size, err := SizeByName(cfg.Size)
+	data, err := openData(sys, cfg.Name, cfg.Shape, cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
-	data, err := OpenSQL(filepath.Join(sys.Dir, cfg.Name+".db"), cfg.Shape, cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
-	sys.OnClose(data.Close)
 	n := &DBNode{Data: data, work: cfg.Work}
-	n.Server = NewServer(ServerConfig{Name: cfg.Name, Role: RoleDB, Capacity: NewCapacity(size.Workers, QueueFor(size.Workers)), Private: sys.Token}, sys.Clock, sys.Events, http.HandlerFunc(n.handle))
-	n.Sized = newSized(n.Server, size)
-	return n, nil
+	n.Server, n.Sized, err = newMachine(sys, ServerConfig{Name: cfg.Name, Role: RoleDB, Private: sys.Token}, cfg.Size, n.handle)
+	return n, err
 }
 
 func (n *DBNode) handle(w http.ResponseWriter, r *http.Request) {

@@ -332,7 +332,9 @@ func Classify(err, cause error) string {
 	switch {
 	case errors.Is(cause, context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
 		return ReasonTimeout
-	case errors.Is(err, syscall.ECONNREFUSED):
+	case errors.Is(err, syscall.ECONNREFUSED) || isDialError(err):
+		// a connection that was never made: refused, whatever the kernel
+		// said (a listener closing mid-handshake answers with a reset)
 		return ReasonRefused
 	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE):
 		return ReasonReset
@@ -347,6 +349,11 @@ func Classify(err, cause error) string {
 // reasonClosing marks a request cut off because the lab closed: it is
 // counted as neither ok nor failed (it stays in Sent only).
 const reasonClosing = "closing"
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial" && !op.Timeout()
+}
 
 func (l *Load) done(intended time.Duration, op Op, reason string) {
 	if reason == reasonClosing {

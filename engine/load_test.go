@@ -399,14 +399,19 @@ func TestClassify(t *testing.T) {
 	opErr := func(e error) error {
 		return &url.Error{Op: "Get", URL: "http://x", Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", e)}}
 	}
+	readErr := func(e error) error {
+		return &url.Error{Op: "Get", URL: "http://x", Err: &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", e)}}
+	}
 	tests := []struct {
 		name       string
 		err, cause error
 		want       string
 	}{
 		{"refused", opErr(syscall.ECONNREFUSED), nil, ReasonRefused},
-		{"reset", opErr(syscall.ECONNRESET), nil, ReasonReset},
-		{"broken pipe", opErr(syscall.EPIPE), nil, ReasonReset},
+		{"reset", readErr(syscall.ECONNRESET), nil, ReasonReset},
+		{"broken pipe", readErr(syscall.EPIPE), nil, ReasonReset},
+		// a connection never made is refused, whatever the kernel said
+		{"reset while dialling", opErr(syscall.ECONNRESET), nil, ReasonRefused},
 		{"EOF", &url.Error{Op: "Get", URL: "http://x", Err: io.EOF}, nil, ReasonReset},
 		{"unexpected EOF", fmt.Errorf("read body: %w", io.ErrUnexpectedEOF), nil, ReasonReset},
 		{"cause deadline", &url.Error{Op: "Get", URL: "http://x", Err: context.Canceled}, context.DeadlineExceeded, ReasonTimeout},

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,15 +80,10 @@ type ReplDB struct {
 }
 
 func newReplDB(sys *System, cl *Cluster, cfg ReplConfig, primary bool) (*ReplDB, error) {
-	size, err := SizeByName(cfg.Size)
+	data, err := openData(sys, cfg.Name, cfg.Shape, cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
-	data, err := OpenSQL(filepath.Join(sys.Dir, cfg.Name+".db"), cfg.Shape, cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
-	sys.OnClose(data.Close)
 	if _, err := data.DB().Exec(replSchema); err != nil {
 		return nil, fmt.Errorf("%s: replication schema: %w", cfg.Name, err)
 	}
@@ -98,10 +92,8 @@ func newReplDB(sys *System, cl *Cluster, cfg ReplConfig, primary bool) (*ReplDB,
 	d := &ReplDB{Data: data, cl: cl, cfg: cfg, primary: primary, at: []time.Duration{0},
 		grew: make(chan struct{}), advanced: make(chan struct{}), ackCh: make(chan struct{}),
 		acks: map[string]int64{}, ackAt: map[string]time.Duration{}, semiOn: true, client: &http.Client{Transport: tr}}
-	d.Server = NewServer(ServerConfig{Name: cfg.Name, Role: RoleDB, Capacity: NewCapacity(size.Workers, QueueFor(size.Workers)), Private: sys.Token,
-		OnKill: d.stopLoops, OnUp: d.rejoin}, sys.Clock, sys.Events, http.HandlerFunc(d.handle))
-	d.Sized = newSized(d.Server, size)
-	return d, nil
+	d.Server, d.Sized, err = newMachine(sys, ServerConfig{Name: cfg.Name, Role: RoleDB, Private: sys.Token, OnKill: d.stopLoops, OnUp: d.rejoin}, cfg.Size, d.handle)
+	return d, err
 }
 
 // IsPrimary reports whether this node takes writes.

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"net/http"
+	"path/filepath"
 	"strings"
 )
 
@@ -75,6 +77,29 @@ func (z *Sized) Size() Size {
 }
 
 func newSized(srv *Server, s Size) *Sized { return &Sized{srv: srv, size: s} }
+
+// newMachine makes a node's server on a modelled machine of the named size:
+// its workers and queue come from the size.
+func newMachine(sys *System, cfg ServerConfig, size string, h http.HandlerFunc) (*Server, *Sized, error) {
+	s, err := SizeByName(size)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.Capacity = NewCapacity(s.Workers, QueueFor(s.Workers))
+	srv := NewServer(cfg, sys.Clock, sys.Events, h)
+	return srv, newSized(srv, s), nil
+}
+
+// openData creates and seeds a node's database file under the lab's
+// directory; the system closes it.
+func openData(sys *System, name string, shape DataShape, seed int64) (*SQLData, error) {
+	data, err := OpenSQL(filepath.Join(sys.Dir, name+".db"), shape, seed)
+	if err != nil {
+		return nil, err
+	}
+	sys.OnClose(data.Close)
+	return data, nil
+}
 
 func (z *Sized) fill(n *NodeSnap) {
 	s := z.Size()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"path/filepath"
 )
 
 const pageHTML = `<!doctype html><html><head><title>scalelab</title></head><body><h1>hello</h1><p>a page that needs no data</p></body></html>`
@@ -32,18 +31,14 @@ type WebNode struct {
 
 // NewWebNode makes a web server (not yet listening; sys.AddNode starts it).
 func NewWebNode(sys *System, cfg WebConfig) (*WebNode, error) {
-	size, err := SizeByName(cfg.Size)
-	if err != nil {
-		return nil, err
-	}
 	n := &WebNode{cfg: cfg}
 	token := ""
 	if cfg.Private {
 		token = sys.Token
 	}
-	n.Server = NewServer(ServerConfig{Name: cfg.Name, Role: RoleWeb, Capacity: NewCapacity(size.Workers, QueueFor(size.Workers)), Private: token}, sys.Clock, sys.Events, http.HandlerFunc(n.handle))
-	n.Sized = newSized(n.Server, size)
-	return n, nil
+	var err error
+	n.Server, n.Sized, err = newMachine(sys, ServerConfig{Name: cfg.Name, Role: RoleWeb, Private: token}, cfg.Size, n.handle)
+	return n, err
 }
 
 func (n *WebNode) handle(w http.ResponseWriter, r *http.Request) {
@@ -110,19 +105,13 @@ type AppNode struct {
 
 // NewAppNode makes a one-box server with its own database file.
 func NewAppNode(sys *System, cfg AppConfig) (*AppNode, error) {
-	size, err := SizeByName(cfg.Size)
+	data, err := openData(sys, cfg.Name, cfg.Shape, cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
-	data, err := OpenSQL(filepath.Join(sys.Dir, cfg.Name+".db"), cfg.Shape, cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
-	sys.OnClose(data.Close)
 	n := &AppNode{Data: data, cfg: cfg}
-	n.Server = NewServer(ServerConfig{Name: cfg.Name, Role: RoleApp, Capacity: NewCapacity(size.Workers, QueueFor(size.Workers))}, sys.Clock, sys.Events, http.HandlerFunc(n.handle))
-	n.Sized = newSized(n.Server, size)
-	return n, nil
+	n.Server, n.Sized, err = newMachine(sys, ServerConfig{Name: cfg.Name, Role: RoleApp}, cfg.Size, n.handle)
+	return n, err
 }
 
 func (n *AppNode) handle(w http.ResponseWriter, r *http.Request) {
