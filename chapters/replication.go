@@ -283,6 +283,7 @@ func Replication() *Chapter {
 			{
 				ID:         "replica-dies",
 				Build:      func(sys *engine.System, opt Options) error { return buildReplication(sys, opt, nil) },
+				Keys:       []Key{{Key: "a", Help: "add replica", Action: engine.ActAdd, Target: "db"}},
 				Watch:      watchReplication,
 				Prediction: &Prediction{ID: "no-replica-reads", Unit: "%", Measured: factMeasured("read_failed_pct_no_replica")},
 				Objectives: []Objective{
@@ -294,6 +295,14 @@ func Replication() *Chapter {
 						return ok && v == 0
 					}},
 					{ID: "catch-up", Check: func(r *Run) bool { _, ok := r.Facts["catchup_ms"]; return ok }},
+					{ID: "add-replica", Check: func(r *Run) bool {
+						for _, e := range r.EventsOf(engine.EvSeed) {
+							if strings.HasPrefix(e.Detail, "new replica") && replOf(r).cl.CaughtUp(e.Node) {
+								return true
+							}
+						}
+						return false
+					}},
 				},
 			},
 			{

@@ -179,6 +179,11 @@ func TestReplicationReadsSurviveWhileOneReplicaLives(t *testing.T) {
 		t.Fatal(err)
 	}
 	until("db-2 caught up", 15*time.Second, func() bool { _, ok := s.Run.Facts["catchup_ms"]; return ok })
+	// a new replica starts from a copy of the primary and streams from there
+	if err := s.Apply(engine.Action{Kind: engine.ActAdd, Target: "db"}); err != nil {
+		t.Fatal(err)
+	}
+	until("db-4 seeded and caught up", 15*time.Second, func() bool { return s.Met("add-replica") })
 }
 
 func TestReplicationStaleReadsGrowWithLagAndVanishWithReadYourWrites(t *testing.T) {

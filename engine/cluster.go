@@ -46,13 +46,18 @@ type ClusterConfig struct {
 	// primary still takes writes after the promotion.
 	MinReplicas       int
 	MinReplicasWindow time.Duration
+	// ReseedAfter is how many positions behind a restarting replica may be
+	// and still catch up by streaming; further behind, it is seeded from a
+	// fresh copy of the primary first (default 3000).
+	ReseedAfter int64
 }
 
 // DefaultClusterConfig is a primary and two replicas, async, with a
 // monitor checking every second and failing over after three misses.
 func DefaultClusterConfig() ClusterConfig {
 	return ClusterConfig{Replicas: 2, Size: "xlarge", Work: WorkModel{Read: time.Millisecond, Write: 2 * time.Millisecond}, Shape: DefaultShape(),
-		Seed: 1, Mode: ModeAsync, SemiSyncTimeout: time.Second, Interval: time.Second, Misses: 3, MinReplicasWindow: time.Second}
+		Seed: 1, Mode: ModeAsync, SemiSyncTimeout: time.Second, Interval: time.Second, Misses: 3, MinReplicasWindow: time.Second,
+		ReseedAfter: 3000}
 }
 
 // Validate checks a cluster configuration.
@@ -66,6 +71,8 @@ func (c ClusterConfig) Validate() error {
 		return fmt.Errorf("the monitor needs an interval and at least one miss")
 	case c.MinReplicas < 0 || c.MinReplicas > c.Replicas:
 		return fmt.Errorf("min-replicas %d is not between 0 and %d", c.MinReplicas, c.Replicas)
+	case c.ReseedAfter < 1:
+		return fmt.Errorf("reseed-after %d must be at least 1", c.ReseedAfter)
 	}
 	return nil
 }
@@ -189,7 +196,7 @@ func NewCluster(sys *System, cfg ClusterConfig) (*Cluster, error) {
 	if err := sys.AddNode(c.Monitor); err != nil {
 		return nil, err
 	}
-	for _, d := range c.nodes {
+	for _, d := range c.Nodes() {
 		c.link(c.Monitor.Name(), d.Name())
 		if d != c.primary {
 			c.link(d.Name(), c.primary.Name())
@@ -197,13 +204,20 @@ func NewCluster(sys *System, cfg ClusterConfig) (*Cluster, error) {
 		}
 	}
 	sys.OnClose(func() error {
-		for _, d := range c.nodes {
+		for _, d := range c.Nodes() {
 			d.stopLoops()
 		}
 		return nil
 	})
 	sys.Go(func(ctx context.Context) { sys.Clock.Every(ctx, cfg.Interval, func(time.Duration) { c.tick(ctx) }) })
 	c.knobs()
+	sys.Handle(ActAdd, func(a Action) error {
+		if a.Target != string(RoleDB) && a.Target != "replica" {
+			return fmt.Errorf("add %s: only a database replica (add db) can be added here", a.Target)
+		}
+		_, err := c.AddReplica(sys.Context())
+		return err
+	})
 	sys.Alias("primary", func() []Node { return []Node{c.Primary()} })
 	sys.Alias("replica", func() []Node {
 		var out []Node
@@ -331,13 +345,17 @@ func (c *Cluster) Primary() *ReplDB {
 }
 
 // Nodes returns the databases in name order.
-func (c *Cluster) Nodes() []*ReplDB { return append([]*ReplDB(nil), c.nodes...) }
+func (c *Cluster) Nodes() []*ReplDB {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*ReplDB(nil), c.nodes...)
+}
 
 // Replicas returns the databases that are not the primary.
 func (c *Cluster) Replicas() []*ReplDB {
 	p := c.Primary()
 	var out []*ReplDB
-	for _, d := range c.nodes {
+	for _, d := range c.Nodes() {
 		if d != p {
 			out = append(out, d)
 		}
@@ -370,14 +388,10 @@ func (c *Cluster) link(from, to string) *Link {
 
 // isReplLink reports whether a link joins two databases: the replication
 // links, where the modelled delay applies.
+// It runs under c.mu, so it goes by name: databases are db-N.
 func (c *Cluster) isReplLink(id string) bool {
 	from, to, _ := strings.Cut(id, ">")
-	var a, b bool
-	for _, d := range c.nodes {
-		a = a || d.Name() == from
-		b = b || d.Name() == to
-	}
-	return a && b
+	return strings.HasPrefix(from, "db-") && strings.HasPrefix(to, "db-")
 }
 
 // Link returns a link the web tier uses to reach a database.
@@ -456,7 +470,7 @@ func (c *Cluster) tick(ctx context.Context) {
 	}
 	c.announce()
 	// a former primary that is reachable again rejoins as a replica
-	for _, d := range c.nodes {
+	for _, d := range c.Nodes() {
 		if d != c.Primary() && d.IsPrimary() && d.State() == StateUp && c.heartbeat(ctx, d) {
 			c.rejoinAsReplica(ctx, d)
 		}
@@ -467,7 +481,7 @@ func (c *Cluster) tick(ctx context.Context) {
 func (c *Cluster) failover(ctx context.Context, old *ReplDB) {
 	var best *ReplDB
 	var bestPos int64 = -1
-	for _, d := range c.nodes {
+	for _, d := range c.Nodes() {
 		if d == old || d.State() != StateUp || !c.heartbeat(ctx, d) {
 			continue
 		}
@@ -497,7 +511,7 @@ func (c *Cluster) failover(ctx context.Context, old *ReplDB) {
 		c.sys.Events.Add(EvLost, best.Name(), "%d acknowledged writes from %s are missing here", len(lost), old.Name())
 	}
 	// replicas now stream from the new primary
-	for _, d := range c.nodes {
+	for _, d := range c.Nodes() {
 		c.sys.RemoveLink(d.Name() + ">" + old.Name())
 		c.mu.Lock()
 		delete(c.links, d.Name()+">"+old.Name())
@@ -673,7 +687,7 @@ func (c *Cluster) State() ClusterState {
 	p := c.Primary()
 	st := ClusterState{Primary: p.Name(), Mode: c.Mode(), SemiSyncOn: p.SemiSyncOn()}
 	primaryUp := p.State() == StateUp
-	for _, d := range c.nodes {
+	for _, d := range c.Nodes() {
 		ds := c.dbState(d)
 		st.Nodes = append(st.Nodes, ds)
 		if ds.Role != "replica" || ds.State != StateUp {
@@ -747,6 +761,38 @@ func (c *Cluster) CaughtUp(name string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.caughtUp[name] == 0
+}
+
+// AddReplica makes a new replica from a copy of the primary (SQLite's
+// backup API, taken while the primary serves) and starts it streaming from
+// the position the copy holds.
+func (c *Cluster) AddReplica(ctx context.Context) (*ReplDB, error) {
+	p := c.Primary()
+	if p.State() != StateUp {
+		return nil, fmt.Errorf("%s is %s: a copy needs a live primary", p.Name(), p.State())
+	}
+	name := c.sys.NextName("db")
+	start := c.sys.Clock.Now()
+	d, err := newReplicaFromCopy(ctx, c.sys, c, ReplConfig{Name: name, Size: c.cfg.Size, Work: c.cfg.Work, Shape: c.cfg.Shape, Seed: c.cfg.Seed}, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.sys.AddNode(d); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.nodes = append(c.nodes, d)
+	routers := append([]*Router(nil), c.routers...)
+	c.mu.Unlock()
+	c.link(c.Monitor.Name(), name)
+	c.link(name, p.Name())
+	for _, r := range routers {
+		c.link(r.from, name)
+	}
+	pos, _ := d.Positions()
+	c.sys.Events.Add(EvSeed, name, "new replica seeded from a copy of %s at pos %d in %s; streaming from there", p.Name(), pos, (c.sys.Clock.Now() - start).Round(time.Millisecond))
+	d.startLoops()
+	return d, nil
 }
 
 // RouterStats sums the web servers' read and write counts.

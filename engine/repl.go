@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,12 +88,38 @@ func newReplDB(sys *System, cl *Cluster, cfg ReplConfig, primary bool) (*ReplDB,
 	if _, err := data.DB().Exec(replSchema); err != nil {
 		return nil, fmt.Errorf("%s: replication schema: %w", cfg.Name, err)
 	}
+	return newReplNode(sys, cl, cfg, data, primary)
+}
+
+// newReplicaFromCopy makes a replica whose database is a copy of the
+// primary's, taken with SQLite's backup API while the primary serves; it
+// streams from the position the copy holds.
+func newReplicaFromCopy(ctx context.Context, sys *System, cl *Cluster, cfg ReplConfig, from *ReplDB) (*ReplDB, error) {
+	path := filepath.Join(sys.Dir, cfg.Name+".db")
+	if err := from.Data.BackupTo(ctx, path); err != nil {
+		return nil, fmt.Errorf("%s: copy of %s: %w", cfg.Name, from.Name(), err)
+	}
+	data, err := OpenSQLFile(path, cfg.Shape)
+	if err != nil {
+		return nil, err
+	}
+	sys.OnClose(data.Close)
+	d, err := newReplNode(sys, cl, cfg, data, false)
+	if err != nil {
+		return nil, err
+	}
+	d.loadPositions()
+	return d, nil
+}
+
+func newReplNode(sys *System, cl *Cluster, cfg ReplConfig, data *SQLData, primary bool) (*ReplDB, error) {
 	tr := &http.Transport{DialContext: (&net.Dialer{Timeout: time.Second}).DialContext, MaxConnsPerHost: 8, MaxIdleConnsPerHost: 8, IdleConnTimeout: 30 * time.Second}
 	sys.OnClose(func() error { tr.CloseIdleConnections(); return nil })
 	d := &ReplDB{Data: data, cl: cl, cfg: cfg, primary: primary, at: []time.Duration{0},
 		grew: make(chan struct{}), advanced: make(chan struct{}), ackCh: make(chan struct{}),
 		acks: map[string]int64{}, ackAt: map[string]time.Duration{}, semiOn: true, client: &http.Client{Transport: tr}}
-	d.Server, d.Sized, err = newMachine(sys, ServerConfig{Name: cfg.Name, Role: RoleDB, Private: sys.Token, OnKill: d.stopLoops, OnUp: d.rejoin}, cfg.Size, d.handle)
+	var err error
+	d.Server, d.Sized, err = newMachine(sys, ServerConfig{Name: cfg.Name, Role: RoleDB, Private: sys.Token, OnKill: d.stopLoops, OnBoot: d.reseedIfBehind, OnUp: d.rejoin}, cfg.Size, d.handle)
 	return d, err
 }
 
@@ -666,16 +693,55 @@ func (d *ReplDB) demote(ctx context.Context, divergence int64) ([]LogEntry, erro
 	return errant, nil
 }
 
+// loadPositions reads the node's positions and commit times from its own
+// files.
+func (d *ReplDB) loadPositions() {
+	var applied int64
+	db := d.Data.DB()
+	_ = db.QueryRow("SELECT v FROM meta WHERE k = 'applied'").Scan(&applied)
+	at := []time.Duration{0}
+	if rows, err := db.Query("SELECT pos, at_ms FROM replog ORDER BY pos"); err == nil {
+		for rows.Next() {
+			var pos, ms int64
+			if rows.Scan(&pos, &ms) == nil && pos == int64(len(at)) {
+				at = append(at, time.Duration(ms)*time.Millisecond)
+			}
+		}
+		rows.Close()
+	}
+	d.mu.Lock()
+	d.applied, d.logPos, d.at = applied, int64(len(at)-1), at
+	d.mu.Unlock()
+}
+
+// reseedIfBehind runs while a restarted replica boots: when it is further
+// behind the primary than the cluster's ReseedAfter, streaming the whole
+// gap would take long, so its files are replaced by a fresh copy of the
+// primary and it streams from there.
+func (d *ReplDB) reseedIfBehind() {
+	p := d.cl.Primary()
+	if p == d || d.IsPrimary() || p.State() != StateUp {
+		return
+	}
+	top, _ := p.Positions()
+	own, _ := d.Positions()
+	if top-own <= d.cl.cfg.ReseedAfter {
+		return
+	}
+	start := d.clock.Now()
+	if err := d.Data.ReplaceFrom(d.cl.sys.Context(), p.Data); err != nil {
+		d.events.Add(EvInfo, d.Name(), "re-seeding from %s failed: %v; streaming instead", p.Name(), err)
+		return
+	}
+	d.loadPositions()
+	now, _ := d.Positions()
+	d.events.Add(EvSeed, d.Name(), "was %d positions behind: seeded from a copy of %s at pos %d in %s", top-own, p.Name(), now, (d.clock.Now() - start).Round(time.Millisecond))
+}
+
 // rejoin runs when the node comes back after a kill: it reloads its
 // positions from its own files and lets the cluster decide its role.
 func (d *ReplDB) rejoin() {
-	var applied, logPos int64
-	db := d.Data.DB()
-	_ = db.QueryRow("SELECT v FROM meta WHERE k = 'applied'").Scan(&applied)
-	_ = db.QueryRow("SELECT coalesce(max(pos), 0) FROM replog").Scan(&logPos)
-	d.mu.Lock()
-	d.applied, d.logPos = applied, logPos
-	d.mu.Unlock()
+	d.loadPositions()
 	d.cl.rejoined(d)
 }
 

@@ -173,6 +173,14 @@ func (r *Router) read(ctx context.Context, user int) ([]byte, error) {
 		target = r.Primary()
 	}
 	out, err := r.call(ctx, target, http.MethodGet, path, "")
+	if err != nil && target != r.Primary() && ctx.Err() == nil {
+		// a read is safe to repeat: a replica that died under it sends it
+		// to the next replica, or to the primary when none is left
+		if target = r.pickReplica(); target == nil {
+			target = r.Primary()
+		}
+		out, err = r.call(ctx, target, http.MethodGet, path, "")
+	}
 	if err != nil {
 		return nil, err
 	}

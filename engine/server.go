@@ -49,8 +49,9 @@ type ServerConfig struct {
 	Boot time.Duration
 	// OnUp, when set, runs after a restart has brought the node back, and
 	// OnKill after a kill; a database uses them to stop and resume
-	// replication.
-	OnUp, OnKill func()
+	// replication. OnBoot runs during a restart before the node listens
+	// again (a replica far behind re-seeds its files then).
+	OnUp, OnKill, OnBoot func()
 }
 
 // Server is the lifecycle every node shares: a real HTTP server on a loopback
@@ -246,6 +247,9 @@ func (s *Server) Restart() error {
 		defer s.wg.Done()
 		defer close(done)
 		_ = s.clock.Sleep(s.life, s.cfg.Boot)
+		if s.cfg.OnBoot != nil && s.life.Err() == nil {
+			s.cfg.OnBoot()
+		}
 		if s.boot() && s.cfg.OnUp != nil {
 			s.cfg.OnUp()
 		}

@@ -4,13 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // driver "sqlite"
+	"modernc.org/sqlite" // driver "sqlite" and its backup API
 )
 
 // DataShape says how much seed data a database gets.
@@ -30,7 +33,7 @@ func DefaultShape() DataShape {
 // SQLData is a SQLite database with the lab's schema: users, posts and
 // follows. It is a real database file under the lab's temp directory.
 type SQLData struct {
-	db    *sql.DB
+	db    atomic.Pointer[sql.DB] // replaced whole when a replica is re-seeded
 	path  string
 	shape DataShape
 }
@@ -45,6 +48,29 @@ CREATE INDEX follows_followee ON follows(followee, follower);
 
 // OpenSQL creates a database file at path with the schema and seed data.
 func OpenSQL(path string, shape DataShape, seed int64) (*SQLData, error) {
+	d, err := OpenSQLFile(path, shape)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.seed(seed); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("seed %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// OpenSQLFile opens a database file as it is (a copy made by BackupTo).
+func OpenSQLFile(path string, shape DataShape) (*SQLData, error) {
+	db, err := openDB(path)
+	if err != nil {
+		return nil, err
+	}
+	d := &SQLData{path: path, shape: shape}
+	d.db.Store(db)
+	return d, nil
+}
+
+func openDB(path string) (*sql.DB, error) {
 	dsn := "file:" + url.PathEscape(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -52,20 +78,71 @@ func OpenSQL(path string, shape DataShape, seed int64) (*SQLData, error) {
 	}
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(16)
-	d := &SQLData{db: db, path: path, shape: shape}
-	if err := d.seed(seed); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("seed %s: %w", path, err)
+	return db, nil
+}
+
+// BackupTo copies the whole database, consistently, into a new file at
+// path through SQLite's online backup API, while it keeps serving.
+func (d *SQLData) BackupTo(ctx context.Context, path string) error {
+	conn, err := d.DB().Conn(ctx)
+	if err != nil {
+		return err
 	}
-	return d, nil
+	defer conn.Close()
+	return conn.Raw(func(driverConn any) error {
+		b, ok := driverConn.(interface {
+			NewBackup(string) (*sqlite.Backup, error)
+		})
+		if !ok {
+			return errors.New("the sqlite driver has no backup API")
+		}
+		bk, err := b.NewBackup(path)
+		if err != nil {
+			return err
+		}
+		for more := true; more; {
+			if more, err = bk.Step(-1); err != nil {
+				bk.Finish()
+				return err
+			}
+		}
+		return bk.Finish()
+	})
+}
+
+// ReplaceFrom makes this database a fresh copy of src: the file is
+// replaced by a backup of src and reopened. Nothing may be writing to this
+// database meanwhile (a replica re-seeds while it boots).
+func (d *SQLData) ReplaceFrom(ctx context.Context, src *SQLData) error {
+	tmp := d.path + ".seed"
+	os.Remove(tmp)
+	if err := src.BackupTo(ctx, tmp); err != nil {
+		return fmt.Errorf("copy of %s: %w", src.path, err)
+	}
+	old := d.DB()
+	if err := old.Close(); err != nil {
+		return err
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		os.Remove(d.path + suffix)
+	}
+	if err := os.Rename(tmp, d.path); err != nil {
+		return err
+	}
+	db, err := openDB(d.path)
+	if err != nil {
+		return err
+	}
+	d.db.Store(db)
+	return nil
 }
 
 func (d *SQLData) seed(seed int64) error {
 	ctx := context.Background()
-	if _, err := d.db.ExecContext(ctx, schema); err != nil {
+	if _, err := d.DB().ExecContext(ctx, schema); err != nil {
 		return err
 	}
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, err := d.DB().BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -121,7 +198,7 @@ func (d *SQLData) seed(seed int64) error {
 }
 
 // DB exposes the database handle (for backups and inspection).
-func (d *SQLData) DB() *sql.DB { return d.db }
+func (d *SQLData) DB() *sql.DB { return d.db.Load() }
 
 // Path is the database file.
 func (d *SQLData) Path() string { return d.path }
@@ -132,7 +209,7 @@ func (d *SQLData) Shape() DataShape { return d.shape }
 // User reads one user by primary key: a point read.
 func (d *SQLData) User(ctx context.Context, id int) ([]byte, error) {
 	var name, bio string
-	err := d.db.QueryRowContext(ctx, "SELECT name, bio FROM users WHERE id = ?", id).Scan(&name, &bio)
+	err := d.DB().QueryRowContext(ctx, "SELECT name, bio FROM users WHERE id = ?", id).Scan(&name, &bio)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +226,7 @@ type FeedItem struct {
 // FeedItems reads the newest posts of the accounts a user follows: a join
 // of follows, posts and users.
 func (d *SQLData) FeedItems(ctx context.Context, id int) ([]FeedItem, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT p.id, u.name, p.body
+	rows, err := d.DB().QueryContext(ctx, `SELECT p.id, u.name, p.body
 		FROM follows f JOIN posts p ON p.user_id = f.followee JOIN users u ON u.id = p.user_id
 		WHERE f.follower = ? ORDER BY p.id DESC LIMIT ?`, id, d.shape.FeedLen)
 	if err != nil {
@@ -178,7 +255,7 @@ func (d *SQLData) Feed(ctx context.Context, id int) ([]byte, error) {
 
 // Post inserts a post and returns its id.
 func (d *SQLData) Post(ctx context.Context, user int, body string) (int64, error) {
-	res, err := d.db.ExecContext(ctx, "INSERT INTO posts(user_id, body, created) VALUES(?, ?, ?)", user, body, time.Now().UnixNano())
+	res, err := d.DB().ExecContext(ctx, "INSERT INTO posts(user_id, body, created) VALUES(?, ?, ?)", user, body, time.Now().UnixNano())
 	if err != nil {
 		return 0, err
 	}
@@ -187,7 +264,7 @@ func (d *SQLData) Post(ctx context.Context, user int, body string) (int64, error
 
 // Followers lists who follows a user.
 func (d *SQLData) Followers(ctx context.Context, user int) ([]int, error) {
-	rows, err := d.db.QueryContext(ctx, "SELECT follower FROM follows WHERE followee = ?", user)
+	rows, err := d.DB().QueryContext(ctx, "SELECT follower FROM follows WHERE followee = ?", user)
 	if err != nil {
 		return nil, err
 	}
@@ -211,9 +288,9 @@ func (d *SQLData) Count(ctx context.Context, table string) (int64, error) {
 		return 0, fmt.Errorf("no table %q", table)
 	}
 	var n int64
-	err := d.db.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n)
+	err := d.DB().QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n)
 	return n, err
 }
 
 // Close closes the database.
-func (d *SQLData) Close() error { return d.db.Close() }
+func (d *SQLData) Close() error { return d.DB().Close() }

@@ -75,5 +75,6 @@ const (
 	EvSetAside  = "set-aside"
 	EvRejoinDB  = "rejoin"
 	EvRefuse    = "refuse"
+	EvSeed      = "seed"
 	EvHeal      = "heal"
 )
