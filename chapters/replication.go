@@ -256,6 +256,7 @@ func Replication() *Chapter {
 				Keys: []Key{
 					{Key: "y", Help: "replication delay", Knob: "repl.delay"},
 					{Key: "w", Help: "read your writes", Knob: "repl.ryw"},
+					{Key: "c", Help: "apply cost", Knob: "repl.apply"},
 				},
 				Watch: watchReplication,
 				Prediction: &Prediction{ID: "stale-delay", Choices: 3, Unit: "×", Measured: staleRatio,

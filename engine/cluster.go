@@ -259,6 +259,21 @@ func (c *Cluster) knobs() {
 		}
 		return nil
 	}})
+	applies := []string{"0ms", "5ms", "15ms"}
+	c.sys.AddKnob(&Knob{Name: "repl.apply", Values: applies, Get: func() string {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return durName(c.applyCost)
+	}, Set: func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Second {
+			return fmt.Errorf("repl.apply takes %s, not %q", strings.Join(applies, ", "), v)
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.applyCost = d
+		return nil
+	}})
 	c.sys.AddKnob(&Knob{Name: "repl.ryw", Values: []string{RYWOff, RYWPrimary, RYWWait}, Get: func() string {
 		c.mu.Lock()
 		defer c.mu.Unlock()

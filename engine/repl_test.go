@@ -161,3 +161,27 @@ func TestFarBehindReplicaIsReseededWhileItBoots(t *testing.T) {
 		}
 	}
 }
+
+func TestReplicaSlowerThanTheWritesFallsBehindForGood(t *testing.T) {
+	sys, cl := replRig(t, 300, nil) // about 180 writes/s
+	if err := sys.Apply(Action{Kind: ActSet, Key: "repl.apply", Str: "15ms"}); err != nil {
+		t.Fatal(err) // a replica now applies at most ~66 writes/s
+	}
+	lagAt := func(when time.Duration) int64 {
+		labUntil(t, sys, "time passes", when+5*time.Second, func() bool { return sys.Clock.Now() >= when })
+		var worst int64
+		for _, n := range cl.State().Nodes {
+			if n.Role == "replica" && n.LagPos > worst {
+				worst = n.LagPos
+			}
+		}
+		return worst
+	}
+	first, second := lagAt(2*time.Second), lagAt(4*time.Second)
+	if second < first+100 {
+		t.Errorf("lag should keep growing when applying is slower than writing: %d then %d positions", first, second)
+	}
+	if err := sys.Apply(Action{Kind: ActSet, Key: "repl.apply", Str: "nonsense"}); err == nil {
+		t.Errorf("a bad apply cost must be refused")
+	}
+}
