@@ -77,8 +77,8 @@ func replGauges(sys *engine.System, cl *engine.Cluster) []engine.Gauge {
 	st := cl.State()
 	rs := cl.RouterStats()
 	out := []engine.Gauge{
-		{Name: "lost writes", Value: float64(len(st.Lost))},
 		{Name: "stale reads", Value: float64(rs.Stale)},
+		{Name: "lost writes", Value: float64(len(st.Lost))},
 		{Name: "primary reads", Value: pct(rs.PrimaryReads, rs.Reads), Unit: "%"},
 	}
 	for _, n := range st.Nodes {

@@ -137,14 +137,20 @@ func (p *statsPane) View() string { return strings.Join(p.lines(), "\n") }
 
 func (p *statsPane) lines() []string {
 	c, st := p.c, p.c.styles
-	var rows [][2]string
+	// knobs this step has keys for, then the measured gauges, then the
+	// other knobs: when room is short, what the learner acts on and what
+	// they measure stay on screen
+	var rows, others [][2]string
 	if p.snap != nil {
 		for _, k := range p.snap.Knobs {
 			label := c.knobLabel(k.Name)
+			row := [2]string{label, st.Accent.Render(c.valueLabel(k.Value))}
 			if key := p.knobKeys[k.Name]; key != "" {
-				label = st.Key.Render("["+key+"]") + " " + label
+				row[0] = st.Key.Render("["+key+"]") + " " + label
+				rows = append(rows, row)
+			} else {
+				others = append(others, row)
 			}
-			rows = append(rows, [2]string{label, st.Accent.Render(c.valueLabel(k.Value))})
 		}
 		for _, g := range p.snap.Gauges {
 			v := fmtNum(g.Value)
@@ -163,6 +169,7 @@ func (p *statsPane) lines() []string {
 			}
 			rows = append(rows, [2]string{c.factLabel(g.Name), val})
 		}
+		rows = append(rows, others...)
 	}
 	lw := 0
 	for _, r := range rows {
