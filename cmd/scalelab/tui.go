@@ -43,11 +43,9 @@ func checkLang(lang string) error {
 	return badInput("--lang %q: want %s", lang, strings.Join(assets.Langs(), " or "))
 }
 
-func tuiCmd(ctx context.Context, args []string, e env) error {
-	fs := flag.NewFlagSet("scalelab", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	chapter := fs.String("chapter", "", "")
-	lang := langFlag(fs, e)
+// parseNoArgs parses a command's flags, which take no positional
+// arguments (extra names the first in the message), and checks --lang.
+func parseNoArgs(fs *flag.FlagSet, args []string, e env, lang *string, extra string) error {
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -57,9 +55,17 @@ func tuiCmd(ctx context.Context, args []string, e env) error {
 		return flagError(err)
 	}
 	if len(pos) > 0 {
-		return badInput("unknown command %q (want run, list or no command; see scalelab --help)", pos[0])
+		return badInput(extra, pos[0])
 	}
-	if err := checkLang(*lang); err != nil {
+	return checkLang(*lang)
+}
+
+func tuiCmd(ctx context.Context, args []string, e env) error {
+	fs := flag.NewFlagSet("scalelab", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	chapter := fs.String("chapter", "", "")
+	lang := langFlag(fs, e)
+	if err := parseNoArgs(fs, args, e, lang, "unknown command %q (want run, list or no command; see scalelab --help)"); err != nil {
 		return err
 	}
 	if *chapter != "" {
@@ -81,18 +87,7 @@ func listCmd(args []string, e env) error {
 	fs := flag.NewFlagSet("list", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	lang := langFlag(fs, e)
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(e.stdout, mainUsage)
-			return errHelp
-		}
-		return flagError(err)
-	}
-	if len(pos) > 0 {
-		return badInput("list takes no arguments, got %q", pos[0])
-	}
-	if err := checkLang(*lang); err != nil {
+	if err := parseNoArgs(fs, args, e, lang, "list takes no arguments, got %q"); err != nil {
 		return err
 	}
 	dir, err := configDir(e)
