@@ -159,7 +159,11 @@ func ParseAction(f []string) (Action, error) {
 		if err := need(1, "a role (e.g. web)"); err != nil {
 			return Action{}, err
 		}
-		return Action{Kind: kind, Target: strings.TrimPrefix(args[0], "@")}, nil
+		role := strings.TrimPrefix(args[0], "@")
+		if err := checkTarget(role); err != nil {
+			return Action{}, fmt.Errorf("add takes a role (e.g. web): %w", err)
+		}
+		return Action{Kind: kind, Target: role}, nil
 	case ActLatency:
 		if err := need(2, "a target and a duration (latency web-2 200ms)"); err != nil {
 			return Action{}, err
