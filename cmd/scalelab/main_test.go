@@ -146,6 +146,9 @@ func TestListShowsProgressAndSurvivesACorruptFile(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "tiers") || !strings.Contains(stdout, "loadbalancer") {
 		t.Fatalf("exit %d: %s", code, stdout)
 	}
+	if strings.Contains(stdout, "list.") || strings.Contains(stdout, "%!") || !strings.Contains(stdout, "not started") {
+		t.Errorf("list shows raw or broken strings:\n%s", stdout)
+	}
 	if err := os.WriteFile(filepath.Join(cfg, "progress.json"), []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}

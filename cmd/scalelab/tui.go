@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/term"
 
 	"scalelab/assets"
@@ -83,6 +84,15 @@ func tuiCmd(ctx context.Context, args []string, e env) error {
 	return lab.Run(ctx, lab.Options{Chapter: *chapter, Lang: *lang, ConfigDir: dir, Out: e.stdout, In: e.stdin})
 }
 
+// padWidth pads s with spaces to w terminal columns (Korean letters take
+// two each).
+func padWidth(s string, w int) string {
+	if n := ansi.StringWidth(s); n < w {
+		return s + strings.Repeat(" ", w-n)
+	}
+	return s
+}
+
 func listCmd(args []string, e env) error {
 	fs := flag.NewFlagSet("list", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -119,7 +129,7 @@ func listCmd(args []string, e env) error {
 		if next != nil && next.ID == ch.ID {
 			mark = "▸"
 		}
-		fmt.Fprintf(e.stdout, "%s %2d  %-13s %-44s %s\n", mark, ch.Number, ch.ID, title, status)
+		fmt.Fprintf(e.stdout, "%s %2d  %-13s %s  %s\n", mark, ch.Number, ch.ID, padWidth(title, 44), status)
 	}
 	fmt.Fprintf(e.stdout, "\n%s\n", ui.T("list.more"))
 	return nil
