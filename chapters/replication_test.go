@@ -1,7 +1,6 @@
 package chapters
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -221,5 +220,4 @@ func TestReplicationStateUnderLoad(t *testing.T) {
 	if st.Primary != "db-1" || len(st.Nodes) != 3 {
 		t.Fatalf("state: %+v", st)
 	}
-	_ = context.Background()
 }
