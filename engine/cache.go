@@ -107,7 +107,10 @@ func NewCache(sys *System, node *KVNode, cfg CacheConfig) (*Cache, error) {
 		return nil, fmt.Errorf("%s: %w", node.Name(), err)
 	}
 	logging.Disable()
-	rdb := redis.NewClient(&redis.Options{Addr: node.Addr(), MaxRetries: -1, DialTimeout: 300 * time.Millisecond,
+	// one dial attempt and no retries: a dead cache must fail fast so that
+	// reads fall through to the database (go-redis would retry a dial 5
+	// times, 100 ms apart, by default)
+	rdb := redis.NewClient(&redis.Options{Addr: node.Addr(), MaxRetries: -1, DialTimeout: 300 * time.Millisecond, DialerRetries: 1,
 		ReadTimeout: time.Second, WriteTimeout: time.Second, PoolSize: 64})
 	sys.OnClose(rdb.Close)
 	c := &Cache{node: node, rdb: rdb, clock: sys.Clock, cfg: cfg, meta: map[string]*cacheEntry{},

@@ -152,7 +152,7 @@ type KVStore struct {
 func NewKVStore(sys *System, node *KVNode, link *Link, meter *Meter, shape DataShape) *KVStore {
 	logging.Disable() // go-redis would print dial errors over the TUI
 	rdb := redis.NewClient(&redis.Options{
-		Addr: node.Addr(), MaxRetries: -1, DialTimeout: 300 * time.Millisecond,
+		Addr: node.Addr(), MaxRetries: -1, DialTimeout: 300 * time.Millisecond, DialerRetries: 1,
 		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, PoolSize: 64,
 	})
 	sys.OnClose(rdb.Close)

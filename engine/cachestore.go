@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// Cache patterns: how writes treat the cache. Reads are always read-through
+// (look in the cache, else read the database and store the answer).
+const (
+	// PatternCacheAside writes to the database only: a cached copy stays
+	// as it was until its TTL ends, and reads of it are stale meanwhile.
+	PatternCacheAside = "cache-aside"
+	// PatternInvalidate writes to the database, then deletes the key.
+	PatternInvalidate = "invalidate"
+	// PatternWriteThrough writes to the database, then stores the new
+	// value in the cache.
+	PatternWriteThrough = "write-through"
+)
+
+// CachePatterns lists the patterns in cycle order.
+func CachePatterns() []string {
+	return []string{PatternCacheAside, PatternInvalidate, PatternWriteThrough}
+}
+
+// CacheStore is a read-through cache in front of a database, as a web
+// server uses it. It counts hits, misses, database reads and stale reads:
+// a hit that served a key's data from before that key's latest
+// acknowledged write. With coalescing on, concurrent misses of one key
+// make one database read (singleflight), which stops a stampede.
+type CacheStore struct {
+	cache *Cache
+	db    Store
+	clock *Clock
+
+	ttl      atomic.Int64
+	pattern  atomic.Value // string
+	coalesce atomic.Bool
+	flight   singleflight.Group
+
+	hits, misses, dbReads, stale, cacheErrs atomic.Int64
+
+	mu      sync.Mutex
+	version map[int]int64 // acknowledged writes per key: the database's truth
+}
+
+// cached is what the store keeps in Redis: the data and the version of the
+// key it was read at.
+type cached struct {
+	V    int64           `json:"v"`
+	Data json.RawMessage `json:"d"`
+}
+
+// NewCacheStore puts cache in front of db with a TTL (lab time).
+func NewCacheStore(cache *Cache, db Store, clock *Clock, ttl time.Duration) *CacheStore {
+	s := &CacheStore{cache: cache, db: db, clock: clock, version: map[int]int64{}}
+	s.ttl.Store(int64(ttl))
+	s.pattern.Store(PatternCacheAside)
+	return s
+}
+
+// SetTTL changes the TTL of keys stored from now on.
+func (s *CacheStore) SetTTL(d time.Duration) { s.ttl.Store(int64(d)) }
+
+// TTL is the TTL in force.
+func (s *CacheStore) TTL() time.Duration { return time.Duration(s.ttl.Load()) }
+
+// SetPattern changes how writes treat the cache.
+func (s *CacheStore) SetPattern(p string) error {
+	for _, q := range CachePatterns() {
+		if p == q {
+			s.pattern.Store(p)
+			return nil
+		}
+	}
+	return fmt.Errorf("cache pattern %q is not one of %v", p, CachePatterns())
+}
+
+// Pattern is the pattern in force.
+func (s *CacheStore) Pattern() string { return s.pattern.Load().(string) }
+
+// SetCoalesce turns request coalescing on or off.
+func (s *CacheStore) SetCoalesce(on bool) { s.coalesce.Store(on) }
+
+// CacheStoreStats are the store's counts.
+type CacheStoreStats struct {
+	Hits, Misses, DBReads, Stale, CacheErrors int64
+}
+
+// HitRatio is hits / (hits + misses), 0 with no reads.
+func (s CacheStoreStats) HitRatio() float64 {
+	if n := s.Hits + s.Misses; n > 0 {
+		return float64(s.Hits) / float64(n)
+	}
+	return 0
+}
+
+// Stats returns the counts so far.
+func (s *CacheStore) Stats() CacheStoreStats {
+	return CacheStoreStats{Hits: s.hits.Load(), Misses: s.misses.Load(), DBReads: s.dbReads.Load(), Stale: s.stale.Load(), CacheErrors: s.cacheErrs.Load()}
+}
+
+func cacheKey(op Op, key int) string { return string(op) + ":" + strconv.Itoa(key) }
+
+func (s *CacheStore) versionOf(key int) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version[key]
+}
+
+// Do serves reads through the cache and writes by the pattern. When the
+// cache fails (its node is down), reads go to the database and the request
+// still succeeds if the database can serve it.
+func (s *CacheStore) Do(ctx context.Context, op Op, key int, body string) ([]byte, error) {
+	if op == OpWrite {
+		return s.write(ctx, key, body)
+	}
+	ck := cacheKey(op, key)
+	raw, hit, err := s.cache.Get(ctx, ck)
+	if err != nil {
+		s.cacheErrs.Add(1) // the cache is down: fall through to the database
+	}
+	if hit {
+		var c cached
+		if json.Unmarshal([]byte(raw), &c) == nil {
+			s.hits.Add(1)
+			if c.V < s.versionOf(key) {
+				s.stale.Add(1)
+			}
+			return c.Data, nil
+		}
+	}
+	s.misses.Add(1)
+	load := func() (any, error) {
+		// the version is taken before the read, so the answer is at least
+		// that new; a write racing the read makes it look older, never newer
+		v := s.versionOf(key)
+		s.dbReads.Add(1)
+		out, err := s.db.Do(ctx, op, key, "")
+		if err != nil {
+			return nil, err
+		}
+		if b, err := json.Marshal(cached{V: v, Data: out}); err == nil {
+			_ = s.cacheSet(ctx, ck, string(b))
+		}
+		return out, nil
+	}
+	var v any
+	if s.coalesce.Load() {
+		v, err, _ = s.flight.Do(ck, load)
+	} else {
+		v, err = load()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return v.([]byte), nil
+}
+
+func (s *CacheStore) cacheSet(ctx context.Context, key, val string) error {
+	err := s.cache.Set(ctx, key, val, s.TTL())
+	if err != nil {
+		s.cacheErrs.Add(1)
+	}
+	return err
+}
+
+func (s *CacheStore) write(ctx context.Context, key int, body string) ([]byte, error) {
+	out, err := s.db.Do(ctx, OpWrite, key, body)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.version[key]++
+	v := s.version[key]
+	s.mu.Unlock()
+	ck := cacheKey(OpRead, key)
+	switch s.Pattern() {
+	case PatternInvalidate:
+		if s.cache.Invalidate(ctx, ck) != nil {
+			s.cacheErrs.Add(1)
+		}
+	case PatternWriteThrough:
+		if fresh, err := s.db.Do(ctx, OpRead, key, ""); err == nil {
+			s.dbReads.Add(1)
+			if b, err := json.Marshal(cached{V: v, Data: fresh}); err == nil {
+				_ = s.cacheSet(ctx, ck, string(b))
+			}
+		}
+	}
+	return out, nil
+}
