@@ -147,13 +147,6 @@ func (r *Run) FailRatio(from, to int) (ratio float64, done int64) {
 // Seconds is how many complete seconds of load the run has.
 func (r *Run) Seconds() int { return len(r.Series) }
 
-// LoadSec converts a lab time to a load-second index.
-func (r *Run) LoadSec(t time.Duration) int {
-	// the load starts with the system, so lab time and load time agree
-	// to within one tick
-	return int(t / time.Second)
-}
-
 // LastEvent returns the newest event of a kind (and node, when not "").
 func (r *Run) LastEvent(kind, node string) (engine.Event, bool) {
 	for i := len(r.Events) - 1; i >= 0; i-- {

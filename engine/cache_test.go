@@ -189,6 +189,27 @@ func TestCacheTTLRunsOnTheLabClock(t *testing.T) {
 	}
 }
 
+func TestCacheHottestKeysWithTTLAndIdle(t *testing.T) {
+	sys, c := cacheRig(t, CacheConfig{Policy: EvictLFU, Samples: 5})
+	ctx := context.Background()
+	_ = c.Set(ctx, "cold", testVal, 0)
+	_ = c.Set(ctx, "hot", testVal, 10*time.Second)
+	for i := 0; i < 5; i++ {
+		_, _, _ = c.Get(ctx, "hot")
+	}
+	_ = sys.Clock.Sleep(ctx, time.Second)
+	top := c.Hottest(1)
+	if len(top) != 1 || top[0].Key != "hot" {
+		t.Fatalf("hottest = %+v, want hot", top)
+	}
+	if ttl := top[0].TTLLeft; ttl <= 8*time.Second || ttl > 9*time.Second+100*time.Millisecond {
+		t.Errorf("hot has %s of its 10 s TTL left after 1 s", ttl)
+	}
+	if idle := top[0].Idle; idle < time.Second {
+		t.Errorf("hot idle %s, want at least 1 s", idle)
+	}
+}
+
 func TestCacheConfigValidate(t *testing.T) {
 	for _, cfg := range []CacheConfig{{Policy: "lru"}, {Policy: EvictLRU, Samples: 0}, {Policy: EvictLRU, Samples: 5, MaxMemory: -1}} {
 		if cfg.Validate() == nil {

@@ -91,12 +91,11 @@ func NewServer(cfg ServerConfig, clock *Clock, events *EventLog, h http.Handler)
 }
 
 // Name, Role, Capacity and Clock expose the configuration.
-func (s *Server) Name() string              { return s.cfg.Name }
-func (s *Server) Role() Role                { return s.cfg.Role }
-func (s *Server) Capacity() *Capacity       { return s.cfg.Capacity }
-func (s *Server) Clock() *Clock             { return s.clock }
-func (s *Server) Events() *EventLog         { return s.events }
-func (s *Server) SetHandler(h http.Handler) { s.handler = h }
+func (s *Server) Name() string        { return s.cfg.Name }
+func (s *Server) Role() Role          { return s.cfg.Role }
+func (s *Server) Capacity() *Capacity { return s.cfg.Capacity }
+func (s *Server) Clock() *Clock       { return s.clock }
+func (s *Server) Events() *EventLog   { return s.events }
 
 // Addr is the node's host:port; it stays the same across restarts.
 func (s *Server) Addr() string {
