@@ -43,13 +43,8 @@ func NewDBNode(sys *System, cfg DBConfig) (*DBNode, error) {
 }
 
 func (n *DBNode) handle(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/health" {
-		io.WriteString(w, "ok")
-		return
-	}
-	op, key, body, err := parseDataRequest(r)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+	op, key, body, ok := dataRequest(w, r, http.StatusBadRequest)
+	if !ok {
 		return
 	}
 	release, err := n.Hold(r.Context())
@@ -84,6 +79,21 @@ func sqlDo(ctx context.Context, d *SQLData, op Op, key int, body string) ([]byte
 		return []byte(fmt.Sprintf(`{"id":%d}`, id)), nil
 	}
 	return nil, ErrBadOp
+}
+
+// dataRequest answers /health, and bad requests with status bad, itself;
+// otherwise it returns the data op the request asks for, with ok true.
+func dataRequest(w http.ResponseWriter, r *http.Request, bad int) (op Op, key int, body string, ok bool) {
+	if r.URL.Path == "/health" {
+		io.WriteString(w, "ok")
+		return "", 0, "", false
+	}
+	op, key, body, err := parseDataRequest(r)
+	if err != nil {
+		http.Error(w, err.Error(), bad)
+		return "", 0, "", false
+	}
+	return op, key, body, true
 }
 
 // parseDataRequest reads /read?id=, /feed?id=, /write?user= (the web tier's

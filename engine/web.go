@@ -42,13 +42,8 @@ func NewWebNode(sys *System, cfg WebConfig) (*WebNode, error) {
 }
 
 func (n *WebNode) handle(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/health" {
-		io.WriteString(w, "ok")
-		return
-	}
-	op, key, body, err := parseDataRequest(r)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusNotFound)
+	op, key, body, ok := dataRequest(w, r, http.StatusNotFound)
+	if !ok {
 		return
 	}
 	if !n.webWork(w, r.Context()) {
@@ -115,13 +110,8 @@ func NewAppNode(sys *System, cfg AppConfig) (*AppNode, error) {
 }
 
 func (n *AppNode) handle(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/health" {
-		io.WriteString(w, "ok")
-		return
-	}
-	op, key, body, err := parseDataRequest(r)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusNotFound)
+	op, key, body, ok := dataRequest(w, r, http.StatusNotFound)
+	if !ok {
 		return
 	}
 	ctx := r.Context()

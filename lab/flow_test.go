@@ -66,6 +66,19 @@ func probeFilter(m tea.Model, msg tea.Msg) tea.Msg {
 	return msg
 }
 
+// screenOf asks a running test program for its screen ("" if it does not
+// answer within a second).
+func screenOf(tm *teatest.TestModel) string {
+	reply := make(chan string, 1)
+	tm.Send(probe{reply})
+	select {
+	case s := <-reply:
+		return s
+	case <-time.After(time.Second):
+		return ""
+	}
+}
+
 // TestFlowKillAndQuit drives a real session: select a node with tab, kill
 // it with x, see the kill in the event log, quit with q, and find the
 // step's temp dir gone.
@@ -97,13 +110,7 @@ func TestFlowKillAndQuit(t *testing.T) {
 	wait := func(want string) {
 		t.Helper()
 		ok := func([]byte) bool {
-			reply := make(chan string, 1)
-			tm.Send(probe{reply})
-			select {
-			case last = <-reply:
-			case <-time.After(time.Second):
-				return false
-			}
+			last = screenOf(tm)
 			return strings.Contains(last, want)
 		}
 		defer func() {
@@ -182,16 +189,7 @@ func TestFlowRealChapter(t *testing.T) {
 		teatest.WithProgramOptions(tea.WithFilter(probeFilter)))
 	r.setSend(tm.Send)
 	t.Cleanup(func() { _ = tm.Quit(); _ = r.closeAll() })
-	screenNow := func() string {
-		reply := make(chan string, 1)
-		tm.Send(probe{reply})
-		select {
-		case s := <-reply:
-			return s
-		case <-time.After(time.Second):
-			return ""
-		}
-	}
+	screenNow := func() string { return screenOf(tm) }
 	last := ""
 	wait := func(what string, cond func(string) bool) {
 		t.Helper()

@@ -33,18 +33,8 @@ func BenchmarkPausedCPU(b *testing.B) {
 		tm := teatest.NewTestModel(b, m, teatest.WithInitialTermSize(160, 48),
 			teatest.WithProgramOptions(tea.WithFilter(probeFilter)))
 		r.setSend(tm.Send)
-		screen := func() string {
-			reply := make(chan string, 1)
-			tm.Send(probe{reply})
-			select {
-			case s := <-reply:
-				return s
-			case <-time.After(time.Second):
-				return ""
-			}
-		}
 		until := func(want string) {
-			teatest.WaitFor(b, strings.NewReader(""), func([]byte) bool { return strings.Contains(screen(), want) },
+			teatest.WaitFor(b, strings.NewReader(""), func([]byte) bool { return strings.Contains(screenOf(tm), want) },
 				teatest.WithDuration(20*time.Second), teatest.WithCheckInterval(50*time.Millisecond))
 		}
 		until("web-3") // the step is open and drawn
