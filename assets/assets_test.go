@@ -566,3 +566,29 @@ func BenchmarkFactLabel(b *testing.B) {
 		_ = FactLabel("ko", "outage_failed_pct")
 	}
 }
+
+func TestStaticFiles(t *testing.T) {
+	want := map[string]string{"app.css": "text/css", "app.js": "javascript", "logo.png": "image/png", "intro-001.ts": "video/mp2t"}
+	got := StaticFiles()
+	if len(got) != len(want) {
+		t.Fatalf("%d static files, want %d", len(got), len(want))
+	}
+	for _, f := range got {
+		w, ok := want[f.Name]
+		if !ok || !strings.Contains(f.Type, w) || len(f.Body) < 1000 {
+			t.Errorf("%s: type %q, %d bytes", f.Name, f.Type, len(f.Body))
+		}
+	}
+	for _, f := range got {
+		switch f.Name {
+		case "logo.png":
+			if string(f.Body[1:4]) != "PNG" {
+				t.Error("logo.png is not a PNG")
+			}
+		case "intro-001.ts":
+			if len(f.Body)%188 != 0 || f.Body[0] != 0x47 || f.Body[188] != 0x47 {
+				t.Error("intro-001.ts is not 188-byte transport stream packets")
+			}
+		}
+	}
+}

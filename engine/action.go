@@ -28,6 +28,8 @@ const (
 	ActSpeed   Kind = "speed"     // set the lab clock speed
 	ActCut     Kind = "partition" // cut every link of a node; it stays up
 	ActHeal    Kind = "heal"      // restore a partitioned node's links
+	ActDeploy  Kind = "deploy"    // put a new version of the static files on the origin
+	ActPurge   Kind = "purge"     // ask every CDN edge to drop its copies
 )
 
 // Action is one command to the engine.
@@ -203,7 +205,7 @@ func ParseAction(f []string) (Action, error) {
 			return Action{}, err
 		}
 		return Action{Kind: kind, Key: args[0], Str: args[1]}, nil
-	case ActPause, ActResume:
+	case ActPause, ActResume, ActDeploy, ActPurge:
 		if err := need(0, "nothing"); err != nil {
 			return Action{}, err
 		}
@@ -218,7 +220,7 @@ func ParseAction(f []string) (Action, error) {
 		}
 		return Action{Kind: kind, Value: x}, nil
 	}
-	return Action{}, fmt.Errorf("unknown action %q (want kill, restart, latency, rate, spike, set, add, remove, drain, partition, heal, pause, resume, speed)", f[0])
+	return Action{}, fmt.Errorf("unknown action %q (want kill, restart, latency, rate, spike, set, add, remove, drain, partition, heal, deploy, purge, pause, resume, speed)", f[0])
 }
 
 // MaxRate is the highest arrival rate the generator accepts.

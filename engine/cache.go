@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -74,6 +75,7 @@ type Cache struct {
 	node  *KVNode
 	rdb   *redis.Client
 	clock *Clock
+	link  atomic.Pointer[Link] // the web tier's hop to the node, if drawn
 
 	mu        sync.Mutex
 	cfg       CacheConfig
@@ -118,7 +120,79 @@ func NewCache(sys *System, node *KVNode, cfg CacheConfig) (*Cache, error) {
 	sys.Go(func(ctx context.Context) {
 		sys.Clock.Every(ctx, 100*time.Millisecond, func(now time.Duration) { c.tick(now) })
 	})
+	node.OnUp(c.forget)
+	node.Describe(c.detail, c.lines)
 	return c, nil
+}
+
+// Node is the Redis server under the cache.
+func (c *Cache) Node() *KVNode { return c.node }
+
+// SetLink makes every command cross l first (its latency and partitions).
+func (c *Cache) SetLink(l *Link) { c.link.Store(l) }
+
+// hop spends the link's and the node's injected latency before a command.
+func (c *Cache) hop(ctx context.Context) error {
+	if l := c.link.Load(); l != nil {
+		if err := l.Delay(ctx); err != nil {
+			return err
+		}
+	}
+	if d := time.Duration(c.node.latency.Load()); d > 0 {
+		return c.clock.Sleep(ctx, d)
+	}
+	return nil
+}
+
+// forget drops the bookkeeping of every key: the server restarted empty.
+func (c *Cache) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.keys, c.meta, c.used = nil, map[string]*cacheEntry{}, 0
+}
+
+func (c *Cache) detail() string {
+	st := c.Stats()
+	if st.Max > 0 {
+		return fmt.Sprintf("cache · %d keys · %d%% mem", st.Keys, 100*st.Used/st.Max)
+	}
+	return fmt.Sprintf("cache · %d keys", st.Keys)
+}
+
+// lines are the inspector's: memory, eviction, and the hottest keys with
+// their TTL counting down and their idle time (what LRU looks at).
+func (c *Cache) lines() []string {
+	st, cfg := c.Stats(), c.Config()
+	out := []string{
+		fmt.Sprintf("memory: %s of %s", kb(st.Used), kb(st.Max)),
+		fmt.Sprintf("policy: %s, %d samples", cfg.Policy, cfg.Samples),
+		"eviction: scalelab's own layer (miniredis has none)",
+		fmt.Sprintf("evicted: %d · refused: %d", st.Evictions, st.Refused),
+		"hottest keys (ttl left · idle · hits):",
+	}
+	for _, k := range c.Hottest(5) {
+		ttl := "none"
+		if k.TTLLeft > 0 {
+			ttl = fmt.Sprintf("%.1fs", k.TTLLeft.Seconds())
+		}
+		out = append(out, fmt.Sprintf("  %-9s %6s · %4.1fs · %.0f", k.Key, ttl, k.Idle.Seconds(), k.Freq))
+	}
+	return out
+}
+
+// kb formats bytes as KB (or MB).
+func kb(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fMB", float64(n)/(1<<20))
+	default:
+		return fmt.Sprintf("%.0fKB", float64(n)/(1<<10))
+	}
+}
+
+// done counts one command on the node.
+func (c *Cache) done(start time.Duration, err error) {
+	c.node.record(c.clock.Now()-start, err)
 }
 
 // tick moves the server's TTLs on by the lab time that passed and forgets
@@ -185,15 +259,25 @@ func (c *Cache) Config() CacheConfig {
 
 // Get reads a key: hit is false on a miss.
 func (c *Cache) Get(ctx context.Context, key string) (val string, hit bool, err error) {
+	start := c.clock.Now()
+	if err := c.hop(ctx); err != nil {
+		c.done(start, err)
+		return "", false, err
+	}
 	val, err = c.rdb.Get(ctx, key).Result()
-	if errors.Is(err, redis.Nil) {
+	miss := errors.Is(err, redis.Nil)
+	if miss {
+		err = nil
+	}
+	c.done(start, err)
+	switch {
+	case err != nil:
+		return "", false, err
+	case miss:
 		c.mu.Lock()
 		c.dropLocked(key) // expired or evicted behind our back
 		c.mu.Unlock()
 		return "", false, nil
-	}
-	if err != nil {
-		return "", false, err
 	}
 	c.mu.Lock()
 	if e := c.meta[key]; e != nil {
@@ -207,6 +291,11 @@ func (c *Cache) Get(ctx context.Context, key string) (val string, hit bool, err 
 // memory is over the limit. It returns ErrCacheFull when the policy cannot
 // make room.
 func (c *Cache) Set(ctx context.Context, key, val string, ttl time.Duration) error {
+	start := c.clock.Now()
+	if err := c.hop(ctx); err != nil {
+		c.done(start, err)
+		return err
+	}
 	size := int64(len(key)+len(val)) + entryOverhead
 	c.mu.Lock()
 	var old int64
@@ -222,6 +311,7 @@ func (c *Cache) Set(ctx context.Context, key, val string, ttl time.Duration) err
 			if len(victims) > 0 {
 				c.rdb.Del(ctx, victims...)
 			}
+			c.done(start, ErrCacheFull) // Redis answers an OOM error
 			return ErrCacheFull
 		}
 		c.dropLocked(v)
@@ -249,22 +339,28 @@ func (c *Cache) Set(ctx context.Context, key, val string, ttl time.Duration) err
 	}
 	pipe.Set(ctx, key, val, ttl)
 	_, err := pipe.Exec(ctx)
+	c.done(start, err)
 	return err
 }
 
 // Invalidate deletes a key (invalidate-on-write).
 func (c *Cache) Invalidate(ctx context.Context, key string) error {
+	start := c.clock.Now()
+	if err := c.hop(ctx); err != nil {
+		c.done(start, err)
+		return err
+	}
 	c.mu.Lock()
 	c.dropLocked(key)
 	c.mu.Unlock()
-	return c.rdb.Del(ctx, key).Err()
+	err := c.rdb.Del(ctx, key).Err()
+	c.done(start, err)
+	return err
 }
 
 // Flush forgets everything: a cache that restarts comes back cold.
 func (c *Cache) Flush(ctx context.Context) error {
-	c.mu.Lock()
-	c.keys, c.meta, c.used = nil, map[string]*cacheEntry{}, 0
-	c.mu.Unlock()
+	c.forget()
 	return c.rdb.FlushAll(ctx).Err()
 }
 

@@ -23,7 +23,7 @@ func cacheRig(t testing.TB, cfg CacheConfig) (*System, *Cache) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sys.Close() })
-	kv, err := NewKVNode(sys, "cache-1")
+	kv, err := NewCacheNode(sys, "cache-1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,9 +36,9 @@ func CachePatterns() []string {
 // acknowledged write. With coalescing on, concurrent misses of one key
 // make one database read (singleflight), which stops a stampede.
 type CacheStore struct {
-	cache *Cache
-	db    Store
-	clock *Clock
+	caches atomic.Pointer[[]*Cache]
+	db     Store
+	clock  *Clock
 
 	ttl      atomic.Int64
 	pattern  atomic.Value // string
@@ -49,6 +49,30 @@ type CacheStore struct {
 
 	mu      sync.Mutex
 	version map[int]int64 // acknowledged writes per key: the database's truth
+	loading map[string]*burst
+	bursts  map[string]BurstStats
+}
+
+// burst is the database reads of one key that overlapped: the reads a
+// miss storm makes while the first is still running.
+type burst struct {
+	inflight int
+	reads    int64
+}
+
+// BurstStats sums a key's bursts of database reads: Bursts is how many
+// times the key had to be loaded (a cold start or an expiry), Reads the
+// database reads those loads made. Without a stampede Reads == Bursts.
+type BurstStats struct {
+	Bursts, Reads int64
+}
+
+// PerBurst is the mean number of database reads per load of the key.
+func (b BurstStats) PerBurst() float64 {
+	if b.Bursts == 0 {
+		return 0
+	}
+	return float64(b.Reads) / float64(b.Bursts)
 }
 
 // cached is what the store keeps in Redis: the data and the version of the
@@ -60,10 +84,74 @@ type cached struct {
 
 // NewCacheStore puts cache in front of db with a TTL (lab time).
 func NewCacheStore(cache *Cache, db Store, clock *Clock, ttl time.Duration) *CacheStore {
-	s := &CacheStore{cache: cache, db: db, clock: clock, version: map[int]int64{}}
+	s := &CacheStore{db: db, clock: clock, version: map[int]int64{}, loading: map[string]*burst{}, bursts: map[string]BurstStats{}}
+	s.caches.Store(&[]*Cache{cache})
 	s.ttl.Store(int64(ttl))
 	s.pattern.Store(PatternCacheAside)
 	return s
+}
+
+// AddCache adds a cache node. Keys are spread over the nodes by rendezvous
+// hashing, so a new node takes about 1/n of the keys and the others keep
+// theirs; a dead node's keys fall through to the database.
+func (s *CacheStore) AddCache(c *Cache) {
+	old := *s.caches.Load()
+	next := append(append([]*Cache{}, old...), c)
+	s.caches.Store(&next)
+}
+
+// Caches returns the cache nodes.
+func (s *CacheStore) Caches() []*Cache { return *s.caches.Load() }
+
+// cacheFor picks the node that owns a key by rendezvous hashing, as the
+// load balancer's hash policies do.
+func (s *CacheStore) cacheFor(key string) *Cache {
+	cs := *s.caches.Load()
+	if len(cs) == 1 {
+		return cs[0]
+	}
+	var best *Cache
+	var top uint64
+	k := fnv1a(fnvOffset, key)
+	for _, c := range cs {
+		if v := mix64(fnv1a(k^0xff, c.node.Name())); best == nil || v > top {
+			best, top = c, v
+		}
+	}
+	return best
+}
+
+// Bursts returns a key's load bursts so far ("read:0").
+func (s *CacheStore) Bursts(key string) BurstStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bursts[key]
+}
+
+// readDB reads a key from the database, counting reads that overlap
+// another read of the same key.
+func (s *CacheStore) readDB(ctx context.Context, op Op, key int, ck string) ([]byte, error) {
+	s.mu.Lock()
+	b := s.loading[ck]
+	if b == nil {
+		b = &burst{}
+		s.loading[ck] = b
+	}
+	b.inflight++
+	b.reads++
+	s.mu.Unlock()
+	s.dbReads.Add(1)
+	out, err := s.db.Do(ctx, op, key, "")
+	s.mu.Lock()
+	if b.inflight--; b.inflight == 0 {
+		delete(s.loading, ck)
+		st := s.bursts[ck]
+		st.Bursts++
+		st.Reads += b.reads
+		s.bursts[ck] = st
+	}
+	s.mu.Unlock()
+	return out, err
 }
 
 // SetTTL changes the TTL of keys stored from now on.
@@ -123,7 +211,8 @@ func (s *CacheStore) Do(ctx context.Context, op Op, key int, body string) ([]byt
 		return s.write(ctx, key, body)
 	}
 	ck := cacheKey(op, key)
-	raw, hit, err := s.cache.Get(ctx, ck)
+	cache := s.cacheFor(ck)
+	raw, hit, err := cache.Get(ctx, ck)
 	if err != nil {
 		s.cacheErrs.Add(1) // the cache is down: fall through to the database
 	}
@@ -142,13 +231,12 @@ func (s *CacheStore) Do(ctx context.Context, op Op, key int, body string) ([]byt
 		// the version is taken before the read, so the answer is at least
 		// that new; a write racing the read makes it look older, never newer
 		v := s.versionOf(key)
-		s.dbReads.Add(1)
-		out, err := s.db.Do(ctx, op, key, "")
+		out, err := s.readDB(ctx, op, key, ck)
 		if err != nil {
 			return nil, err
 		}
 		if b, err := json.Marshal(cached{V: v, Data: out}); err == nil {
-			_ = s.cacheSet(ctx, ck, string(b))
+			_ = s.cacheSet(ctx, cache, ck, string(b))
 		}
 		return out, nil
 	}
@@ -164,8 +252,8 @@ func (s *CacheStore) Do(ctx context.Context, op Op, key int, body string) ([]byt
 	return v.([]byte), nil
 }
 
-func (s *CacheStore) cacheSet(ctx context.Context, key, val string) error {
-	err := s.cache.Set(ctx, key, val, s.TTL())
+func (s *CacheStore) cacheSet(ctx context.Context, c *Cache, key, val string) error {
+	err := c.Set(ctx, key, val, s.TTL())
 	if err != nil {
 		s.cacheErrs.Add(1)
 	}
@@ -182,16 +270,18 @@ func (s *CacheStore) write(ctx context.Context, key int, body string) ([]byte, e
 	v := s.version[key]
 	s.mu.Unlock()
 	ck := cacheKey(OpRead, key)
+	cache := s.cacheFor(ck)
 	switch s.Pattern() {
 	case PatternInvalidate:
-		if s.cache.Invalidate(ctx, ck) != nil {
+		if cache.Invalidate(ctx, ck) != nil {
 			s.cacheErrs.Add(1)
 		}
 	case PatternWriteThrough:
+		// the new value is read back inside the write path, not by a miss
 		if fresh, err := s.db.Do(ctx, OpRead, key, ""); err == nil {
 			s.dbReads.Add(1)
 			if b, err := json.Marshal(cached{V: v, Data: fresh}); err == nil {
-				_ = s.cacheSet(ctx, ck, string(b))
+				_ = s.cacheSet(ctx, cache, ck, string(b))
 			}
 		}
 	}

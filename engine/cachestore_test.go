@@ -110,9 +110,15 @@ func TestCacheStoreTTLEndsStaleness(t *testing.T) {
 }
 
 // stampede sends n concurrent reads of one missing key to a slow database
-// and returns how many database reads they made.
+// and returns how many database reads they made; the store's burst count
+// must agree.
 func stampede(t *testing.T, coalesce bool, n int) int64 {
 	_, s, db := storeRig(t, time.Minute)
+	defer func() {
+		if b := s.Bursts("read:42"); b.Reads != db.reads.Load() || b.Bursts < 1 || b.PerBurst() > float64(b.Reads) {
+			t.Errorf("bursts %+v, db reads %d", b, db.reads.Load())
+		}
+	}()
 	db.delay = 50 * time.Millisecond
 	s.SetCoalesce(coalesce)
 	var wg sync.WaitGroup
@@ -145,7 +151,7 @@ func TestCacheStoreSurvivesADeadCache(t *testing.T) {
 	_, s, db := storeRig(t, time.Minute)
 	ctx := context.Background()
 	_, _ = s.Do(ctx, OpRead, 1, "")
-	if err := s.cache.node.Kill(); err != nil {
+	if err := s.Caches()[0].node.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	for k := 0; k < 20; k++ {
@@ -155,5 +161,78 @@ func TestCacheStoreSurvivesADeadCache(t *testing.T) {
 	}
 	if st := s.Stats(); st.CacheErrors == 0 || db.reads.Load() < 20 {
 		t.Errorf("reads should go to the database and the cache errors be counted: %+v, db reads %d", st, db.reads.Load())
+	}
+}
+
+// With two cache nodes, keys are split between them; one node's death
+// sends only its keys to the database, and no read fails.
+func TestCacheStoreTwoNodes(t *testing.T) {
+	sys, s, db := storeRig(t, time.Minute)
+	kv2, err := NewCacheNode(sys, "cache-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.AddNode(kv2); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := NewCache(sys, kv2, CacheConfig{Policy: EvictLRU, Samples: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AddCache(c2)
+	ctx := context.Background()
+	for k := 0; k < 400; k++ {
+		if _, err := s.Do(ctx, OpRead, k, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k1, k2 := s.Caches()[0].Stats().Keys, c2.Stats().Keys
+	if k1+k2 != 400 || k1 < 150 || k2 < 150 {
+		t.Fatalf("400 keys split %d / %d over two nodes", k1, k2)
+	}
+	if err := kv2.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	before := db.reads.Load()
+	for k := 0; k < 400; k++ {
+		if _, err := s.Do(ctx, OpRead, k, ""); err != nil {
+			t.Fatalf("a read failed with one cache node dead: %v", err)
+		}
+	}
+	if got := db.reads.Load() - before; got != int64(k2) {
+		t.Errorf("with cache-2 dead, %d reads reached the database, want its %d keys", got, k2)
+	}
+}
+
+// A cache node comes back from a restart empty, and the store fills it again.
+func TestCacheNodeRestartsCold(t *testing.T) {
+	sys, s, db := storeRig(t, time.Minute)
+	ctx := context.Background()
+	for k := 0; k < 50; k++ {
+		_, _ = s.Do(ctx, OpRead, k, "")
+	}
+	node := s.Caches()[0].Node()
+	if err := node.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := node.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	ctEventually(t, "cache back up", 5*time.Second, func() bool { return node.State() == StateUp })
+	if st := s.Caches()[0].Stats(); st.Keys != 0 || st.Used != 0 || len(node.Redis().Keys()) != 0 {
+		t.Fatalf("restarted cache holds %d keys (%d bytes), redis %d", st.Keys, st.Used, len(node.Redis().Keys()))
+	}
+	if !ctHasEvent(sys, EvUp, "cache-1") {
+		t.Error("no up event")
+	}
+	before := db.reads.Load()
+	for k := 0; k < 50; k++ {
+		_, _ = s.Do(ctx, OpRead, k, "")
+	}
+	if got := db.reads.Load() - before; got != 50 {
+		t.Errorf("a cold cache should miss every key once: %d database reads", got)
+	}
+	if n := node.Snap(); n.Role != RoleCache || len(n.Lines) < 5 || n.Requests == 0 {
+		t.Errorf("cache node snap: role %s, %d lines, %d requests", n.Role, len(n.Lines), n.Requests)
 	}
 }

@@ -34,6 +34,12 @@ type KVNode struct {
 	requests atomic.Int64
 	errors   atomic.Int64
 	win      *Window
+
+	role     Role
+	volatile bool            // memory only: a restart comes back empty
+	onUp     []func()        // run after a restart has brought the server back
+	lines    func() []string // extra inspector lines
+	detail   func() string
 }
 
 // NewKVNode starts a Redis server on a loopback port.
@@ -43,11 +49,36 @@ func NewKVNode(sys *System, name string) (*KVNode, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	life, end := context.WithCancel(context.Background())
-	return &KVNode{name: name, clock: sys.Clock, events: sys.Events, mr: mr, addr: mr.Addr(), state: StateUp, life: life, endLife: end, win: NewWindow(sys.Clock, 5)}, nil
+	return &KVNode{name: name, clock: sys.Clock, events: sys.Events, mr: mr, addr: mr.Addr(), state: StateUp, life: life, endLife: end, win: NewWindow(sys.Clock, 5), role: RoleKV}, nil
+}
+
+// NewCacheNode starts a Redis server used as a cache: its role is cache and
+// it keeps its data in memory only, so a restart brings it back empty.
+func NewCacheNode(sys *System, name string) (*KVNode, error) {
+	n, err := NewKVNode(sys, name)
+	if err != nil {
+		return nil, err
+	}
+	n.role, n.volatile = RoleCache, true
+	return n, nil
+}
+
+// OnUp adds a function run after each restart has brought the server back.
+func (n *KVNode) OnUp(fn func()) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.onUp = append(n.onUp, fn)
+}
+
+// Describe sets the node's one-line detail and its inspector lines.
+func (n *KVNode) Describe(detail func() string, lines func() []string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.detail, n.lines = detail, lines
 }
 
 func (n *KVNode) Name() string { return n.name }
-func (n *KVNode) Role() Role   { return RoleKV }
+func (n *KVNode) Role() Role   { return n.role }
 func (n *KVNode) Addr() string { return n.addr }
 
 // Redis exposes the server, e.g. to advance TTLs from the lab clock.
@@ -97,7 +128,17 @@ func (n *KVNode) Restart() error {
 			n.events.Add(EvInfo, n.name, "restart failed: %v", err)
 			return
 		}
+		if n.volatile {
+			n.mr.FlushAll() // memory only: the data died with the process
+		}
+		for _, fn := range n.onUp {
+			fn()
+		}
 		n.state = StateUp
+		if n.volatile {
+			n.events.Add(EvUp, n.name, "up on %s, empty: a cache lives in memory", n.addr)
+			return
+		}
 		n.events.Add(EvUp, n.name, "up on %s", n.addr)
 	}()
 	return nil
@@ -117,8 +158,19 @@ func (n *KVNode) record(d time.Duration, err error) {
 // Snap returns the node's state and counters.
 func (n *KVNode) Snap() NodeSnap {
 	rps, q := n.win.Stats()
-	s := NodeSnap{Name: n.name, Role: RoleKV, State: n.State(), Addr: n.addr, Requests: n.requests.Load(), Errors: n.errors.Load(),
-		RPS: rps, P50: q.P50, P99: q.P99, Latency: time.Duration(n.latency.Load()), Detail: fmt.Sprintf("redis · %d keys", len(n.mr.Keys()))}
+	n.mu.Lock()
+	detail, lines := n.detail, n.lines
+	n.mu.Unlock()
+	s := NodeSnap{Name: n.name, Role: n.role, State: n.State(), Addr: n.addr, Requests: n.requests.Load(), Errors: n.errors.Load(),
+		RPS: rps, P50: q.P50, P99: q.P99, Latency: time.Duration(n.latency.Load())}
+	if detail != nil {
+		s.Detail = detail()
+	} else {
+		s.Detail = fmt.Sprintf("redis · %d keys", len(n.mr.Keys()))
+	}
+	if lines != nil {
+		s.Lines = lines()
+	}
 	if s.State != StateUp {
 		s.Addr = ""
 	}
@@ -164,7 +216,8 @@ func NewKVStore(sys *System, node *KVNode, link *Link, meter *Meter, shape DataS
 // and builds the feeds in memory, so a lab starts in well under a second.
 func (k *KVStore) LoadFrom(ctx context.Context, d *SQLData) error {
 	db := d.DB()
-	users := map[int][]byte{}
+	type user struct{ name, bio string }
+	users := map[int]user{}
 	rows, err := db.QueryContext(ctx, "SELECT id, name, bio FROM users")
 	if err != nil {
 		return err
@@ -178,7 +231,7 @@ func (k *KVStore) LoadFrom(ctx context.Context, d *SQLData) error {
 			return err
 		}
 		names[id] = name
-		users[id], _ = json.Marshal(map[string]any{"id": id, "name": name, "bio": bio})
+		users[id] = user{name, bio}
 	}
 	rows.Close()
 	followees := map[int][]int{}
@@ -220,7 +273,12 @@ func (k *KVStore) LoadFrom(ctx context.Context, d *SQLData) error {
 	pipe := k.rdb.Pipeline()
 	for u := 0; u < k.shape.Users; u++ {
 		id := strconv.Itoa(u)
-		pipe.Set(ctx, "user:"+id, users[u], 0)
+		// a user is a hash, so a post can bump its counters in place
+		var last int64
+		if p := posts[u]; len(p) > 0 {
+			last = p[0].ID
+		}
+		pipe.HSet(ctx, "user:"+id, "name", users[u].name, "bio", users[u].bio, "posts", len(posts[u]), "last_post", last)
 		if fs := followers[u]; len(fs) > 0 {
 			pipe.SAdd(ctx, "followers:"+id, fs...)
 		}
@@ -282,7 +340,16 @@ func (k *KVStore) do(ctx context.Context, op Op, key int, body string) ([]byte, 
 	id := strconv.Itoa(key)
 	switch op {
 	case OpRead:
-		return k.rdb.Get(ctx, "user:"+id).Bytes()
+		h, err := k.rdb.HGetAll(ctx, "user:"+id).Result()
+		if err != nil {
+			return nil, err
+		}
+		if len(h) == 0 {
+			return nil, redis.Nil
+		}
+		posts, _ := strconv.ParseInt(h["posts"], 10, 64)
+		last, _ := strconv.ParseInt(h["last_post"], 10, 64)
+		return json.Marshal(map[string]any{"id": key, "name": h["name"], "bio": h["bio"], "posts": posts, "last_post": last})
 	case OpFeed:
 		items, err := k.rdb.LRange(ctx, "feed:"+id, 0, int64(k.shape.FeedLen-1)).Result()
 		if err != nil {
@@ -300,6 +367,8 @@ func (k *KVStore) do(ctx context.Context, op Op, key int, body string) ([]byte, 
 		}
 		item, _ := json.Marshal(FeedItem{ID: seq, Author: "user" + id, Body: body})
 		pipe := k.rdb.Pipeline()
+		pipe.HIncrBy(ctx, "user:"+id, "posts", 1)
+		pipe.HSet(ctx, "user:"+id, "last_post", seq)
 		for _, f := range followers { // fan-out on write: no joins at read time
 			pipe.LPush(ctx, "feed:"+f, item)
 			pipe.LTrim(ctx, "feed:"+f, 0, int64(k.shape.FeedLen-1))

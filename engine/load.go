@@ -22,16 +22,18 @@ import (
 type Op string
 
 // Request kinds. Page is web work only; Read, Feed and Write reach the data
-// tier (a point read, a join-shaped read, an insert).
+// tier (a point read, a join-shaped read, an insert). Asset is a static
+// file, fetched by the load's Fetch function.
 const (
 	OpPage  Op = "page"
 	OpRead  Op = "read"
 	OpFeed  Op = "feed"
 	OpWrite Op = "write"
+	OpAsset Op = "asset"
 )
 
 // Ops lists every op in a fixed order.
-var Ops = []Op{OpPage, OpRead, OpFeed, OpWrite}
+var Ops = []Op{OpPage, OpRead, OpFeed, OpWrite, OpAsset}
 
 // Mix gives each op a weight; weights need not sum to 1.
 type Mix map[Op]float64
@@ -63,6 +65,15 @@ type LoadConfig struct {
 	// Poisson arrivals, as independent users make: the same mean rate, but
 	// random gaps, so queues form before a server is 100% busy.
 	Uniform bool
+	// Fetch, when set, makes each request itself (a browser fetching a
+	// file from its region's edge, say) with the generator's client, and
+	// returns "" or a failure reason, and a tag for Observe (the route the
+	// request took, say). Entry is not used then.
+	Fetch func(ctx context.Context, c *http.Client, op Op, key, user int) (reason, tag string)
+	// Observe, when set, is told of every finished request: its latency
+	// from the intended send time, "" or its failure reason, and the tag
+	// Fetch gave it.
+	Observe func(op Op, key, user int, lat time.Duration, reason, tag string)
 }
 
 // DefaultLoadConfig is 200 req/s of reads over 1,000 keys and 500 users.
@@ -75,7 +86,7 @@ func (c LoadConfig) Validate() error {
 	switch {
 	case c.Rate < 0 || c.Rate > MaxRate:
 		return fmt.Errorf("rate %g is not between 0 and %d", c.Rate, MaxRate)
-	case c.Entry == nil:
+	case c.Entry == nil && c.Fetch == nil:
 		return errors.New("load has no entry point")
 	case c.Keys < 1 || c.Users < 1:
 		return errors.New("load needs at least one key and one user")
@@ -102,7 +113,8 @@ type Load struct {
 	startedAt  atomic.Int64 // lab time the load started; -1 before
 	wg         sync.WaitGroup
 
-	mix atomic.Pointer[mixTable]
+	mix  atomic.Pointer[mixTable]
+	zipf atomic.Uint64 // float64 bits of the key skew now; 0 uniform
 
 	mu      sync.Mutex
 	totals  Totals
@@ -145,6 +157,7 @@ func NewLoad(cfg LoadConfig, clock *Clock) (*Load, error) {
 	}
 	l := &Load{cfg: cfg, clock: clock, client: &http.Client{Transport: tr}, all: newHist(), ops: map[Op]*opStats{}}
 	l.SetMix(cfg.Mix)
+	l.zipf.Store(f64(cfg.Zipf))
 	l.base.Store(f64(cfg.Rate))
 	l.spikeX.Store(f64(1))
 	l.startedAt.Store(-1)
@@ -191,6 +204,19 @@ func (l *Load) SetMix(m Mix) {
 	l.mix.Store(t)
 }
 
+// SetZipf changes the key skew live: s > 1 is Zipf with exponent s, 0 is
+// uniform.
+func (l *Load) SetZipf(s float64) error {
+	if s != 0 && !(s > 1 && s < 10) {
+		return fmt.Errorf("zipf exponent %g must be above 1 (or 0 for uniform)", s)
+	}
+	l.zipf.Store(f64(s))
+	return nil
+}
+
+// Zipf is the key skew in force (0: uniform).
+func (l *Load) Zipf() float64 { return mathFloat64frombits(l.zipf.Load()) }
+
 // SetRate changes the base arrival rate live.
 func (l *Load) SetRate(r float64) { l.base.Store(f64(r)) }
 
@@ -218,9 +244,7 @@ func (l *Load) Run(ctx context.Context) {
 	defer l.client.CloseIdleConnections()
 	rng := rand.New(rand.NewPCG(uint64(l.cfg.Seed), 0xC0FFEE))
 	var zipf *rand.Zipf
-	if l.cfg.Zipf > 1 {
-		zipf = rand.NewZipf(rng, l.cfg.Zipf, 1, uint64(l.cfg.Keys-1))
-	}
+	skew := -1.0
 	start := l.clock.Now()
 	l.startedAt.Store(int64(start))
 	next := start
@@ -233,6 +257,12 @@ func (l *Load) Run(ctx context.Context) {
 				break
 			}
 			op := l.mix.Load().pick(rng.Float64())
+			if z := l.Zipf(); z != skew {
+				skew, zipf = z, nil
+				if z > 1 && l.cfg.Keys > 1 {
+					zipf = rand.NewZipf(rng, z, 1, uint64(l.cfg.Keys-1))
+				}
+			}
 			var key int
 			if zipf != nil {
 				key = int(zipf.Uint64())
@@ -278,19 +308,35 @@ func (l *Load) send(ctx context.Context, intended time.Duration, op Op, key, use
 	l.mu.Unlock()
 	if l.inflight.Add(1) > int64(l.cfg.MaxInFlight) {
 		l.inflight.Add(-1)
-		l.done(intended, op, ReasonDropped)
+		l.done(intended, op, key, user, ReasonDropped, "")
 		return
 	}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		defer l.inflight.Add(-1)
-		l.done(intended, op, l.do(ctx, op, key, user))
+		reason, tag := l.do(ctx, op, key, user)
+		l.done(intended, op, key, user, reason, tag)
 	}()
 }
 
-// do sends one request and returns "" on success or a failure reason.
-func (l *Load) do(parent context.Context, op Op, key, user int) string {
+// do sends one request and returns "" on success or a failure reason, and
+// the Fetch function's tag.
+func (l *Load) do(parent context.Context, op Op, key, user int) (string, string) {
+	if l.cfg.Fetch != nil {
+		ctx, cancel := l.clock.WithTimeout(parent, l.cfg.Timeout)
+		defer cancel()
+		reason, tag := l.cfg.Fetch(ctx, l.client, op, key, user)
+		if reason != "" && parent.Err() != nil {
+			return reasonClosing, tag
+		}
+		return reason, tag
+	}
+	return l.send1(parent, op, key, user), ""
+}
+
+// send1 sends one request to the entry point.
+func (l *Load) send1(parent context.Context, op Op, key, user int) string {
 	ctx, cancel := l.clock.WithTimeout(parent, l.cfg.Timeout)
 	defer cancel()
 	base := l.cfg.Entry()
@@ -355,12 +401,15 @@ func isDialError(err error) bool {
 	return errors.As(err, &op) && op.Op == "dial" && !op.Timeout()
 }
 
-func (l *Load) done(intended time.Duration, op Op, reason string) {
+func (l *Load) done(intended time.Duration, op Op, key, user int, reason, tag string) {
 	if reason == reasonClosing {
 		return
 	}
 	now := l.clock.Now()
 	lat := now - intended
+	if l.cfg.Observe != nil {
+		l.cfg.Observe(op, key, user, lat, reason, tag)
+	}
 	st := l.ops[op]
 	st.win.Record(lat, reason != "")
 	l.mu.Lock()

@@ -97,3 +97,60 @@ func (w *Window) Stats() (rps float64, q Quantiles) {
 
 func mathFloat64bits(f float64) uint64     { return math.Float64bits(f) }
 func mathFloat64frombits(b uint64) float64 { return math.Float64frombits(b) }
+
+// Book keeps latencies under labels (a region, a route): for each, the
+// outcomes and latency since start and over the last few seconds. It is
+// safe for concurrent use.
+type Book struct {
+	clock *Clock
+	mu    sync.Mutex
+	pages map[string]*bookPage
+}
+
+type bookPage struct {
+	ok, failed int64
+	hist       *hdr.Histogram
+	win        *Window
+}
+
+// NewBook makes an empty book.
+func NewBook(clock *Clock) *Book { return &Book{clock: clock, pages: map[string]*bookPage{}} }
+
+func (b *Book) page(label string) *bookPage {
+	p := b.pages[label]
+	if p == nil {
+		p = &bookPage{hist: newHist(), win: NewWindow(b.clock, 5)}
+		b.pages[label] = p
+	}
+	return p
+}
+
+// Record adds one request under a label.
+func (b *Book) Record(label string, d time.Duration, failed bool) {
+	b.mu.Lock()
+	p := b.page(label)
+	if failed {
+		p.failed++
+	} else {
+		p.ok++
+		recordHist(p.hist, d)
+	}
+	b.mu.Unlock()
+	p.win.Record(d, failed)
+}
+
+// Totals returns a label's outcomes and latency since start.
+func (b *Book) Totals(label string) (ok, failed int64, q Quantiles) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := b.page(label)
+	return p.ok, p.failed, quantiles(p.hist)
+}
+
+// Recent returns a label's rate and latency over the last seconds.
+func (b *Book) Recent(label string) (float64, Quantiles) {
+	b.mu.Lock()
+	p := b.page(label)
+	b.mu.Unlock()
+	return p.win.Stats()
+}

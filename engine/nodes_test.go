@@ -554,10 +554,23 @@ func TestKVNodeStore(t *testing.T) {
 			t.Fatalf("follower %d's feed: %d items, head %+v", f, len(feed), feed[0])
 		}
 	}
+	// the post bumps the user's own record too, as the SQL read sees it
+	got, err = store.Do(ctx, OpRead, 7, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after struct {
+		Posts    int64 `json:"posts"`
+		LastPost int64 `json:"last_post"`
+	}
+	if json.Unmarshal(want, &before) != nil || json.Unmarshal(got, &after) != nil || after.Posts != before.Posts+1 || after.LastPost != 1000001 {
+		t.Fatalf("user 7 after a post = %s, before %s", got, want)
+	}
+	want = got
 	if q := meter.Quantiles(OpFeed); q.N != 3 {
 		t.Errorf("meter feeds = %d, want 3", q.N)
 	}
-	if s := kv.Snap(); s.Requests != 5 || s.State != StateUp || !strings.Contains(s.Detail, "keys") {
+	if s := kv.Snap(); s.Requests != 6 || s.State != StateUp || !strings.Contains(s.Detail, "keys") {
 		t.Errorf("kv snap %+v", s)
 	}
 

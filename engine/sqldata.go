@@ -206,14 +206,19 @@ func (d *SQLData) Path() string { return d.path }
 // Shape is the seed shape.
 func (d *SQLData) Shape() DataShape { return d.shape }
 
-// User reads one user by primary key: a point read.
+// User reads one user by primary key with their post count and newest
+// post: a point read whose answer changes when the user posts.
 func (d *SQLData) User(ctx context.Context, id int) ([]byte, error) {
 	var name, bio string
-	err := d.DB().QueryRowContext(ctx, "SELECT name, bio FROM users WHERE id = ?", id).Scan(&name, &bio)
+	var posts, last int64
+	err := d.DB().QueryRowContext(ctx, `SELECT name, bio,
+		(SELECT COUNT(*) FROM posts WHERE user_id = ?1),
+		(SELECT COALESCE(MAX(id), 0) FROM posts WHERE user_id = ?1)
+		FROM users WHERE id = ?1`, id).Scan(&name, &bio, &posts, &last)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(map[string]any{"id": id, "name": name, "bio": bio})
+	return json.Marshal(map[string]any{"id": id, "name": name, "bio": bio, "posts": posts, "last_post": last})
 }
 
 // FeedItem is one post in a feed, with its author's name joined in.

@@ -575,14 +575,14 @@ func (s *System) Check(a Action) error {
 		if k.Values != nil && !contains(k.Values, a.Str) {
 			return fmt.Errorf("%s takes %s, not %q", a.Key, strings.Join(k.Values, ", "), a.Str)
 		}
-	case ActAdd, ActRemove, ActDrain:
+	case ActAdd, ActRemove, ActDrain, ActDeploy, ActPurge:
 		s.mu.Lock()
 		_, ok := s.handlers[a.Kind]
 		s.mu.Unlock()
 		if !ok {
 			return fmt.Errorf("%s: %w in this chapter", a.Kind, ErrNotSupported)
 		}
-		if a.Kind != ActAdd {
+		if a.Kind == ActRemove || a.Kind == ActDrain {
 			_, err := s.Resolve(a.Target)
 			return err
 		}
@@ -676,7 +676,7 @@ func (s *System) Apply(a Action) error {
 			return fmt.Errorf("set %s: %w", a.Key, err)
 		}
 		s.Events.Add(EvSet, a.Key, "%s", a.Str)
-	case ActAdd, ActRemove, ActDrain:
+	case ActAdd, ActRemove, ActDrain, ActDeploy, ActPurge:
 		s.mu.Lock()
 		h := s.handlers[a.Kind]
 		s.mu.Unlock()
