@@ -88,7 +88,7 @@ var ErrUnknownChapter = errors.New("unknown chapter")
 
 // All returns the chapters in order. Each call returns fresh values.
 func All() []*Chapter {
-	return []*Chapter{Tiers(), Scaling(), LoadBalancer(), Replication()}
+	return []*Chapter{Tiers(), Scaling(), LoadBalancer(), Replication(), Cache(), CDN()}
 }
 
 // Find returns a chapter by id or number.

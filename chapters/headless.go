@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,9 +97,13 @@ func Headless(ctx context.Context, cfg RunConfig) (*Report, error) {
 	if name == "" {
 		name = "chaos"
 	}
+	added := map[string]bool{} // roles an earlier line adds a node of
 	for _, t := range cfg.Script {
-		if err := s.Sys.Check(t.Action); err != nil {
+		if err := s.Sys.Check(t.Action); err != nil && !addedByScript(added, t.Action, err) {
 			return nil, fmt.Errorf("%w: %w", ErrBadTarget, &engine.ScriptError{Name: name, Line: t.Line, Msg: err.Error()})
+		}
+		if t.Action.Kind == engine.ActAdd {
+			added[t.Action.Target] = true
 		}
 	}
 	snaps := s.Sys.Subscribe()
@@ -270,4 +275,19 @@ func (r *Report) Text() string {
 		}
 	}
 	return b.String()
+}
+
+// addedByScript reports whether an unknown target names a node an earlier
+// `add ROLE` line will create (ROLE-N, e.g. cache-2 after `add cache`).
+func addedByScript(added map[string]bool, a engine.Action, err error) bool {
+	if !errors.Is(err, engine.ErrUnknownTarget) || a.Target == "" {
+		return false
+	}
+	for _, t := range strings.Split(a.Target, ",") {
+		role, n, ok := strings.Cut(t, "-")
+		if _, errN := strconv.Atoi(n); !ok || errN != nil || !added[role] {
+			return false
+		}
+	}
+	return true
 }

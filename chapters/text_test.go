@@ -164,6 +164,29 @@ func TestLessonTextFacts(t *testing.T) {
 	for _, v := range []string{"0", "1"} {
 		keys["split_brain_writes_min_replicas_"+v] = true
 	}
+	// chapter 5 builds names from knob values
+	for _, keys_ := range chapters.CacheKeyDists {
+		for _, ttl := range chapters.CacheTTLs {
+			keys["hit_pct_"+keys_+"_"+ttl] = true
+			keys["db_reads_per_s_"+keys_+"_"+ttl] = true
+		}
+	}
+	for _, p := range engine.CachePatterns() {
+		keys["stale_per_1k_reads_"+strings.ReplaceAll(p, "-", "_")] = true
+	}
+	for _, m := range chapters.CacheMemories {
+		keys["hit_pct_mem_"+strings.ToLower(m)] = true
+		keys["evictions_per_s_mem_"+strings.ToLower(m)] = true
+	}
+	// chapter 6: latency by region and route, cost by route
+	for _, reg := range []string{"us", "eu", "ap"} {
+		for _, route := range []string{"origin", "cdn"} {
+			keys["p50_ms_"+reg+"_"+route] = true
+		}
+	}
+	for _, route := range []string{"origin", "cdn"} {
+		keys["egress_usd_per_h_"+route] = true
+	}
 	for k := range keys {
 		// "n_" counters are not reported; a key ending in _ is a prefix
 		// completed at run time, listed above

@@ -78,6 +78,9 @@ func NewBrowsers(clock *Clock, origin *Origin, edges []*Edge, regions []Region, 
 // SetCDN sends users to their edges (true) or straight to the origin.
 func (b *Browsers) SetCDN(on bool) { b.useCDN.Store(on) }
 
+// CDN reports whether users go to their edges.
+func (b *Browsers) CDN() bool { return b.useCDN.Load() }
+
 // SetVersioned makes pages use versioned URLs.
 func (b *Browsers) SetVersioned(on bool) { b.versioned.Store(on) }
 

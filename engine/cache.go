@@ -343,6 +343,29 @@ func (c *Cache) Set(ctx context.Context, key, val string, ttl time.Duration) err
 	return err
 }
 
+// ClampTTL makes every key expire within d from now.
+func (c *Cache) ClampTTL(ctx context.Context, d time.Duration) error {
+	now := c.clock.Now()
+	c.mu.Lock()
+	var keys []string
+	for k, e := range c.meta {
+		if e.expireAt == 0 || e.expireAt > now+d {
+			e.expireAt = now + d
+			keys = append(keys, k)
+		}
+	}
+	c.mu.Unlock()
+	if len(keys) == 0 {
+		return nil
+	}
+	pipe := c.rdb.Pipeline()
+	for _, k := range keys {
+		pipe.PExpire(ctx, k, d)
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
 // Invalidate deletes a key (invalidate-on-write).
 func (c *Cache) Invalidate(ctx context.Context, key string) error {
 	start := c.clock.Now()

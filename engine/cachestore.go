@@ -65,6 +65,7 @@ type burst struct {
 // database reads those loads made. Without a stampede Reads == Bursts.
 type BurstStats struct {
 	Bursts, Reads int64
+	Last          int64 // reads of the latest burst
 }
 
 // PerBurst is the mean number of database reads per load of the key.
@@ -148,14 +149,29 @@ func (s *CacheStore) readDB(ctx context.Context, op Op, key int, ck string) ([]b
 		st := s.bursts[ck]
 		st.Bursts++
 		st.Reads += b.reads
+		st.Last = b.reads
 		s.bursts[ck] = st
 	}
 	s.mu.Unlock()
 	return out, err
 }
 
-// SetTTL changes the TTL of keys stored from now on.
-func (s *CacheStore) SetTTL(d time.Duration) { s.ttl.Store(int64(d)) }
+// SetTTL changes the TTL of keys stored from now on, and shortens the TTL
+// of keys already cached that would outlive it, as an operator applying a
+// new TTL to a live cache would.
+func (s *CacheStore) SetTTL(ctx context.Context, d time.Duration) {
+	s.ttl.Store(int64(d))
+	for _, c := range s.Caches() {
+		_ = c.ClampTTL(ctx, d)
+	}
+}
+
+// Flush empties every cache node.
+func (s *CacheStore) Flush(ctx context.Context) {
+	for _, c := range s.Caches() {
+		_ = c.Flush(ctx)
+	}
+}
 
 // TTL is the TTL in force.
 func (s *CacheStore) TTL() time.Duration { return time.Duration(s.ttl.Load()) }
@@ -267,7 +283,6 @@ func (s *CacheStore) write(ctx context.Context, key int, body string) ([]byte, e
 	}
 	s.mu.Lock()
 	s.version[key]++
-	v := s.version[key]
 	s.mu.Unlock()
 	ck := cacheKey(OpRead, key)
 	cache := s.cacheFor(ck)
@@ -277,10 +292,13 @@ func (s *CacheStore) write(ctx context.Context, key int, body string) ([]byte, e
 			s.cacheErrs.Add(1)
 		}
 	case PatternWriteThrough:
-		// the new value is read back inside the write path, not by a miss
+		// the new value is read back inside the write path, not by a miss;
+		// like a miss it is stamped with the version before the read (at
+		// least this write's), as later writes may be in it too
+		rv := s.versionOf(key)
 		if fresh, err := s.db.Do(ctx, OpRead, key, ""); err == nil {
 			s.dbReads.Add(1)
-			if b, err := json.Marshal(cached{V: v, Data: fresh}); err == nil {
+			if b, err := json.Marshal(cached{V: rv, Data: fresh}); err == nil {
 				_ = s.cacheSet(ctx, cache, ck, string(b))
 			}
 		}

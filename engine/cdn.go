@@ -335,10 +335,11 @@ type Edge struct {
 }
 
 type edgeEntry struct {
-	body   []byte
-	header http.Header
-	stored time.Duration // lab time
-	cc     CacheControl
+	body    []byte
+	header  http.Header
+	stored  time.Duration // lab time
+	cc      CacheControl
+	retryAt atomic.Int64 // lab time before which a failed origin is not asked again
 }
 
 // NewEdge makes an edge (sys.AddNode starts it).
@@ -396,13 +397,16 @@ func (e *Edge) handle(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	// a worker is held for the edge's own work only: waiting on the origin
+	// costs it nothing, as in an event-driven proxy
 	release, err := e.Hold(r.Context())
 	if err != nil {
 		e.Overloaded(w)
 		return
 	}
-	defer release()
-	if e.Work(r.Context(), e.cfg.Work) != nil {
+	err = e.Work(r.Context(), e.cfg.Work)
+	release()
+	if err != nil {
 		return
 	}
 	p := r.URL.Path
@@ -413,6 +417,14 @@ func (e *Edge) handle(w http.ResponseWriter, r *http.Request) {
 	if ent != nil && now-ent.stored < ent.cc.TTL {
 		e.hits.Add(1)
 		e.serve(w, ent, "HIT", now)
+		return
+	}
+	stale := ent != nil && now-ent.stored < ent.cc.TTL+ent.cc.StaleIfError
+	if stale && now < time.Duration(ent.retryAt.Load()) {
+		// the origin failed a moment ago: serve the stale copy without
+		// asking again until the retry time
+		e.stale.Add(1)
+		e.serve(w, ent, "STALE", now)
 		return
 	}
 	e.misses.Add(1)
@@ -429,7 +441,8 @@ func (e *Edge) handle(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if ent != nil && now-ent.stored < ent.cc.TTL+ent.cc.StaleIfError {
+	if stale {
+		ent.retryAt.Store(int64(e.Clock().Now() + time.Second))
 		e.stale.Add(1)
 		e.serve(w, ent, "STALE", now)
 		return

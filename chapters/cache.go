@@ -1,0 +1,639 @@
+package chapters
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"scalelab/engine"
+)
+
+// The cache chapter's load: reads dominate, as they do where a cache pays.
+const cacheRate = 400
+
+func cacheMix() engine.Mix { return engine.Mix{engine.OpRead: 90, engine.OpWrite: 10} }
+
+// Knob values of the cache chapter.
+var (
+	cacheTTLs     = []string{"1s", "5s", "10s", "60s", "5m"}
+	cacheMemories = []string{"16KB", "256KB", "4MB"}
+	cacheKeyDists = []string{"zipf", "uniform"}
+)
+
+// cacheZipf is the key skew of "zipf": a few users are read far more than
+// the rest.
+const cacheZipf = 1.1
+
+// hotKey is the cache key of the most read user under Zipf.
+const hotKey = "read:0"
+
+// cacheTune is what a step changes about the topology.
+type cacheTune struct {
+	users    int
+	zipf     float64
+	readWork time.Duration // modelled work of one database read
+	dbSize   string
+	ttl      string
+	memory   string
+	knobs    []string // the knobs the step shows
+}
+
+func defaultCacheTune() cacheTune {
+	return cacheTune{users: 10000, zipf: cacheZipf, readWork: 8 * time.Millisecond, dbSize: "medium", ttl: "60s", memory: "4MB"}
+}
+
+// cacheLab is one step's topology: web-1 reads through the cache nodes to
+// db-1.
+type cacheLab struct {
+	sys   *engine.System
+	store *engine.CacheStore
+	db    *engine.DBNode
+	gauge *ring // sampled by the gauges
+	watch *ring // sampled by Watch
+	mu    sync.Mutex
+	tune  cacheTune
+
+	// Watch's state between snapshots
+	last      cacheCounts
+	upAt      time.Duration // when cache-1 last came back from a restart, -1 none
+	refilled  bool          // its hit ratio is back
+	lastBurst engine.BurstStats
+}
+
+// cacheCounts are the cumulative counters a step samples.
+type cacheCounts struct {
+	hits, misses, dbReads, stale, evictions, refused, readOK, readBad float64
+}
+
+func (c cacheCounts) slice() []float64 {
+	return []float64{c.hits, c.misses, c.dbReads, c.stale, c.evictions, c.refused, c.readOK, c.readBad}
+}
+
+func countsOf(v []float64) cacheCounts {
+	return cacheCounts{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]}
+}
+
+// minus is c - o, counter by counter.
+func (c cacheCounts) minus(o cacheCounts) cacheCounts {
+	a, b := c.slice(), o.slice()
+	for i := range a {
+		a[i] -= b[i]
+	}
+	return countsOf(a)
+}
+
+func (l *cacheLab) counts() cacheCounts {
+	st := l.store.Stats()
+	var ev, ref int64
+	for _, c := range l.store.Caches() {
+		cs := c.Stats()
+		ev += cs.Evictions
+		ref += cs.Refused
+	}
+	c := cacheCounts{hits: float64(st.Hits), misses: float64(st.Misses), dbReads: float64(st.DBReads), stale: float64(st.Stale), evictions: float64(ev), refused: float64(ref)}
+	if l.sys.Load != nil {
+		ok, bad, _ := l.sys.Load.OpStats(engine.OpRead)
+		c.readOK, c.readBad = float64(ok), float64(bad)
+	}
+	return c
+}
+
+func parseBytes(s string) int64 {
+	var n int64
+	var unit string
+	fmt.Sscanf(s, "%d%s", &n, &unit)
+	switch strings.ToUpper(unit) {
+	case "KB":
+		return n << 10
+	case "MB":
+		return n << 20
+	}
+	return n
+}
+
+func buildCache(sys *engine.System, opt Options, tune cacheTune) error {
+	shape := engine.DataShape{Users: tune.users, PostsPerUser: 2, Follows: 2, FeedLen: 20}
+	db, err := addDB(sys, "db-1", tune.dbSize, engine.WorkModel{Read: tune.readWork, Feed: 4 * tune.readWork, Write: 4 * time.Millisecond}, shape, opt.Seed)
+	if err != nil {
+		return err
+	}
+	node, err := engine.NewCacheNode(sys, "cache-1")
+	if err != nil {
+		return err
+	}
+	if err := sys.AddNode(node); err != nil {
+		return err
+	}
+	cfg := engine.CacheConfig{MaxMemory: parseBytes(tune.memory), Policy: engine.EvictLRU, Samples: 5}
+	cache, err := engine.NewCache(sys, node, cfg)
+	if err != nil {
+		return err
+	}
+	cache.SetLink(sys.AddLink("web-1", "cache-1"))
+	ttl, _ := time.ParseDuration(tune.ttl)
+	dbc := engine.NewDBClient(sys, db, sys.AddLink("web-1", "db-1"), nil)
+	store := engine.NewCacheStore(cache, dbc, sys.Clock, ttl)
+	web, err := engine.NewWebNode(sys, engine.WebConfig{Name: "web-1", Size: "xlarge", Work: engine.WorkModel{Web: time.Millisecond}, Store: func() engine.Store { return store }})
+	if err != nil {
+		return err
+	}
+	if err := sys.AddNode(web); err != nil {
+		return err
+	}
+	l := &cacheLab{sys: sys, store: store, db: db, gauge: newRing(20 * time.Second), watch: newRing(30 * time.Second), tune: tune, upAt: -1}
+	sys.SetValue("cache", l)
+	l.knobs(tune)
+	sys.Handle(engine.ActAdd, l.addCache)
+	sys.AddGauges(l.gauges)
+
+	cfgLoad := engine.DefaultLoadConfig()
+	cfgLoad.Rate, cfgLoad.Mix, cfgLoad.Seed = cacheRate, cacheMix(), opt.Seed
+	if opt.Rate > 0 {
+		cfgLoad.Rate = opt.Rate
+	}
+	cfgLoad.Keys, cfgLoad.Users, cfgLoad.Zipf = tune.users, 2000, tune.zipf
+	cfgLoad.Entry = func() string { return "http://" + web.Addr() }
+	ld, err := engine.NewLoad(cfgLoad, sys.Clock)
+	if err != nil {
+		return err
+	}
+	sys.SetLoad(ld)
+	return nil
+}
+
+// knobs adds the step's knobs.
+func (l *cacheLab) knobs(tune cacheTune) {
+	sys, store := l.sys, l.store
+	ctx := sys.Context()
+	var mu sync.Mutex
+	cur := map[string]string{"cache.ttl": tune.ttl, "load.keys": "zipf", "cache.memory": tune.memory, "cache.coalesce": "off"}
+	get := func(k string) func() string {
+		return func() string { mu.Lock(); defer mu.Unlock(); return cur[k] }
+	}
+	set := func(k, v string) { mu.Lock(); cur[k] = v; mu.Unlock() }
+	all := map[string]*engine.Knob{
+		"cache.ttl": {Name: "cache.ttl", Values: cacheTTLs, Get: get("cache.ttl"), Set: func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || !slices.Contains(cacheTTLs, v) {
+				return fmt.Errorf("ttl %q: have %s", v, strings.Join(cacheTTLs, ", "))
+			}
+			store.SetTTL(ctx, d)
+			set("cache.ttl", v)
+			return nil
+		}},
+		"load.keys": {Name: "load.keys", Values: cacheKeyDists, Get: get("load.keys"), Set: func(v string) error {
+			z := 0.0
+			switch v {
+			case "zipf":
+				z = tune.zipf
+			case "uniform":
+			default:
+				return fmt.Errorf("keys %q: have zipf, uniform", v)
+			}
+			if err := sys.Load.SetZipf(z); err != nil {
+				return err
+			}
+			set("load.keys", v)
+			return nil
+		}},
+		"cache.pattern": {Name: "cache.pattern", Values: engine.CachePatterns(), Get: store.Pattern, Set: func(v string) error {
+			if err := store.SetPattern(v); err != nil {
+				return err
+			}
+			// every entry now follows the new pattern: none is left stale
+			// from the old one
+			store.Flush(ctx)
+			sys.Events.Add(engine.EvInfo, "cache-1", "flushed: every entry follows %s from now", v)
+			return nil
+		}},
+		"cache.memory": {Name: "cache.memory", Values: cacheMemories, Get: get("cache.memory"), Set: func(v string) error {
+			if !slices.Contains(cacheMemories, v) {
+				return fmt.Errorf("memory %q: have %s", v, strings.Join(cacheMemories, ", "))
+			}
+			for _, c := range store.Caches() {
+				c.SetMaxMemory(parseBytes(v))
+			}
+			set("cache.memory", v)
+			return nil
+		}},
+		"cache.policy": {Name: "cache.policy", Values: engine.EvictionPolicies(), Get: func() string { return store.Caches()[0].Config().Policy }, Set: func(v string) error {
+			for _, c := range store.Caches() {
+				if err := c.SetPolicy(v); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		"cache.samples": {Name: "cache.samples", Values: []string{"3", "5", "10"}, Get: func() string { return fmt.Sprint(store.Caches()[0].Config().Samples) }, Set: func(v string) error {
+			var n int
+			if _, err := fmt.Sscanf(v, "%d", &n); err != nil || !slices.Contains([]string{"3", "5", "10"}, v) {
+				return fmt.Errorf("samples %q: have 3, 5, 10", v)
+			}
+			for _, c := range store.Caches() {
+				if err := c.SetSamples(n); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		"cache.coalesce": {Name: "cache.coalesce", Values: []string{"off", "on"}, Get: get("cache.coalesce"), Set: func(v string) error {
+			switch v {
+			case "on", "off":
+			default:
+				return fmt.Errorf("coalesce %q: have off, on", v)
+			}
+			store.SetCoalesce(v == "on")
+			set("cache.coalesce", v)
+			return nil
+		}},
+	}
+	for _, k := range tune.knobs {
+		sys.AddKnob(all[k])
+	}
+}
+
+// addCache adds a cache node; keys spread over the nodes by rendezvous
+// hashing.
+func (l *cacheLab) addCache(a engine.Action) error {
+	if a.Target != "cache" {
+		return fmt.Errorf("add %s: this chapter adds cache nodes (add cache): %w", a.Target, engine.ErrNotSupported)
+	}
+	have := l.store.Caches()
+	if len(have) >= 3 {
+		return fmt.Errorf("add cache: three cache nodes is this lab's limit: %w", engine.ErrNotSupported)
+	}
+	name := l.sys.NextName("cache")
+	node, err := engine.NewCacheNode(l.sys, name)
+	if err != nil {
+		return err
+	}
+	if err := l.sys.AddNode(node); err != nil {
+		return err
+	}
+	cfg := have[0].Config()
+	c, err := engine.NewCache(l.sys, node, cfg)
+	if err != nil {
+		return err
+	}
+	c.SetLink(l.sys.AddLink("web-1", name))
+	l.store.AddCache(c)
+	l.sys.Events.Add(engine.EvAdd, name, "cache node: keys split over %d nodes by rendezvous hashing", len(have)+1)
+	return nil
+}
+
+// cachesUp counts the cache nodes and those up.
+func (l *cacheLab) cachesUp() (n, up int) {
+	for _, c := range l.store.Caches() {
+		n++
+		if c.Node().State() == engine.StateUp {
+			up++
+		}
+	}
+	return n, up
+}
+
+func (l *cacheLab) gauges() []engine.Gauge {
+	now := l.sys.Clock.Now()
+	l.gauge.add(now, l.counts().slice()...)
+	var used int64
+	keys := 0
+	for _, c := range l.store.Caches() {
+		st := c.Stats()
+		used += st.Used
+		keys += st.Keys
+	}
+	out := []engine.Gauge{}
+	if dv, span, ok := l.gauge.delta(5 * time.Second); ok {
+		d := countsOf(dv)
+		if hr, ok := ratioPct(d.hits, d.misses); ok {
+			out = append(out, engine.Gauge{Name: "hit ratio", Value: round1(hr), Unit: "%"})
+		}
+		out = append(out,
+			engine.Gauge{Name: "db reads", Value: round1(perSec(d.dbReads, span)), Unit: "/s"},
+			engine.Gauge{Name: "evictions", Value: round1(perSec(d.evictions, span)), Unit: "/s"})
+	}
+	out = append(out,
+		engine.Gauge{Name: "memory", Value: float64(used >> 10), Unit: "KB"},
+		engine.Gauge{Name: "keys", Value: float64(keys)},
+		engine.Gauge{Name: "stale reads", Value: float64(l.store.Stats().Stale)})
+	if l.tune.zipf > 1.5 {
+		if b := l.store.Bursts(hotKey); b.Bursts > 0 {
+			out = append(out, engine.Gauge{Name: "hot key db reads/expiry", Value: float64(b.Last)})
+		}
+	}
+	return out
+}
+
+func cacheOf(r *Run) *cacheLab {
+	l, _ := r.Sys.Value("cache").(*cacheLab)
+	return l
+}
+
+// settle is how long knobs must hold before a figure counts for them.
+const cacheSettle = 10 * time.Second
+
+// watchCache latches the chapter's figures on every snapshot.
+func watchCache(r *Run) {
+	l := cacheOf(r)
+	if l == nil {
+		return
+	}
+	now := r.Now()
+	cur := l.counts()
+	l.watch.add(now, cur.slice()...)
+	step := cur.minus(l.last) // since the last snapshot
+	l.last = cur
+	dv, span, ok := l.watch.delta(5 * time.Second)
+	var d cacheCounts
+	if ok {
+		d = countsOf(dv)
+	}
+	hit, hitOK := ratioPct(d.hits, d.misses)
+	r.Facts["hit_ratio"] = round1(100 * l.store.Stats().HitRatio())
+	r.Facts["evictions"] = cur.evictions
+	r.Facts["stale_reads"] = cur.stale
+	r.Facts["db_reads"] = cur.dbReads
+	r.Facts["cache_refused"] = cur.refused
+	if !ok {
+		return
+	}
+	n, up := l.cachesUp()
+	allUp := n == up
+
+	// keys and TTL
+	keys, ttl := r.KnobAt("load.keys", now), r.KnobAt("cache.ttl", now)
+	if keys != "" && ttl != "" && allUp && hitOK && r.Held(cacheSettle, "load.keys", keys, "cache.ttl", ttl) {
+		r.Facts["hit_pct_"+keys+"_"+ttl] = round1(hit)
+		r.Facts["db_reads_per_s_"+keys+"_"+ttl] = round1(perSec(d.dbReads, span))
+	}
+	// write patterns: stale reads per pattern
+	if p := r.KnobAt("cache.pattern", now); p != "" {
+		k := factName(p)
+		r.Facts["n_reads_"+k] += step.hits + step.misses
+		r.Facts["n_stale_"+k] += step.stale
+		if n := r.Facts["n_reads_"+k]; n >= 500 {
+			r.Facts["stale_per_1k_reads_"+k] = round1(1000 * r.Facts["n_stale_"+k] / n)
+		}
+	}
+	// memory
+	if m := r.KnobAt("cache.memory", now); m != "" && allUp && hitOK && r.Held(cacheSettle, "cache.memory", m, "cache.policy", engine.EvictLRU) {
+		k := strings.ToLower(m)
+		r.Facts["hit_pct_mem_"+k] = round1(hit)
+		r.Facts["evictions_per_s_mem_"+k] = round1(perSec(d.evictions, span))
+	}
+	// the cache's death, with one node and with two
+	switch {
+	case n == 1 && up == 0:
+		r.Facts["n_readok_down"] += step.readOK
+		r.Facts["n_readbad_down"] += step.readBad
+		if t := r.Facts["n_readok_down"] + r.Facts["n_readbad_down"]; t >= 100 {
+			r.Facts["read_failed_pct_cache_down"] = round1(100 * r.Facts["n_readbad_down"] / t)
+		}
+		if downFor(r, "cache-1") >= 5*time.Second {
+			r.Facts["db_reads_per_s_cache_down"] = round1(perSec(d.dbReads, span))
+			if dbn, ok := r.Latest.Node("db-1"); ok {
+				r.Facts["db_p99_ms_cache_down"] = round1(engine.Ms(dbn.P99))
+			}
+		}
+	case n >= 2 && up == n-1:
+		for _, c := range l.store.Caches() {
+			if c.Node().State() != engine.StateUp && downFor(r, c.Node().Name()) >= 5*time.Second {
+				r.Facts["db_reads_per_s_one_of_two_down"] = round1(perSec(d.dbReads, span))
+			}
+		}
+	case allUp && hitOK && hit >= 80 && n == 1:
+		r.Facts["db_reads_per_s_cache_up"] = round1(perSec(d.dbReads, span))
+	}
+	// a cold restart refilling: from the up event to an 80% hit ratio,
+	// measured only over the time since
+	if e, ok := r.LastEvent(engine.EvUp, "cache-1"); ok && e.T != l.upAt {
+		l.upAt, l.refilled = e.T, false
+	}
+	if since := now - l.upAt; l.upAt >= 0 && !l.refilled && allUp && since >= 2*time.Second {
+		if dv, _, ok := l.watch.delta(min(since, 5*time.Second)); ok {
+			if h, ok := ratioPct(dv[0], dv[1]); ok && h >= 80 {
+				r.Facts["refill_s"] = round1(since.Seconds())
+				l.refilled = true
+			}
+		}
+	}
+	// the hot key's bursts, by coalescing
+	b := l.store.Bursts(hotKey)
+	co := r.KnobAt("cache.coalesce", now)
+	if co != "" && b.Bursts > l.lastBurst.Bursts {
+		r.Facts["n_bursts_"+co] += float64(b.Bursts - l.lastBurst.Bursts)
+		r.Facts["n_burst_reads_"+co] += float64(b.Reads - l.lastBurst.Reads)
+	}
+	l.lastBurst = b
+	if n := r.Facts["n_bursts_off"]; n >= 2 {
+		r.Facts["stampede_db_reads"] = round1(r.Facts["n_burst_reads_off"] / n)
+	}
+	if n := r.Facts["n_bursts_on"]; n >= 2 {
+		r.Facts["stampede_db_reads_coalesced"] = round1(r.Facts["n_burst_reads_on"] / n)
+	}
+}
+
+// downFor is how long a node has been down (0 when up).
+func downFor(r *Run, name string) time.Duration {
+	n, ok := r.Latest.Node(name)
+	if !ok || n.State == engine.StateUp || n.State == engine.StateSaturated {
+		return 0
+	}
+	if e, ok := r.LastEvent(engine.EvKill, name); ok {
+		return r.Now() - e.T
+	}
+	return 0
+}
+
+func cacheLesson(r *Run) map[string]any {
+	out := factsLesson(r)
+	for _, k := range []string{"hit_ratio", "evictions", "stale_reads", "db_reads", "stampede_db_reads"} {
+		if _, ok := out[k]; !ok {
+			out[k] = 0.0
+		}
+	}
+	return out
+}
+
+// cacheStep builds a step's topology with a tune.
+func cacheStep(change func(*cacheTune)) func(sys *engine.System, opt Options) error {
+	return func(sys *engine.System, opt Options) error {
+		t := defaultCacheTune()
+		change(&t)
+		return buildCache(sys, opt, t)
+	}
+}
+
+// Cache is chapter 5: a read-through cache on Redis in front of the
+// database: hit ratio, TTL, stale data, eviction, the cache's death and a
+// stampede on a hot key.
+func Cache() *Chapter {
+	threeWay := func(lo, hi float64) func(v float64) int {
+		return func(v float64) int {
+			switch {
+			case v < lo:
+				return 0
+			case v <= hi:
+				return 1
+			}
+			return 2
+		}
+	}
+	return &Chapter{
+		ID:     "cache",
+		Number: 5,
+		Lesson: cacheLesson,
+		Steps: []Step{
+			{
+				ID:    "hit-ratio",
+				Build: cacheStep(func(t *cacheTune) { t.knobs = []string{"cache.ttl", "load.keys"} }),
+				Keys: []Key{
+					{Key: "t", Help: "cache ttl", Knob: "cache.ttl"},
+					{Key: "z", Help: "key popularity", Knob: "load.keys"},
+				},
+				Watch:      watchCache,
+				Prediction: &Prediction{ID: "zipf-hit", Choices: 3, Unit: "%", Measured: factMeasured("hit_pct_zipf_60s"), Correct: threeWay(50, 80)},
+				Objectives: []Objective{
+					{ID: "warm", Check: func(r *Run) bool { return r.Facts["hit_pct_zipf_60s"] > 80 }},
+					{ID: "uniform", Check: func(r *Run) bool {
+						for _, ttl := range cacheTTLs {
+							u, okU := r.Facts["hit_pct_uniform_"+ttl]
+							z, okZ := r.Facts["hit_pct_zipf_"+ttl]
+							if okU && okZ && u < z {
+								return true
+							}
+						}
+						return false
+					}},
+					{ID: "short-ttl", Check: func(r *Run) bool {
+						short, ok1 := r.Facts["db_reads_per_s_zipf_1s"]
+						long, ok2 := r.Facts["db_reads_per_s_zipf_60s"]
+						return ok1 && ok2 && short > long
+					}},
+				},
+			},
+			{
+				ID:    "stale",
+				Build: cacheStep(func(t *cacheTune) { t.ttl, t.knobs = "5m", []string{"cache.pattern", "cache.ttl"} }),
+				Keys: []Key{
+					{Key: "w", Help: "write pattern", Knob: "cache.pattern"},
+					{Key: "t", Help: "cache ttl", Knob: "cache.ttl"},
+				},
+				Watch: watchCache,
+				Prediction: &Prediction{ID: "stale-aside", Choices: 3, Unit: "per 1k reads", Measured: factMeasured("stale_per_1k_reads_cache_aside"),
+					Correct: func(v float64) int {
+						if v > 0 {
+							return 1
+						}
+						return 0
+					}},
+				Objectives: []Objective{
+					{ID: "see-stale", Check: func(r *Run) bool { return r.Facts["n_stale_cache_aside"] > 0 }},
+					{ID: "invalidate", Check: func(r *Run) bool { return cleanFor(r, engine.PatternInvalidate, 0) }},
+					{ID: "write-through", Check: func(r *Run) bool { return cleanFor(r, engine.PatternWriteThrough, 80) }},
+				},
+			},
+			{
+				ID: "eviction",
+				Build: cacheStep(func(t *cacheTune) {
+					t.memory, t.knobs = cacheMemories[0], []string{"cache.memory", "cache.policy", "cache.samples"}
+				}),
+				Keys: []Key{
+					{Key: "m", Help: "cache memory", Knob: "cache.memory"},
+					{Key: "p", Help: "eviction policy", Knob: "cache.policy"},
+					{Key: "e", Help: "eviction samples", Knob: "cache.samples"},
+				},
+				Watch:      watchCache,
+				Prediction: &Prediction{ID: "small-hit", Choices: 3, Unit: "%", Measured: factMeasured("hit_pct_mem_16kb"), Correct: threeWay(20, 75)},
+				Objectives: []Objective{
+					{ID: "churn", Check: func(r *Run) bool {
+						h, ok := r.Facts["hit_pct_mem_16kb"]
+						return ok && h < 75 && r.Facts["evictions_per_s_mem_16kb"] >= 1
+					}},
+					{ID: "enough", Check: func(r *Run) bool {
+						h, ok := r.Facts["hit_pct_mem_4mb"]
+						return ok && h > 80 && r.Facts["evictions_per_s_mem_4mb"] == 0
+					}},
+					{ID: "noeviction", Check: func(r *Run) bool {
+						l := cacheOf(r)
+						if l == nil || !r.Held(5*time.Second, "cache.policy", engine.EvictNone) {
+							return false
+						}
+						dv, _, ok := l.watch.delta(5 * time.Second)
+						if !ok {
+							return false
+						}
+						d := countsOf(dv)
+						return d.refused > 0 && d.readOK > 0 && d.readBad == 0
+					}},
+				},
+			},
+			{
+				ID:         "cache-dies",
+				Build:      cacheStep(func(t *cacheTune) {}),
+				Keys:       []Key{{Key: "a", Help: "add cache node", Action: engine.ActAdd, Target: "cache"}},
+				Watch:      watchCache,
+				Prediction: &Prediction{ID: "cache-down-fail", Unit: "%", Measured: factMeasured("read_failed_pct_cache_down")},
+				Objectives: []Objective{
+					{ID: "kill-cache", Check: func(r *Run) bool {
+						f, ok := r.Facts["read_failed_pct_cache_down"]
+						down, okD := r.Facts["db_reads_per_s_cache_down"]
+						return ok && okD && f == 0 && down > 2*r.Facts["db_reads_per_s_cache_up"]
+					}},
+					{ID: "cold", Check: func(r *Run) bool { _, ok := r.Facts["refill_s"]; return ok }},
+					{ID: "two-caches", Check: func(r *Run) bool {
+						half, ok := r.Facts["db_reads_per_s_one_of_two_down"]
+						all, okAll := r.Facts["db_reads_per_s_cache_down"]
+						return ok && (!okAll || half < 0.75*all)
+					}},
+				},
+			},
+			{
+				ID: "stampede",
+				Build: cacheStep(func(t *cacheTune) {
+					t.zipf, t.readWork, t.dbSize, t.ttl = 2, 100*time.Millisecond, "large", "5s"
+					t.knobs = []string{"cache.coalesce", "cache.ttl"}
+				}),
+				Keys: []Key{
+					{Key: "c", Help: "coalesce misses", Knob: "cache.coalesce"},
+					{Key: "t", Help: "cache ttl", Knob: "cache.ttl"},
+				},
+				Watch:      watchCache,
+				Prediction: &Prediction{ID: "stampede-reads", Unit: "reads", Measured: factMeasured("stampede_db_reads")},
+				Objectives: []Objective{
+					{ID: "see-stampede", Check: func(r *Run) bool { return r.Facts["stampede_db_reads"] >= 5 }},
+					{ID: "coalesce", Check: func(r *Run) bool {
+						v, ok := r.Facts["stampede_db_reads_coalesced"]
+						return ok && v <= 1
+					}},
+				},
+			},
+		},
+	}
+}
+
+// cleanFor reports whether a write pattern has held for 10 s with writes,
+// a hit ratio of at least minHit, and stale reads down by 95% from
+// cache-aside's (or under 2% of reads if cache-aside was not measured). Not
+// to zero: a miss that read the database just before a write can still put
+// the old value back after it, the race that remains.
+func cleanFor(r *Run, pattern string, minHit float64) bool {
+	l := cacheOf(r)
+	if l == nil || !r.Held(cacheSettle, "cache.pattern", pattern) {
+		return false
+	}
+	dv, _, ok := l.watch.delta(cacheSettle)
+	if !ok {
+		return false
+	}
+	d := countsOf(dv)
+	hit, okH := ratioPct(d.hits, d.misses)
+	writes, _, _ := r.Sys.Load.OpStats(engine.OpWrite)
+	limit := 0.02
+	if aside, ok := r.Facts["stale_per_1k_reads_cache_aside"]; ok {
+		limit = 0.05 * aside / 1000
+	}
+	return okH && writes > 0 && d.stale <= limit*(d.hits+d.misses) && hit >= minHit
+}

@@ -1,0 +1,522 @@
+package chapters
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"scalelab/assets"
+	"scalelab/engine"
+)
+
+// The CDN chapter's load: browsers fetching a page's static files.
+const cdnRate = 300
+
+// cdnRegions: users in three regions; the origin is in the US. Distances
+// are modelled round trips.
+func cdnRegions() []engine.Region {
+	return []engine.Region{
+		{Name: "us", Share: 40, ToEdge: 8 * time.Millisecond, ToOrigin: 20 * time.Millisecond},
+		{Name: "eu", Share: 35, ToEdge: 8 * time.Millisecond, ToOrigin: 90 * time.Millisecond},
+		{Name: "ap", Share: 25, ToEdge: 8 * time.Millisecond, ToOrigin: 170 * time.Millisecond},
+	}
+}
+
+// edgeToOrigin is each edge's modelled round trip to the origin.
+var edgeToOrigin = map[string]time.Duration{"us": 10 * time.Millisecond, "eu": 80 * time.Millisecond, "ap": 160 * time.Millisecond}
+
+// How often a page load asks for each file.
+func cdnFiles() []engine.FileShare {
+	return []engine.FileShare{{Name: "app.css", Weight: 30}, {Name: "app.js", Weight: 30}, {Name: "logo.png", Weight: 25}, {Name: "intro-001.ts", Weight: 15}}
+}
+
+// Modelled egress prices, dollars per GB.
+const (
+	originPerGB = 0.09 // a cloud region's internet egress
+	cdnPerGB    = 0.04 // a CDN's delivery
+)
+
+var cdnTTLs = []string{"10s", "60s", "10m"}
+
+// cdnLab is one step's topology.
+type cdnLab struct {
+	sys      *engine.System
+	origin   *engine.Origin
+	edges    []*engine.Edge
+	browsers *engine.Browsers
+	gauge    *ring
+	watch    *ring
+	mu       sync.Mutex
+	route    string
+
+	// Watch's state between snapshots
+	last        cdnCounts
+	purgeBase   map[time.Duration]int64 // stale count 1 s after each purge
+	deployBase  map[time.Duration]int64 // stale count at each versioned deploy
+	regionTotal map[string][2]int64     // ok, failed per region at the last snapshot
+}
+
+type cdnCounts struct {
+	edgeHits, edgeMisses, originReqs, originBytes, edgeBytes, requests float64
+}
+
+func (c cdnCounts) slice() []float64 {
+	return []float64{c.edgeHits, c.edgeMisses, c.originReqs, c.originBytes, c.edgeBytes, c.requests}
+}
+
+func cdnCountsOf(v []float64) cdnCounts { return cdnCounts{v[0], v[1], v[2], v[3], v[4], v[5]} }
+
+func (l *cdnLab) counts() cdnCounts {
+	var c cdnCounts
+	for _, e := range l.edges {
+		st := e.Stats()
+		c.edgeHits += float64(st.Hits)
+		c.edgeMisses += float64(st.Misses)
+		c.edgeBytes += float64(st.Bytes)
+	}
+	o := l.origin.Stats()
+	c.originReqs = float64(o.UserRequests + o.EdgeRequests)
+	c.originBytes = float64(o.BytesToUsers + o.BytesToEdges)
+	if l.sys.Load != nil {
+		t := l.sys.Load.Totals()
+		c.requests = float64(t.OK + t.Failed)
+	}
+	return c
+}
+
+type cdnTune struct {
+	route, ttl string
+	knobs      []string
+}
+
+func buildCDN(sys *engine.System, opt Options, tune cdnTune) error {
+	var files []engine.StaticFile
+	for _, f := range assets.StaticFiles() {
+		files = append(files, engine.StaticFile{Name: f.Name, Type: f.Type, Body: f.Body, Text: f.Text})
+	}
+	ttl, _ := time.ParseDuration(tune.ttl)
+	origin, err := engine.NewOrigin(sys, engine.OriginConfig{Name: "origin", Size: "medium", Work: 5 * time.Millisecond, Files: files, TTL: ttl})
+	if err != nil {
+		return err
+	}
+	if err := sys.AddNode(origin); err != nil {
+		return err
+	}
+	l := &cdnLab{sys: sys, origin: origin, gauge: newRing(20 * time.Second), watch: newRing(30 * time.Second), route: tune.route,
+		purgeBase: map[time.Duration]int64{}, deployBase: map[time.Duration]int64{}, regionTotal: map[string][2]int64{}}
+	for _, reg := range cdnRegions() {
+		name := "edge-" + reg.Name
+		link := sys.AddLink(name, "origin")
+		link.SetLatency(edgeToOrigin[reg.Name])
+		e, err := engine.NewEdge(sys, engine.EdgeConfig{Name: name, Region: reg.Name, Size: "large", Work: 500 * time.Microsecond, Origin: origin, Link: link})
+		if err != nil {
+			return err
+		}
+		if err := sys.AddNode(e); err != nil {
+			return err
+		}
+		l.edges = append(l.edges, e)
+	}
+	l.browsers = engine.NewBrowsers(sys.Clock, origin, l.edges, cdnRegions(), cdnFiles())
+	l.browsers.SetCDN(tune.route == "cdn")
+	sys.SetValue("cdn", l)
+	l.knobs(tune)
+	sys.Handle(engine.ActDeploy, func(engine.Action) error { origin.Deploy(); return nil })
+	sys.Handle(engine.ActPurge, func(engine.Action) error { return l.purge() })
+	sys.AddGauges(l.gauges)
+
+	cfg := engine.DefaultLoadConfig()
+	cfg.Rate, cfg.Seed, cfg.Mix = cdnRate, opt.Seed, engine.Mix{engine.OpAsset: 1}
+	if opt.Rate > 0 {
+		cfg.Rate = opt.Rate
+	}
+	cfg.Keys, cfg.Users = 100, 3000
+	cfg.Fetch, cfg.Observe = l.browsers.Fetch, l.browsers.Observe
+	ld, err := engine.NewLoad(cfg, sys.Clock)
+	if err != nil {
+		return err
+	}
+	sys.SetLoad(ld)
+	return nil
+}
+
+// purge calls every edge's purge API (an HTTP PURGE of everything).
+func (l *cdnLab) purge() error {
+	c := &http.Client{Timeout: 2 * time.Second}
+	defer c.CloseIdleConnections()
+	var done []string
+	for _, e := range l.edges {
+		if e.State() != engine.StateUp {
+			continue
+		}
+		req, err := http.NewRequestWithContext(l.sys.Context(), "PURGE", e.URL()+"/*", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return fmt.Errorf("purge %s: %w", e.Name(), err)
+		}
+		resp.Body.Close()
+		done = append(done, e.Name())
+	}
+	l.sys.Events.Add(engine.EvPurge, "cdn", "every copy dropped on %s", strings.Join(done, ", "))
+	return nil
+}
+
+func (l *cdnLab) knobs(tune cdnTune) {
+	b, o := l.browsers, l.origin
+	var mu sync.Mutex
+	cur := map[string]string{"cdn.route": tune.route, "cdn.ttl": tune.ttl, "cdn.urls": "plain", "cdn.fallback": "on", "cdn.stale-if-error": "off"}
+	get := func(k string) func() string {
+		return func() string { mu.Lock(); defer mu.Unlock(); return cur[k] }
+	}
+	onOff := func(name string, apply func(bool)) *engine.Knob {
+		return &engine.Knob{Name: name, Values: []string{"on", "off"}, Get: get(name), Set: func(v string) error {
+			if v != "on" && v != "off" {
+				return fmt.Errorf("%s %q: have on, off", name, v)
+			}
+			apply(v == "on")
+			mu.Lock()
+			cur[name] = v
+			mu.Unlock()
+			return nil
+		}}
+	}
+	choice := func(name string, values []string, apply func(string)) *engine.Knob {
+		return &engine.Knob{Name: name, Values: values, Get: get(name), Set: func(v string) error {
+			if !slices.Contains(values, v) {
+				return fmt.Errorf("%s %q: have %s", name, v, strings.Join(values, ", "))
+			}
+			apply(v)
+			mu.Lock()
+			cur[name] = v
+			mu.Unlock()
+			return nil
+		}}
+	}
+	all := map[string]*engine.Knob{
+		"cdn.route": choice("cdn.route", []string{"cdn", "origin"}, func(v string) { b.SetCDN(v == "cdn") }),
+		"cdn.ttl": choice("cdn.ttl", cdnTTLs, func(v string) {
+			d, _ := time.ParseDuration(v)
+			o.SetTTL(d)
+		}),
+		"cdn.urls":           choice("cdn.urls", []string{"plain", "versioned"}, func(v string) { b.SetVersioned(v == "versioned") }),
+		"cdn.fallback":       onOff("cdn.fallback", b.SetFallback),
+		"cdn.stale-if-error": onOff("cdn.stale-if-error", o.SetStaleIfError),
+	}
+	all["cdn.stale-if-error"].Values = []string{"off", "on"}
+	for _, k := range tune.knobs {
+		l.sys.AddKnob(all[k])
+	}
+}
+
+func (l *cdnLab) gauges() []engine.Gauge {
+	now := l.sys.Clock.Now()
+	l.gauge.add(now, l.counts().slice()...)
+	var out []engine.Gauge
+	if dv, span, ok := l.gauge.delta(5 * time.Second); ok {
+		d := cdnCountsOf(dv)
+		if hr, ok := ratioPct(d.edgeHits, d.edgeMisses); ok {
+			out = append(out, engine.Gauge{Name: "edge hit ratio", Value: round1(hr), Unit: "%"})
+		}
+		if d.requests > 0 {
+			out = append(out, engine.Gauge{Name: "origin offload", Value: round1(max(0, 100*(1-d.originReqs/d.requests))), Unit: "%"})
+		}
+		out = append(out, engine.Gauge{Name: "origin req/s", Value: round1(perSec(d.originReqs, span))})
+		out = append(out, engine.Gauge{Name: "egress $/h", Value: round1(egressPerHour(d, span)), Unit: "$/h", Modelled: true})
+	}
+	for _, reg := range cdnRegions() {
+		if _, q := l.browsers.Latency.Recent(reg.Name); q.N > 0 {
+			out = append(out, msGauge("p50 "+reg.Name, q.P50))
+		}
+	}
+	n, _ := l.browsers.Stale()
+	out = append(out, engine.Gauge{Name: "stale responses", Value: float64(n)})
+	return out
+}
+
+// egressPerHour is the modelled egress bill per hour at the rate of d.
+func egressPerHour(d cdnCounts, span time.Duration) float64 {
+	gbPerHour := func(bytes float64) float64 { return perSec(bytes, span) * 3600 / 1e9 }
+	return gbPerHour(d.originBytes)*originPerGB + gbPerHour(d.edgeBytes)*cdnPerGB
+}
+
+func cdnOf(r *Run) *cdnLab {
+	l, _ := r.Sys.Value("cdn").(*cdnLab)
+	return l
+}
+
+// watchCDN latches the chapter's figures on every snapshot.
+func watchCDN(r *Run) {
+	l := cdnOf(r)
+	if l == nil {
+		return
+	}
+	now := r.Now()
+	cur := l.counts()
+	l.watch.add(now, cur.slice()...)
+	l.last = cur
+	r.Facts["edge_hit_ratio"] = 0
+	if hr, ok := ratioPct(cur.edgeHits, cur.edgeMisses); ok {
+		r.Facts["edge_hit_ratio"] = round1(hr)
+	}
+	r.Facts["origin_requests"] = cur.originReqs
+	if cur.requests > 0 {
+		r.Facts["offload_pct"] = round1(max(0, 100*(1-cur.originReqs/cur.requests)))
+	}
+	stale, lastStale := l.browsers.Stale()
+	r.Facts["stale_responses"] = float64(stale)
+	var sie int64
+	for _, e := range l.edges {
+		sie += e.Stats().Stale
+	}
+	r.Facts["stale_if_error_served"] = float64(sie)
+
+	route := "origin"
+	if l.browsers.CDN() {
+		route = "cdn"
+	}
+	edgesUp := true
+	for _, e := range l.edges {
+		edgesUp = edgesUp && e.State() == engine.StateUp
+	}
+	originUp := l.origin.State() == engine.StateUp
+	// latency by region and route, once the route has held and all is up
+	if edgesUp && originUp && r.Held(10*time.Second, "cdn.route", r.KnobAt("cdn.route", now)) && r.KnobAt("cdn.route", now) == route {
+		for _, reg := range cdnRegions() {
+			if _, q := l.browsers.Latency.Recent(reg.Name + "/" + route); q.N >= 20 {
+				r.Facts["p50_ms_"+reg.Name+"_"+route] = round1(engine.Ms(q.P50))
+			}
+		}
+		if dv, span, ok := l.watch.delta(5 * time.Second); ok {
+			r.Facts["egress_usd_per_h_"+route] = round1(egressPerHour(cdnCountsOf(dv), span))
+		}
+	}
+	ttl := l.origin.TTL()
+	// deploys: how long stale copies were served, after a purge, with
+	// versioned URLs
+	deploys := r.EventsOf(engine.EvDeploy)
+	purges := r.EventsOf(engine.EvPurge)
+	for i, d := range deploys {
+		next := time.Duration(1 << 62)
+		if i+1 < len(deploys) {
+			next = deploys[i+1].T
+		}
+		purged := time.Duration(-1)
+		for _, p := range purges {
+			if p.T >= d.T && p.T < next {
+				purged = p.T
+				break
+			}
+		}
+		switch {
+		case r.KnobAt("cdn.urls", d.T) == "versioned":
+			if _, ok := l.deployBase[d.T]; !ok {
+				l.deployBase[d.T] = stale
+			}
+			if now-d.T >= 10*time.Second && next > now {
+				r.Facts["stale_versioned"] = float64(stale - l.deployBase[d.T])
+			}
+		case purged >= 0:
+			if _, ok := l.purgeBase[purged]; !ok && now-purged >= time.Second {
+				l.purgeBase[purged] = stale
+			}
+			if base, ok := l.purgeBase[purged]; ok && now-purged >= 6*time.Second && next > now {
+				r.Facts["stale_after_purge"] = float64(stale - base)
+			}
+		case now-d.T > ttl+2*time.Second && next > now:
+			w := 0.0
+			if lastStale > d.T {
+				w = (lastStale - d.T).Seconds()
+			}
+			r.Facts["stale_window_s"] = round1(w)
+		}
+	}
+	// failures by region while its edge is down, by fallback
+	fb := r.KnobAt("cdn.fallback", now)
+	for _, e := range l.edges {
+		reg := e.Region()
+		ok, bad, _ := l.browsers.Latency.Totals(reg)
+		prev, seen := l.regionTotal[reg]
+		l.regionTotal[reg] = [2]int64{ok, bad}
+		if !seen || e.State() == engine.StateUp || route != "cdn" || !originUp {
+			continue
+		}
+		suffix := ""
+		if fb == "off" {
+			suffix = "_no_fallback"
+		}
+		r.Facts["n_ok_edge_down"+suffix] += float64(ok - prev[0])
+		r.Facts["n_bad_edge_down"+suffix] += float64(bad - prev[1])
+		if t := r.Facts["n_ok_edge_down"+suffix] + r.Facts["n_bad_edge_down"+suffix]; t >= 50 {
+			r.Facts["failed_pct_edge_down"+suffix] = round1(100 * r.Facts["n_bad_edge_down"+suffix] / t)
+		}
+		if fb == "on" {
+			if _, q := l.browsers.Latency.Recent(reg + "/fallback"); q.N >= 20 {
+				r.Facts["p50_ms_fallback"] = round1(engine.Ms(q.P50))
+			}
+		}
+	}
+	// the origin down past the TTL, with stale-if-error on
+	if !originUp && r.KnobAt("cdn.stale-if-error", now) == "on" {
+		if k, ok := r.LastEvent(engine.EvKill, "origin"); ok && now-k.T > ttl+time.Second {
+			t := l.sys.Load.Totals()
+			if base, ok := r.Facts["n_origin_down_base_ok"]; ok {
+				r.Facts["n_origin_down_ok"] = float64(t.OK) - base
+				r.Facts["n_origin_down_bad"] = float64(t.Failed) - r.Facts["n_origin_down_base_bad"]
+				if n := r.Facts["n_origin_down_ok"] + r.Facts["n_origin_down_bad"]; n >= 100 {
+					r.Facts["failed_pct_origin_down"] = round1(100 * r.Facts["n_origin_down_bad"] / n)
+				}
+			} else {
+				r.Facts["n_origin_down_base_ok"], r.Facts["n_origin_down_base_bad"] = float64(t.OK), float64(t.Failed)
+			}
+		}
+	}
+}
+
+func cdnLesson(r *Run) map[string]any {
+	out := factsLesson(r)
+	for _, k := range []string{"edge_hit_ratio", "origin_requests", "stale_responses"} {
+		if _, ok := out[k]; !ok {
+			out[k] = 0.0
+		}
+	}
+	by := map[string]float64{}
+	if l := cdnOf(r); l != nil {
+		for _, reg := range cdnRegions() {
+			if _, _, q := l.browsers.Latency.Totals(reg.Name); q.N > 0 {
+				by[reg.Name] = round1(engine.Ms(q.P50))
+			}
+		}
+	}
+	out["p50_ms_by_region"] = by
+	return out
+}
+
+func cdnStep(tune cdnTune) func(sys *engine.System, opt Options) error {
+	return func(sys *engine.System, opt Options) error { return buildCDN(sys, opt, tune) }
+}
+
+// recentCDN is the last 5 s of counters, held under route cdn for 10 s.
+func recentCDN(r *Run) (cdnCounts, bool) {
+	l := cdnOf(r)
+	if l == nil || !r.Held(10*time.Second, "cdn.route", "cdn") {
+		return cdnCounts{}, false
+	}
+	dv, _, ok := l.watch.delta(5 * time.Second)
+	if !ok {
+		return cdnCounts{}, false
+	}
+	return cdnCountsOf(dv), true
+}
+
+// CDN is chapter 6: static files from edges near the users; Cache-Control
+// TTLs; origin offload; deploys with purge or versioned URLs; an edge's and
+// the origin's death.
+func CDN() *Chapter {
+	return &Chapter{
+		ID:     "cdn",
+		Number: 6,
+		Lesson: cdnLesson,
+		Steps: []Step{
+			{
+				ID:    "edges",
+				Build: cdnStep(cdnTune{route: "origin", ttl: "60s", knobs: []string{"cdn.route"}}),
+				Keys:  []Key{{Key: "c", Help: "use the cdn", Knob: "cdn.route"}},
+				Watch: watchCDN,
+				Prediction: &Prediction{ID: "ap-p50", Choices: 3, Unit: "% of the origin's", Measured: func(r *Run) (float64, bool) {
+					o, ok1 := r.Facts["p50_ms_ap_origin"]
+					c, ok2 := r.Facts["p50_ms_ap_cdn"]
+					if !ok1 || !ok2 || o == 0 {
+						return 0, false
+					}
+					return round1(100 * c / o), true
+				}, Correct: func(v float64) int {
+					switch {
+					case v > 70:
+						return 0
+					case v > 20:
+						return 1
+					}
+					return 2
+				}},
+				Objectives: []Objective{
+					{ID: "no-cdn", Check: func(r *Run) bool {
+						for _, reg := range cdnRegions() {
+							if _, ok := r.Facts["p50_ms_"+reg.Name+"_origin"]; !ok {
+								return false
+							}
+						}
+						return true
+					}},
+					{ID: "with-cdn", Check: func(r *Run) bool {
+						d, ok := recentCDN(r)
+						hr, okH := ratioPct(d.edgeHits, d.edgeMisses)
+						return ok && okH && hr > 90
+					}},
+					{ID: "offload", Check: func(r *Run) bool {
+						d, ok := recentCDN(r)
+						return ok && d.requests > 0 && d.originReqs < 0.1*d.requests
+					}},
+				},
+			},
+			{
+				ID:    "deploy",
+				Build: cdnStep(cdnTune{route: "cdn", ttl: "60s", knobs: []string{"cdn.ttl", "cdn.urls"}}),
+				Keys: []Key{
+					{Key: "d", Help: "deploy new version", Action: engine.ActDeploy, Target: "origin"},
+					{Key: "u", Help: "purge the cdn", Action: engine.ActPurge, Target: "cdn"},
+					{Key: "t", Help: "edge ttl", Knob: "cdn.ttl"},
+					{Key: "v", Help: "versioned urls", Knob: "cdn.urls"},
+				},
+				Watch: watchCDN,
+				Prediction: &Prediction{ID: "stale-after-deploy", Choices: 3, Unit: "s", Measured: factMeasured("stale_window_s"), Correct: func(v float64) int {
+					switch {
+					case v == 0:
+						return 0
+					case v <= 65:
+						return 1
+					}
+					return 2
+				}},
+				Objectives: []Objective{
+					{ID: "stale", Check: func(r *Run) bool { return r.Facts["stale_window_s"] > 0 }},
+					{ID: "purge", Check: func(r *Run) bool {
+						v, ok := r.Facts["stale_after_purge"]
+						return ok && v == 0
+					}},
+					{ID: "versioned", Check: func(r *Run) bool {
+						v, ok := r.Facts["stale_versioned"]
+						return ok && v == 0
+					}},
+				},
+			},
+			{
+				ID:    "edge-dies",
+				Build: cdnStep(cdnTune{route: "cdn", ttl: "10s", knobs: []string{"cdn.fallback", "cdn.stale-if-error"}}),
+				Keys: []Key{
+					{Key: "f", Help: "origin fallback", Knob: "cdn.fallback"},
+					{Key: "e", Help: "stale if error", Knob: "cdn.stale-if-error"},
+				},
+				Watch:      watchCDN,
+				Prediction: &Prediction{ID: "edge-dies-fail", Unit: "%", Measured: factMeasured("failed_pct_edge_down")},
+				Objectives: []Objective{
+					{ID: "fallback", Check: func(r *Run) bool {
+						v, ok := r.Facts["failed_pct_edge_down"]
+						_, okP := r.Facts["p50_ms_fallback"]
+						return ok && okP && v == 0
+					}},
+					{ID: "no-fallback", Check: func(r *Run) bool { return r.Facts["failed_pct_edge_down_no_fallback"] > 0 }},
+					{ID: "stale-if-error", Check: func(r *Run) bool {
+						v, ok := r.Facts["failed_pct_origin_down"]
+						return ok && v == 0 && r.Facts["stale_if_error_served"] > 0
+					}},
+				},
+			},
+		},
+	}
+}

@@ -1,0 +1,76 @@
+package chapters
+
+import (
+	"sync"
+	"time"
+)
+
+// ring keeps cumulative counters sampled over lab time, so a rate or a
+// ratio over the last few seconds can be read from any two samples. It is
+// safe for concurrent use (gauges and Watch sample from different
+// goroutines, each with its own ring).
+type ring struct {
+	mu   sync.Mutex
+	keep time.Duration
+	t    []time.Duration
+	v    [][]float64
+}
+
+func newRing(keep time.Duration) *ring { return &ring{keep: keep} }
+
+// add records the counters at lab time t.
+func (r *ring) add(t time.Duration, v ...float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := len(r.t); n > 0 && t <= r.t[n-1] {
+		r.v[n-1] = v // the clock is paused: the newest counters win
+		return
+	}
+	r.t, r.v = append(r.t, t), append(r.v, v)
+	i := 0
+	for i < len(r.t)-1 && t-r.t[i+1] >= r.keep {
+		i++
+	}
+	r.t, r.v = r.t[i:], r.v[i:]
+}
+
+// delta returns how much each counter grew over the last d (or less, when
+// the ring holds less) and the lab time that covers; ok is false with
+// under half of d.
+func (r *ring) delta(d time.Duration) (dv []float64, span time.Duration, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(r.t)
+	if n < 2 {
+		return nil, 0, false
+	}
+	now := r.t[n-1]
+	i := n - 2
+	for i > 0 && now-r.t[i] < d {
+		i--
+	}
+	span = now - r.t[i]
+	dv = make([]float64, len(r.v[n-1]))
+	for k := range dv {
+		if k < len(r.v[i]) {
+			dv[k] = r.v[n-1][k] - r.v[i][k]
+		}
+	}
+	return dv, span, span >= d/2
+}
+
+// perSec is a counter's growth per lab second over span.
+func perSec(x float64, span time.Duration) float64 {
+	if span <= 0 {
+		return 0
+	}
+	return x / span.Seconds()
+}
+
+// ratioPct is 100*a/(a+b), and whether there was anything to divide.
+func ratioPct(a, b float64) (float64, bool) {
+	if a+b <= 0 {
+		return 0, false
+	}
+	return 100 * a / (a + b), true
+}
