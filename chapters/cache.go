@@ -38,6 +38,7 @@ type cacheTune struct {
 	ttl      string
 	memory   string
 	knobs    []string // the knobs the step shows
+	lead     []string // the gauges the step shows first
 }
 
 func defaultCacheTune() cacheTune {
@@ -323,6 +324,25 @@ func (l *cacheLab) gauges() []engine.Gauge {
 			out = append(out, engine.Gauge{Name: "hot key db reads/expiry", Value: float64(b.Last)})
 		}
 	}
+	return leadGauges(out, l.tune.lead...)
+}
+
+// leadGauges moves the named gauges to the front, in that order: what a
+// step is about is seen first on a small screen.
+func leadGauges(gs []engine.Gauge, names ...string) []engine.Gauge {
+	out := make([]engine.Gauge, 0, len(gs))
+	for _, n := range names {
+		for _, g := range gs {
+			if g.Name == n {
+				out = append(out, g)
+			}
+		}
+	}
+	for _, g := range gs {
+		if !slices.Contains(names, g.Name) {
+			out = append(out, g)
+		}
+	}
 	return out
 }
 
@@ -515,8 +535,10 @@ func Cache() *Chapter {
 				},
 			},
 			{
-				ID:    "stale",
-				Build: cacheStep(func(t *cacheTune) { t.ttl, t.knobs = "5m", []string{"cache.pattern", "cache.ttl"} }),
+				ID: "stale",
+				Build: cacheStep(func(t *cacheTune) {
+					t.ttl, t.knobs, t.lead = "5m", []string{"cache.pattern", "cache.ttl"}, []string{"stale reads", "hit ratio"}
+				}),
 				Keys: []Key{
 					{Key: "w", Help: "write pattern", Knob: "cache.pattern"},
 					{Key: "t", Help: "cache ttl", Knob: "cache.ttl"},
@@ -594,7 +616,7 @@ func Cache() *Chapter {
 				ID: "stampede",
 				Build: cacheStep(func(t *cacheTune) {
 					t.zipf, t.readWork, t.dbSize, t.ttl = 2, 100*time.Millisecond, "large", "5s"
-					t.knobs = []string{"cache.coalesce", "cache.ttl"}
+					t.knobs, t.lead = []string{"cache.coalesce", "cache.ttl"}, []string{"hot key db reads/expiry", "db reads"}
 				}),
 				Keys: []Key{
 					{Key: "c", Help: "coalesce misses", Knob: "cache.coalesce"},

@@ -49,8 +49,7 @@ type cdnLab struct {
 	browsers *engine.Browsers
 	gauge    *ring
 	watch    *ring
-	mu       sync.Mutex
-	route    string
+	lead     []string
 
 	// Watch's state between snapshots
 	last        cdnCounts
@@ -90,6 +89,7 @@ func (l *cdnLab) counts() cdnCounts {
 type cdnTune struct {
 	route, ttl string
 	knobs      []string
+	lead       []string // the gauges the step shows first
 }
 
 func buildCDN(sys *engine.System, opt Options, tune cdnTune) error {
@@ -105,7 +105,7 @@ func buildCDN(sys *engine.System, opt Options, tune cdnTune) error {
 	if err := sys.AddNode(origin); err != nil {
 		return err
 	}
-	l := &cdnLab{sys: sys, origin: origin, gauge: newRing(20 * time.Second), watch: newRing(30 * time.Second), route: tune.route,
+	l := &cdnLab{sys: sys, origin: origin, gauge: newRing(20 * time.Second), watch: newRing(30 * time.Second), lead: tune.lead,
 		purgeBase: map[time.Duration]int64{}, deployBase: map[time.Duration]int64{}, regionTotal: map[string][2]int64{}}
 	for _, reg := range cdnRegions() {
 		name := "edge-" + reg.Name
@@ -236,7 +236,7 @@ func (l *cdnLab) gauges() []engine.Gauge {
 	}
 	n, _ := l.browsers.Stale()
 	out = append(out, engine.Gauge{Name: "stale responses", Value: float64(n)})
-	return out
+	return leadGauges(out, l.lead...)
 }
 
 // egressPerHour is the modelled egress bill per hour at the rate of d.
@@ -425,7 +425,7 @@ func CDN() *Chapter {
 		Steps: []Step{
 			{
 				ID:    "edges",
-				Build: cdnStep(cdnTune{route: "origin", ttl: "60s", knobs: []string{"cdn.route"}}),
+				Build: cdnStep(cdnTune{route: "origin", ttl: "60s", knobs: []string{"cdn.route"}, lead: []string{"p50 us", "p50 eu", "p50 ap", "edge hit ratio", "origin offload"}}),
 				Keys:  []Key{{Key: "c", Help: "use the cdn", Knob: "cdn.route"}},
 				Watch: watchCDN,
 				Prediction: &Prediction{ID: "ap-p50", Choices: 3, Unit: "% of the origin's", Measured: func(r *Run) (float64, bool) {
@@ -466,7 +466,7 @@ func CDN() *Chapter {
 			},
 			{
 				ID:    "deploy",
-				Build: cdnStep(cdnTune{route: "cdn", ttl: "60s", knobs: []string{"cdn.ttl", "cdn.urls"}}),
+				Build: cdnStep(cdnTune{route: "cdn", ttl: "60s", knobs: []string{"cdn.ttl", "cdn.urls"}, lead: []string{"stale responses", "edge hit ratio", "origin req/s"}}),
 				Keys: []Key{
 					{Key: "d", Help: "deploy new version", Action: engine.ActDeploy, Target: "origin"},
 					{Key: "u", Help: "purge the cdn", Action: engine.ActPurge, Target: "cdn"},
@@ -497,7 +497,7 @@ func CDN() *Chapter {
 			},
 			{
 				ID:    "edge-dies",
-				Build: cdnStep(cdnTune{route: "cdn", ttl: "10s", knobs: []string{"cdn.fallback", "cdn.stale-if-error"}}),
+				Build: cdnStep(cdnTune{route: "cdn", ttl: "10s", knobs: []string{"cdn.fallback", "cdn.stale-if-error"}, lead: []string{"p50 us", "p50 eu", "p50 ap", "origin req/s"}}),
 				Keys: []Key{
 					{Key: "f", Help: "origin fallback", Knob: "cdn.fallback"},
 					{Key: "e", Help: "stale if error", Knob: "cdn.stale-if-error"},

@@ -167,7 +167,7 @@ func (c *Cache) lines() []string {
 		fmt.Sprintf("memory: %s of %s", kb(st.Used), kb(st.Max)),
 		fmt.Sprintf("policy: %s, %d samples", cfg.Policy, cfg.Samples),
 		"eviction: scalelab's own layer (miniredis has none)",
-		fmt.Sprintf("evicted: %d · refused: %d", st.Evictions, st.Refused),
+		fmt.Sprintf("evicted / refused: %d / %d", st.Evictions, st.Refused),
 		"hottest keys (ttl left · idle · hits):",
 	}
 	for _, k := range c.Hottest(5) {

@@ -104,10 +104,16 @@ func (p *inspectorPane) lines() []string {
 	rows := p.rows()
 	lw := 0
 	for _, r := range rows {
-		lw = max(lw, ansi.StringWidth(r[0]))
+		if r[1] != "" { // a line with no value (a list's heading or item) is drawn whole
+			lw = max(lw, ansi.StringWidth(r[0]))
+		}
 	}
 	out := make([]string, 0, len(rows))
 	for _, r := range rows {
+		if r[1] == "" {
+			out = append(out, fitLine(r[0], p.w))
+			continue
+		}
 		out = append(out, fitLine(st.Muted.Render(padRight(r[0], lw))+"  "+r[1], p.w))
 	}
 	title := c.T("inspector")
