@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"scalelab/engine"
 )
 
 // Zipf keys with a 60 s TTL: the cache answers most reads and the database
@@ -72,5 +74,27 @@ func TestCacheCoalescingStopsTheStampede(t *testing.T) {
 	t.Logf("database reads per expiry of the hot key: %.1f without coalescing, %.1f with", without, with)
 	if with > 1 || with*10 > without {
 		t.Errorf("coalescing should cut the hot key's reads per expiry by 90%% or more: %.1f → %.1f", without, with)
+	}
+}
+
+// A script may name a node an earlier `add` line creates.
+func TestAddedByScript(t *testing.T) {
+	added := map[string]bool{"cache": true}
+	unknown := engine.ErrUnknownTarget
+	for _, tc := range []struct {
+		a    engine.Action
+		err  error
+		want bool
+	}{
+		{engine.Action{Kind: engine.ActKill, Target: "cache-2"}, unknown, true},
+		{engine.Action{Kind: engine.ActKill, Target: "cache-x"}, unknown, false},
+		{engine.Action{Kind: engine.ActKill, Target: "db-2"}, unknown, false},
+		{engine.Action{Kind: engine.ActKill, Target: "cache-2"}, engine.ErrNotSupported, false},
+		{engine.Action{Kind: engine.ActCut, Target: "cache-2,cache-3"}, unknown, true},
+		{engine.Action{Kind: engine.ActLatency, Target: "web-1>cache-2"}, unknown, false},
+	} {
+		if got := addedByScript(added, tc.a, tc.err); got != tc.want {
+			t.Errorf("%v (%v): %v, want %v", tc.a, tc.err, got, tc.want)
+		}
 	}
 }

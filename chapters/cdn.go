@@ -53,9 +53,10 @@ type cdnLab struct {
 
 	// Watch's state between snapshots
 	last        cdnCounts
-	purgeBase   map[time.Duration]int64 // stale count 1 s after each purge
-	deployBase  map[time.Duration]int64 // stale count at each versioned deploy
-	regionTotal map[string][2]int64     // ok, failed per region at the last snapshot
+	purgeBase   map[time.Duration]int64    // stale count 1 s after each purge
+	deployBase  map[time.Duration]int64    // stale count at each versioned deploy
+	regionTotal map[string][2]int64        // ok, failed per region at the last snapshot
+	originDown  map[time.Duration][2]int64 // ok, failed when the origin's death outlived the TTL, by kill time
 }
 
 type cdnCounts struct {
@@ -106,7 +107,8 @@ func buildCDN(sys *engine.System, opt Options, tune cdnTune) error {
 		return err
 	}
 	l := &cdnLab{sys: sys, origin: origin, gauge: newRing(20 * time.Second), watch: newRing(30 * time.Second), lead: tune.lead,
-		purgeBase: map[time.Duration]int64{}, deployBase: map[time.Duration]int64{}, regionTotal: map[string][2]int64{}}
+		purgeBase: map[time.Duration]int64{}, deployBase: map[time.Duration]int64{}, regionTotal: map[string][2]int64{},
+		originDown: map[time.Duration][2]int64{}}
 	for _, reg := range cdnRegions() {
 		name := "edge-" + reg.Name
 		link := sys.AddLink(name, "origin")
@@ -361,18 +363,19 @@ func watchCDN(r *Run) {
 			}
 		}
 	}
-	// the origin down past the TTL, with stale-if-error on
+	// the origin down past the TTL, with stale-if-error on: every request
+	// since the edges' copies expired counts
 	if !originUp && r.KnobAt("cdn.stale-if-error", now) == "on" {
 		if k, ok := r.LastEvent(engine.EvKill, "origin"); ok && now-k.T > ttl+time.Second {
 			t := l.sys.Load.Totals()
-			if base, ok := r.Facts["n_origin_down_base_ok"]; ok {
-				r.Facts["n_origin_down_ok"] = float64(t.OK) - base
-				r.Facts["n_origin_down_bad"] = float64(t.Failed) - r.Facts["n_origin_down_base_bad"]
-				if n := r.Facts["n_origin_down_ok"] + r.Facts["n_origin_down_bad"]; n >= 100 {
-					r.Facts["failed_pct_origin_down"] = round1(100 * r.Facts["n_origin_down_bad"] / n)
-				}
-			} else {
-				r.Facts["n_origin_down_base_ok"], r.Facts["n_origin_down_base_bad"] = float64(t.OK), float64(t.Failed)
+			base, ok := l.originDown[k.T]
+			if !ok {
+				base = [2]int64{t.OK, t.Failed}
+				l.originDown[k.T] = base
+			}
+			okN, bad := t.OK-base[0], t.Failed-base[1]
+			if okN+bad >= 100 {
+				r.Facts["failed_pct_origin_down"] = round1(100 * float64(bad) / float64(okN+bad))
 			}
 		}
 	}

@@ -12,7 +12,7 @@ import (
 var ctKnownKinds = map[Kind]bool{
 	ActKill: true, ActRestart: true, ActLatency: true, ActRate: true, ActSpike: true, ActSet: true,
 	ActAdd: true, ActRemove: true, ActDrain: true, ActPause: true, ActResume: true, ActSpeed: true,
-	ActCut: true, ActHeal: true,
+	ActCut: true, ActHeal: true, ActDeploy: true, ActPurge: true,
 }
 
 // ctGoodLines are one-line scripts and the action each must parse to.
@@ -42,6 +42,9 @@ var ctGoodLines = []struct {
 	{"20s set lb.policy least-conn", 20 * time.Second, Action{Kind: ActSet, Key: "lb.policy", Str: "least-conn"}},
 	{"2s add web", 2 * time.Second, Action{Kind: ActAdd, Target: "web"}},
 	{"2s add @web", 2 * time.Second, Action{Kind: ActAdd, Target: "web"}},
+	{"2s add cache", 2 * time.Second, Action{Kind: ActAdd, Target: "cache"}},
+	{"40s deploy", 40 * time.Second, Action{Kind: ActDeploy}},
+	{"41s PURGE", 41 * time.Second, Action{Kind: ActPurge}},
 	{"30s pause", 30 * time.Second, Action{Kind: ActPause}},
 	{"31s resume", 31 * time.Second, Action{Kind: ActResume}},
 	{"32s speed 2x", 32 * time.Second, Action{Kind: ActSpeed, Value: 2}},
@@ -65,6 +68,7 @@ var ctBadLines = []struct {
 	{"missing action", "5s", 1, []string{"missing action"}},
 	{"missing action after comment", "5s # kill web-1", 1, []string{"missing action"}},
 	{"unknown action", "5s explode web-1", 1, []string{"unknown action", "explode"}},
+	{"deploy with a target", "5s deploy origin", 1, []string{"deploy takes nothing"}},
 	{"missing target", "5s kill", 1, []string{"kill takes a target"}},
 	{"restart missing target", "5s restart", 1, []string{"restart takes a target"}},
 	{"two targets", "5s remove web-1 web-2", 1, []string{"remove takes a target"}},

@@ -249,3 +249,33 @@ func BenchmarkCacheSetEvicting(b *testing.B) {
 		}
 	}
 }
+
+// ClampTTL shortens every longer TTL, on the server too.
+func TestCacheClampTTL(t *testing.T) {
+	sys, c := cacheRig(t, CacheConfig{Policy: EvictLRU, Samples: 5})
+	ctx := context.Background()
+	if err := c.Set(ctx, "long", "v", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, "none", "v", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, "short", "v", 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ClampTTL(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"long", "none"} {
+		if ttl := c.Node().Redis().TTL(k); ttl <= 0 || ttl > time.Second {
+			t.Errorf("%s: server TTL %s after a clamp to 1s", k, ttl)
+		}
+	}
+	for _, k := range c.Hottest(10) {
+		if k.TTLLeft <= 0 || k.TTLLeft > time.Second {
+			t.Errorf("%s: TTL left %s after a clamp to 1s", k.Key, k.TTLLeft)
+		}
+	}
+	sys.Clock.Resume()
+	ctEventually(t, "clamped keys expire", 5*time.Second, func() bool { return c.Stats().Keys == 0 })
+}

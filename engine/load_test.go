@@ -327,6 +327,55 @@ func TestLoadZipfKeys(t *testing.T) {
 	t.Logf("top-5 share: zipf %.1f%%, uniform %.1f%%; distinct keys %d vs %d", 100*top5, 100*uTop5, distinct, uDistinct)
 }
 
+// SetZipf changes the key skew of a running load; bad exponents are refused.
+func TestLoadSetZipfLive(t *testing.T) {
+	t.Parallel()
+	h := &ctCounter{n: map[string]int{}, by: func(r *http.Request) string { return r.URL.Query().Get("id") }}
+	r := ctNewLoadRig(t, h, func(c *LoadConfig) { c.Uniform = true; c.Keys = 1000 })
+	for _, bad := range []float64{1, 0.5, -2, 10} {
+		if err := r.load.SetZipf(bad); err == nil {
+			t.Errorf("SetZipf(%g) accepted", bad)
+		}
+	}
+	if err := r.load.SetZipf(2); err != nil || r.load.Zipf() != 2 {
+		t.Fatalf("SetZipf(2): %v, now %g", err, r.load.Zipf())
+	}
+	tot := r.run(t, 2*time.Second)
+	if hot := h.counts()["0"]; float64(hot) < 0.4*float64(tot.Sent) {
+		t.Errorf("with zipf 2 key 0 got %d of %d requests, want over 40%%", hot, tot.Sent)
+	}
+}
+
+// Fetch and Observe replace the request and see each one's latency and tag.
+func TestLoadFetchAndObserve(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	tags := map[string]int{}
+	r := ctNewLoadRig(t, ctOK, func(c *LoadConfig) {
+		c.Entry = nil
+		c.Fetch = func(ctx context.Context, _ *http.Client, op Op, key, user int) (string, string) {
+			if key%2 == 0 {
+				return "", "even"
+			}
+			return ReasonRefused, "odd"
+		}
+		c.Observe = func(op Op, key, user int, lat time.Duration, reason, tag string) {
+			mu.Lock()
+			defer mu.Unlock()
+			if (tag == "even") != (reason == "") || lat < 0 {
+				t.Errorf("observed %s with reason %q, latency %s", tag, reason, lat)
+			}
+			tags[tag]++
+		}
+	})
+	tot := r.run(t, time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if int64(tags["even"]) != tot.OK || int64(tags["odd"]) != tot.Failed || tot.OK == 0 || tot.Failed == 0 {
+		t.Errorf("observed %v, totals %+v", tags, tot)
+	}
+}
+
 func TestLoadMix(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
