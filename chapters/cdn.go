@@ -50,9 +50,10 @@ type cdnLab struct {
 	gauge    *ring
 	watch    *ring
 	lead     []string
+	ringsMu  sync.Mutex
+	rings    map[string]*ring // per edge, for the gauges
 
 	// Watch's state between snapshots
-	last        cdnCounts
 	purgeBase   map[time.Duration]int64    // stale count 1 s after each purge
 	deployBase  map[time.Duration]int64    // stale count at each versioned deploy
 	regionTotal map[string][2]int64        // ok, failed per region at the last snapshot
@@ -238,7 +239,32 @@ func (l *cdnLab) gauges() []engine.Gauge {
 	}
 	n, _ := l.browsers.Stale()
 	out = append(out, engine.Gauge{Name: "stale responses", Value: float64(n)})
+	// each edge's own hit ratio, over the same seconds
+	for _, e := range l.edges {
+		st := e.Stats()
+		l.edgeRing(e.Name()).add(now, float64(st.Hits), float64(st.Misses))
+		if dv, _, ok := l.edgeRing(e.Name()).delta(5 * time.Second); ok {
+			if hr, ok := ratioPct(dv[0], dv[1]); ok {
+				out = append(out, engine.Gauge{Name: e.Name() + " hit", Value: round1(hr), Unit: "%"})
+			}
+		}
+	}
 	return leadGauges(out, l.lead...)
+}
+
+// edgeRing is the gauges' ring of one edge's hits and misses.
+func (l *cdnLab) edgeRing(name string) *ring {
+	l.ringsMu.Lock()
+	defer l.ringsMu.Unlock()
+	if l.rings == nil {
+		l.rings = map[string]*ring{}
+	}
+	r := l.rings[name]
+	if r == nil {
+		r = newRing(20 * time.Second)
+		l.rings[name] = r
+	}
+	return r
 }
 
 // egressPerHour is the modelled egress bill per hour at the rate of d.
@@ -261,7 +287,6 @@ func watchCDN(r *Run) {
 	now := r.Now()
 	cur := l.counts()
 	l.watch.add(now, cur.slice()...)
-	l.last = cur
 	r.Facts["edge_hit_ratio"] = 0
 	if hr, ok := ratioPct(cur.edgeHits, cur.edgeMisses); ok {
 		r.Facts["edge_hit_ratio"] = round1(hr)

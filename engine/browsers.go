@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -144,15 +142,8 @@ func (b *Browsers) get(ctx context.Context, c *http.Client, rtt time.Duration, u
 	if err != nil {
 		return Classify(err, context.Cause(ctx))
 	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	switch {
-	case resp.StatusCode >= 500:
-		return Reason5xx
-	case resp.StatusCode >= 400:
-		return fmt.Sprintf("%d", resp.StatusCode)
-	case err != nil:
-		return Classify(err, context.Cause(ctx))
+	if reason := finish(ctx, resp); reason != "" {
+		return reason
 	}
 	if v, _ := strconv.Atoi(resp.Header.Get(HeaderVersion)); v < want {
 		b.mu.Lock()

@@ -164,10 +164,8 @@ func (c *Cache) detail() string {
 func (c *Cache) lines() []string {
 	st, cfg := c.Stats(), c.Config()
 	out := []string{
-		fmt.Sprintf("memory: %s of %s", kb(st.Used), kb(st.Max)),
-		fmt.Sprintf("policy: %s, %d samples", cfg.Policy, cfg.Samples),
-		"eviction: scalelab's own layer (miniredis has none)",
-		fmt.Sprintf("evicted / refused: %d / %d", st.Evictions, st.Refused),
+		fmt.Sprintf("memory: %s of %s · evicted %d · refused %d", kb(st.Used), kb(st.Max), st.Evictions, st.Refused),
+		fmt.Sprintf("eviction: %s, %d samples (scalelab's own; miniredis has none)", cfg.Policy, cfg.Samples),
 		"hottest keys (ttl left · idle · hits):",
 	}
 	for _, k := range c.Hottest(5) {

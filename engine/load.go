@@ -360,7 +360,13 @@ func (l *Load) send1(parent context.Context, op Op, key, user int) string {
 		}
 		return Classify(err, context.Cause(ctx))
 	}
-	_, err = io.Copy(io.Discard, resp.Body)
+	return finish(ctx, resp)
+}
+
+// finish reads and closes a response and names its failure ("" for a
+// success): 5xx, the 4xx status, or why the body did not arrive.
+func finish(ctx context.Context, resp *http.Response) string {
+	_, err := io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode >= 500:

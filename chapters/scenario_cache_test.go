@@ -1,5 +1,9 @@
 package chapters
 
+// The scenario files sort after the other test files, so their real-time
+// runs start once the other packages' tests, which go test runs alongside
+// this package's, have finished and left the CPU to them.
+
 import (
 	"strings"
 	"testing"
