@@ -313,7 +313,7 @@ func (l *cacheLab) gauges() []engine.Gauge {
 		}
 		out = append(out,
 			engine.Gauge{Name: "db reads", Value: round1(perSec(d.dbReads, span)), Unit: "/s"},
-			engine.Gauge{Name: "evictions", Value: round1(perSec(d.evictions, span)), Unit: "/s"})
+			engine.Gauge{Name: "evictions/s", Value: round1(perSec(d.evictions, span))})
 	}
 	out = append(out,
 		engine.Gauge{Name: "memory", Value: float64(used >> 10), Unit: "KB"},
@@ -321,7 +321,7 @@ func (l *cacheLab) gauges() []engine.Gauge {
 		engine.Gauge{Name: "stale reads", Value: float64(l.store.Stats().Stale)})
 	if l.tune.zipf > 1.5 {
 		if b := l.store.Bursts(hotKey); b.Bursts > 0 {
-			out = append(out, engine.Gauge{Name: "hot key db reads/expiry", Value: float64(b.Last)})
+			out = append(out, engine.Gauge{Name: "db reads/expiry", Value: float64(b.Last)})
 		}
 	}
 	return leadGauges(out, l.tune.lead...)
@@ -616,7 +616,7 @@ func Cache() *Chapter {
 				ID: "stampede",
 				Build: cacheStep(func(t *cacheTune) {
 					t.zipf, t.readWork, t.dbSize, t.ttl = 2, 100*time.Millisecond, "large", "5s"
-					t.knobs, t.lead = []string{"cache.coalesce", "cache.ttl"}, []string{"hot key db reads/expiry", "db reads"}
+					t.knobs, t.lead = []string{"cache.coalesce", "cache.ttl"}, []string{"db reads/expiry", "db reads"}
 				}),
 				Keys: []Key{
 					{Key: "c", Help: "coalesce misses", Knob: "cache.coalesce"},

@@ -456,7 +456,7 @@ func CDN() *Chapter {
 				Build: cdnStep(cdnTune{route: "origin", ttl: "60s", knobs: []string{"cdn.route"}, lead: []string{"p50 us", "p50 eu", "p50 ap", "edge hit ratio", "origin offload"}}),
 				Keys:  []Key{{Key: "c", Help: "use the cdn", Knob: "cdn.route"}},
 				Watch: watchCDN,
-				Prediction: &Prediction{ID: "ap-p50", Choices: 3, Unit: "% of the origin's", Measured: func(r *Run) (float64, bool) {
+				Prediction: &Prediction{ID: "ap-p50", Choices: 3, Unit: "%", Measured: func(r *Run) (float64, bool) {
 					o, ok1 := r.Facts["p50_ms_ap_origin"]
 					c, ok2 := r.Facts["p50_ms_ap_cdn"]
 					if !ok1 || !ok2 || o == 0 {
