@@ -313,7 +313,7 @@ func watchCDN(r *Run) {
 	}
 	originUp := l.origin.State() == engine.StateUp
 	// latency by region and route, once the route has held and all is up
-	if edgesUp && originUp && r.Held(10*time.Second, "cdn.route", r.KnobAt("cdn.route", now)) && r.KnobAt("cdn.route", now) == route {
+	if knob := r.KnobAt("cdn.route", now); knob == route && edgesUp && originUp && r.Held(10*time.Second, "cdn.route", knob) {
 		for _, reg := range cdnRegions() {
 			if _, q := l.browsers.Latency.Recent(reg.Name + "/" + route); q.N >= 20 {
 				r.Facts["p50_ms_"+reg.Name+"_"+route] = round1(engine.Ms(q.P50))
