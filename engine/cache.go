@@ -120,7 +120,7 @@ func NewCache(sys *System, node *KVNode, cfg CacheConfig) (*Cache, error) {
 	sys.Go(func(ctx context.Context) {
 		sys.Clock.Every(ctx, 100*time.Millisecond, func(now time.Duration) { c.tick(now) })
 	})
-	node.OnUp(c.forget)
+	node.OnWipe(c.forget)
 	node.Describe(c.detail, c.lines)
 	return c, nil
 }
@@ -188,8 +188,12 @@ func kb(n int64) string {
 	}
 }
 
-// done counts one command on the node.
+// done counts one command on the node; a command to a dead node never
+// reached it.
 func (c *Cache) done(start time.Duration, err error) {
+	if c.node.State() != StateUp {
+		return
+	}
 	c.node.record(c.clock.Now()-start, err)
 }
 
@@ -338,6 +342,11 @@ func (c *Cache) Set(ctx context.Context, key, val string, ttl time.Duration) err
 	pipe.Set(ctx, key, val, ttl)
 	_, err := pipe.Exec(ctx)
 	c.done(start, err)
+	if err != nil { // not stored: the server did not take it
+		c.mu.Lock()
+		c.dropLocked(key)
+		c.mu.Unlock()
+	}
 	return err
 }
 

@@ -215,6 +215,15 @@ func TestCacheNodeRestartsCold(t *testing.T) {
 	if err := node.Kill(); err != nil {
 		t.Fatal(err)
 	}
+	// the process is gone, and its memory with it; reads while it is down
+	// store nothing and are not counted on it
+	before := node.Snap().Requests
+	for k := 0; k < 10; k++ {
+		_, _ = s.Do(ctx, OpRead, k, "")
+	}
+	if st := s.Caches()[0].Stats(); st.Keys != 0 || st.Used != 0 || node.Snap().Requests != before {
+		t.Fatalf("dead cache: %d keys (%d bytes), requests %d → %d", st.Keys, st.Used, before, node.Snap().Requests)
+	}
 	if err := node.Restart(); err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +234,7 @@ func TestCacheNodeRestartsCold(t *testing.T) {
 	if !ctHasEvent(sys, EvUp, "cache-1") {
 		t.Error("no up event")
 	}
-	before := db.reads.Load()
+	before = db.reads.Load()
 	for k := 0; k < 50; k++ {
 		_, _ = s.Do(ctx, OpRead, k, "")
 	}

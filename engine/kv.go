@@ -37,7 +37,7 @@ type KVNode struct {
 
 	role     Role
 	volatile bool            // memory only: a restart comes back empty
-	onUp     []func()        // run after a restart has brought the server back
+	onWipe   []func()        // run when a memory-only node loses its data
 	lines    func() []string // extra inspector lines
 	detail   func() string
 }
@@ -63,11 +63,12 @@ func NewCacheNode(sys *System, name string) (*KVNode, error) {
 	return n, nil
 }
 
-// OnUp adds a function run after each restart has brought the server back.
-func (n *KVNode) OnUp(fn func()) {
+// OnWipe adds a function run when a memory-only node loses its data: at
+// each kill (the process and its memory are gone).
+func (n *KVNode) OnWipe(fn func()) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.onUp = append(n.onUp, fn)
+	n.onWipe = append(n.onWipe, fn)
 }
 
 // Describe sets the node's one-line detail and its inspector lines.
@@ -99,6 +100,11 @@ func (n *KVNode) Kill() error {
 	}
 	n.state = StateDown
 	n.mr.Close()
+	if n.volatile {
+		for _, fn := range n.onWipe {
+			fn()
+		}
+	}
 	n.events.Add(EvKill, n.name, "crashed: connections closed")
 	return nil
 }
@@ -130,9 +136,6 @@ func (n *KVNode) Restart() error {
 		}
 		if n.volatile {
 			n.mr.FlushAll() // memory only: the data died with the process
-		}
-		for _, fn := range n.onUp {
-			fn()
 		}
 		n.state = StateUp
 		if n.volatile {
