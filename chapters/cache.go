@@ -57,10 +57,9 @@ type cacheLab struct {
 	tune  cacheTune
 
 	// Watch's state between snapshots
-	last      cacheCounts
-	upAt      time.Duration // when cache-1 last came back from a restart, -1 none
-	refilled  bool          // its hit ratio is back
-	lastBurst engine.BurstStats
+	last     cacheCounts
+	upAt     time.Duration // when cache-1 last came back from a restart, -1 none
+	refilled bool          // its hit ratio is back
 }
 
 // cacheCounts are the cumulative counters a step samples.
@@ -439,19 +438,13 @@ func watchCache(r *Run) {
 			}
 		}
 	}
-	// the hot key's bursts, by coalescing
+	// the hot key's bursts, by whether coalescing was on when each began
 	b := l.store.Bursts(hotKey)
-	co := r.KnobAt("cache.coalesce", now)
-	if co != "" && b.Bursts > l.lastBurst.Bursts {
-		r.Facts["n_bursts_"+co] += float64(b.Bursts - l.lastBurst.Bursts)
-		r.Facts["n_burst_reads_"+co] += float64(b.Reads - l.lastBurst.Reads)
+	if n := b.Bursts - b.CoBursts; n >= 2 {
+		r.Facts["stampede_db_reads"] = round1(float64(b.Reads-b.CoReads) / float64(n))
 	}
-	l.lastBurst = b
-	if n := r.Facts["n_bursts_off"]; n >= 2 {
-		r.Facts["stampede_db_reads"] = round1(r.Facts["n_burst_reads_off"] / n)
-	}
-	if n := r.Facts["n_bursts_on"]; n >= 2 {
-		r.Facts["stampede_db_reads_coalesced"] = round1(r.Facts["n_burst_reads_on"] / n)
+	if b.CoBursts >= 2 {
+		r.Facts["stampede_db_reads_coalesced"] = round1(float64(b.CoReads) / float64(b.CoBursts))
 	}
 }
 

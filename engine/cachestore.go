@@ -56,8 +56,9 @@ type CacheStore struct {
 // burst is the database reads of one key that overlapped: the reads a
 // miss storm makes while the first is still running.
 type burst struct {
-	inflight int
-	reads    int64
+	inflight  int
+	reads     int64
+	coalesced bool // coalescing was on when the burst began
 }
 
 // BurstStats sums a key's bursts of database reads: Bursts is how many
@@ -66,6 +67,9 @@ type burst struct {
 type BurstStats struct {
 	Bursts, Reads int64
 	Last          int64 // reads of the latest burst
+	// CoBursts and CoReads are those of the bursts that began with
+	// coalescing on (included in Bursts and Reads).
+	CoBursts, CoReads int64
 }
 
 // PerBurst is the mean number of database reads per load of the key.
@@ -135,7 +139,7 @@ func (s *CacheStore) readDB(ctx context.Context, op Op, key int, ck string) ([]b
 	s.mu.Lock()
 	b := s.loading[ck]
 	if b == nil {
-		b = &burst{}
+		b = &burst{coalesced: s.coalesce.Load()}
 		s.loading[ck] = b
 	}
 	b.inflight++
@@ -150,6 +154,10 @@ func (s *CacheStore) readDB(ctx context.Context, op Op, key int, ck string) ([]b
 		st.Bursts++
 		st.Reads += b.reads
 		st.Last = b.reads
+		if b.coalesced {
+			st.CoBursts++
+			st.CoReads += b.reads
+		}
 		s.bursts[ck] = st
 	}
 	s.mu.Unlock()

@@ -115,8 +115,16 @@ func TestCacheStoreTTLEndsStaleness(t *testing.T) {
 func stampede(t *testing.T, coalesce bool, n int) int64 {
 	_, s, db := storeRig(t, time.Minute)
 	defer func() {
-		if b := s.Bursts("read:42"); b.Reads != db.reads.Load() || b.Bursts < 1 || b.PerBurst() > float64(b.Reads) {
+		b := s.Bursts("read:42")
+		if b.Reads != db.reads.Load() || b.Bursts < 1 || b.PerBurst() > float64(b.Reads) {
 			t.Errorf("bursts %+v, db reads %d", b, db.reads.Load())
+		}
+		var wantCo int64 // bursts begun with coalescing on: all or none here
+		if coalesce {
+			wantCo = b.Bursts
+		}
+		if b.CoBursts != wantCo {
+			t.Errorf("coalesce %v: bursts %+v", coalesce, b)
 		}
 	}()
 	db.delay = 50 * time.Millisecond
