@@ -53,7 +53,6 @@ type cacheLab struct {
 	db    *engine.DBNode
 	gauge *ring // sampled by the gauges
 	watch *ring // sampled by Watch
-	mu    sync.Mutex
 	tune  cacheTune
 
 	// Watch's state between snapshots
