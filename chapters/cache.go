@@ -50,7 +50,6 @@ func defaultCacheTune() cacheTune {
 type cacheLab struct {
 	sys   *engine.System
 	store *engine.CacheStore
-	db    *engine.DBNode
 	gauge *ring // sampled by the gauges
 	watch *ring // sampled by Watch
 	tune  cacheTune
@@ -141,7 +140,7 @@ func buildCache(sys *engine.System, opt Options, tune cacheTune) error {
 	if err := sys.AddNode(web); err != nil {
 		return err
 	}
-	l := &cacheLab{sys: sys, store: store, db: db, gauge: newRing(20 * time.Second), watch: newRing(30 * time.Second), tune: tune, upAt: -1}
+	l := &cacheLab{sys: sys, store: store, gauge: newRing(20 * time.Second), watch: newRing(30 * time.Second), tune: tune, upAt: -1}
 	sys.SetValue("cache", l)
 	l.knobs(tune)
 	sys.Handle(engine.ActAdd, l.addCache)
