@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,27 +41,38 @@ func startLoad(sys *engine.System, opt Options, rate float64, mix engine.Mix, en
 	return nil
 }
 
-// mixKnob lets a key switch the load between steady and data-heavy.
-func mixKnob(sys *engine.System) {
+// choiceKnob is a knob whose value is one of values: Set checks it, applies
+// it and remembers it for Get.
+func choiceKnob(name string, values []string, initial string, apply func(v string) error) *engine.Knob {
 	var cur atomic.Value
-	cur.Store("steady")
-	sys.AddKnob(&engine.Knob{
-		Name:   "load.mix",
-		Values: []string{"steady", "data-heavy"},
+	cur.Store(initial)
+	return &engine.Knob{
+		Name:   name,
+		Values: values,
 		Get:    func() string { return cur.Load().(string) },
 		Set: func(v string) error {
-			switch v {
-			case "steady":
-				sys.Load.SetMix(steadyMix())
-			case "data-heavy":
-				sys.Load.SetMix(dataHeavyMix())
-			default:
-				return fmt.Errorf("mix %q: have steady, data-heavy", v)
+			if !slices.Contains(values, v) {
+				return fmt.Errorf("%s %q: have %s", name, v, strings.Join(values, ", "))
+			}
+			if err := apply(v); err != nil {
+				return err
 			}
 			cur.Store(v)
 			return nil
 		},
-	})
+	}
+}
+
+// mixKnob lets a key switch the load between steady and data-heavy.
+func mixKnob(sys *engine.System) {
+	sys.AddKnob(choiceKnob("load.mix", []string{"steady", "data-heavy"}, "steady", func(v string) error {
+		if v == "steady" {
+			sys.Load.SetMix(steadyMix())
+		} else {
+			sys.Load.SetMix(dataHeavyMix())
+		}
+		return nil
+	}))
 }
 
 // sizeKnob lets a key change a node's modelled machine size.

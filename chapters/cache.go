@@ -3,8 +3,8 @@ package chapters
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"scalelab/engine"
@@ -165,38 +165,29 @@ func buildCache(sys *engine.System, opt Options, tune cacheTune) error {
 func (l *cacheLab) knobs(tune cacheTune) {
 	sys, store := l.sys, l.store
 	ctx := sys.Context()
-	var mu sync.Mutex
-	cur := map[string]string{"cache.ttl": tune.ttl, "load.keys": "zipf", "cache.memory": tune.memory, "cache.coalesce": "off"}
-	get := func(k string) func() string {
-		return func() string { mu.Lock(); defer mu.Unlock(); return cur[k] }
-	}
-	set := func(k, v string) { mu.Lock(); cur[k] = v; mu.Unlock() }
-	all := map[string]*engine.Knob{
-		"cache.ttl": {Name: "cache.ttl", Values: cacheTTLs, Get: get("cache.ttl"), Set: func(v string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil || !slices.Contains(cacheTTLs, v) {
-				return fmt.Errorf("ttl %q: have %s", v, strings.Join(cacheTTLs, ", "))
-			}
-			store.SetTTL(ctx, d)
-			set("cache.ttl", v)
-			return nil
-		}},
-		"load.keys": {Name: "load.keys", Values: cacheKeyDists, Get: get("load.keys"), Set: func(v string) error {
-			z := 0.0
-			switch v {
-			case "zipf":
-				z = tune.zipf
-			case "uniform":
-			default:
-				return fmt.Errorf("keys %q: have zipf, uniform", v)
-			}
-			if err := sys.Load.SetZipf(z); err != nil {
+	eachCache := func(fn func(c *engine.Cache) error) error {
+		for _, c := range store.Caches() {
+			if err := fn(c); err != nil {
 				return err
 			}
-			set("load.keys", v)
-			return nil
-		}},
-		"cache.pattern": {Name: "cache.pattern", Values: engine.CachePatterns(), Get: store.Pattern, Set: func(v string) error {
+		}
+		return nil
+	}
+	all := map[string]*engine.Knob{
+		"cache.ttl": choiceKnob("cache.ttl", cacheTTLs, tune.ttl, func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err == nil {
+				store.SetTTL(ctx, d)
+			}
+			return err
+		}),
+		"load.keys": choiceKnob("load.keys", cacheKeyDists, "zipf", func(v string) error {
+			if v == "uniform" {
+				return sys.Load.SetZipf(0)
+			}
+			return sys.Load.SetZipf(tune.zipf)
+		}),
+		"cache.pattern": choiceKnob("cache.pattern", engine.CachePatterns(), engine.PatternCacheAside, func(v string) error {
 			if err := store.SetPattern(v); err != nil {
 				return err
 			}
@@ -205,47 +196,24 @@ func (l *cacheLab) knobs(tune cacheTune) {
 			store.Flush(ctx)
 			sys.Events.Add(engine.EvInfo, "cache-1", "flushed: every entry follows %s from now", v)
 			return nil
-		}},
-		"cache.memory": {Name: "cache.memory", Values: cacheMemories, Get: get("cache.memory"), Set: func(v string) error {
-			if !slices.Contains(cacheMemories, v) {
-				return fmt.Errorf("memory %q: have %s", v, strings.Join(cacheMemories, ", "))
+		}),
+		"cache.memory": choiceKnob("cache.memory", cacheMemories, tune.memory, func(v string) error {
+			return eachCache(func(c *engine.Cache) error { c.SetMaxMemory(parseBytes(v)); return nil })
+		}),
+		"cache.policy": choiceKnob("cache.policy", engine.EvictionPolicies(), engine.EvictLRU, func(v string) error {
+			return eachCache(func(c *engine.Cache) error { return c.SetPolicy(v) })
+		}),
+		"cache.samples": choiceKnob("cache.samples", []string{"3", "5", "10"}, "5", func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return err
 			}
-			for _, c := range store.Caches() {
-				c.SetMaxMemory(parseBytes(v))
-			}
-			set("cache.memory", v)
-			return nil
-		}},
-		"cache.policy": {Name: "cache.policy", Values: engine.EvictionPolicies(), Get: func() string { return store.Caches()[0].Config().Policy }, Set: func(v string) error {
-			for _, c := range store.Caches() {
-				if err := c.SetPolicy(v); err != nil {
-					return err
-				}
-			}
-			return nil
-		}},
-		"cache.samples": {Name: "cache.samples", Values: []string{"3", "5", "10"}, Get: func() string { return fmt.Sprint(store.Caches()[0].Config().Samples) }, Set: func(v string) error {
-			var n int
-			if _, err := fmt.Sscanf(v, "%d", &n); err != nil || !slices.Contains([]string{"3", "5", "10"}, v) {
-				return fmt.Errorf("samples %q: have 3, 5, 10", v)
-			}
-			for _, c := range store.Caches() {
-				if err := c.SetSamples(n); err != nil {
-					return err
-				}
-			}
-			return nil
-		}},
-		"cache.coalesce": {Name: "cache.coalesce", Values: []string{"off", "on"}, Get: get("cache.coalesce"), Set: func(v string) error {
-			switch v {
-			case "on", "off":
-			default:
-				return fmt.Errorf("coalesce %q: have off, on", v)
-			}
+			return eachCache(func(c *engine.Cache) error { return c.SetSamples(n) })
+		}),
+		"cache.coalesce": choiceKnob("cache.coalesce", []string{"off", "on"}, "off", func(v string) error {
 			store.SetCoalesce(v == "on")
-			set("cache.coalesce", v)
 			return nil
-		}},
+		}),
 	}
 	for _, k := range tune.knobs {
 		sys.AddKnob(all[k])

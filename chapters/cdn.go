@@ -3,7 +3,6 @@ package chapters
 import (
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -172,46 +171,22 @@ func (l *cdnLab) purge() error {
 
 func (l *cdnLab) knobs(tune cdnTune) {
 	b, o := l.browsers, l.origin
-	var mu sync.Mutex
-	cur := map[string]string{"cdn.route": tune.route, "cdn.ttl": tune.ttl, "cdn.urls": "plain", "cdn.fallback": "on", "cdn.stale-if-error": "off"}
-	get := func(k string) func() string {
-		return func() string { mu.Lock(); defer mu.Unlock(); return cur[k] }
-	}
-	onOff := func(name string, apply func(bool)) *engine.Knob {
-		return &engine.Knob{Name: name, Values: []string{"on", "off"}, Get: get(name), Set: func(v string) error {
-			if v != "on" && v != "off" {
-				return fmt.Errorf("%s %q: have on, off", name, v)
-			}
-			apply(v == "on")
-			mu.Lock()
-			cur[name] = v
-			mu.Unlock()
-			return nil
-		}}
-	}
-	choice := func(name string, values []string, apply func(string)) *engine.Knob {
-		return &engine.Knob{Name: name, Values: values, Get: get(name), Set: func(v string) error {
-			if !slices.Contains(values, v) {
-				return fmt.Errorf("%s %q: have %s", name, v, strings.Join(values, ", "))
-			}
-			apply(v)
-			mu.Lock()
-			cur[name] = v
-			mu.Unlock()
-			return nil
-		}}
+	onOff := func(apply func(bool)) func(string) error {
+		return func(v string) error { apply(v == "on"); return nil }
 	}
 	all := map[string]*engine.Knob{
-		"cdn.route": choice("cdn.route", []string{"cdn", "origin"}, func(v string) { b.SetCDN(v == "cdn") }),
-		"cdn.ttl": choice("cdn.ttl", cdnTTLs, func(v string) {
-			d, _ := time.ParseDuration(v)
-			o.SetTTL(d)
+		"cdn.route": choiceKnob("cdn.route", []string{"cdn", "origin"}, tune.route, func(v string) error { b.SetCDN(v == "cdn"); return nil }),
+		"cdn.ttl": choiceKnob("cdn.ttl", cdnTTLs, tune.ttl, func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err == nil {
+				o.SetTTL(d)
+			}
+			return err
 		}),
-		"cdn.urls":           choice("cdn.urls", []string{"plain", "versioned"}, func(v string) { b.SetVersioned(v == "versioned") }),
-		"cdn.fallback":       onOff("cdn.fallback", b.SetFallback),
-		"cdn.stale-if-error": onOff("cdn.stale-if-error", o.SetStaleIfError),
+		"cdn.urls":           choiceKnob("cdn.urls", []string{"plain", "versioned"}, "plain", func(v string) error { b.SetVersioned(v == "versioned"); return nil }),
+		"cdn.fallback":       choiceKnob("cdn.fallback", []string{"on", "off"}, "on", onOff(b.SetFallback)),
+		"cdn.stale-if-error": choiceKnob("cdn.stale-if-error", []string{"off", "on"}, "off", onOff(o.SetStaleIfError)),
 	}
-	all["cdn.stale-if-error"].Values = []string{"off", "on"}
 	for _, k := range tune.knobs {
 		l.sys.AddKnob(all[k])
 	}
