@@ -165,6 +165,9 @@ func ParseAction(f []string) (Action, error) {
 		if err := checkTarget(role); err != nil {
 			return Action{}, fmt.Errorf("add takes a role (e.g. web): %w", err)
 		}
+		if strings.ContainsAny(role, "@>") {
+			return Action{}, fmt.Errorf("add takes a role (e.g. web), not %q", args[0])
+		}
 		return Action{Kind: kind, Target: role}, nil
 	case ActLatency:
 		if err := need(2, "a target and a duration (latency web-2 200ms)"); err != nil {

@@ -75,6 +75,8 @@ var ctBadLines = []struct {
 	{"drain missing target", "5s drain", 1, []string{"drain takes a target"}},
 	{"partition missing target", "5s partition", 1, []string{"partition takes a node or a group"}},
 	{"add an empty role", "5s add @", 1, []string{"add takes a role"}},
+	{"add a role that is a selector twice", "5s add @@web", 1, []string{"add takes a role"}},
+	{"add a role that is a link", "5s add web>db", 1, []string{"add takes a role"}},
 	{"heal bad target", "5s heal db:1", 1, []string{"target", "character"}},
 	{"bad target character", "5s kill web/1", 1, []string{"target", "web/1", "character"}},
 	{"empty role", "5s kill @", 1, []string{"target", "empty"}},
