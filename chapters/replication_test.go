@@ -130,7 +130,11 @@ func TestReplicationAsyncFailoverLosesAcknowledgedWrites(t *testing.T) {
 func TestReplicationSemiSyncFailoverLosesNothing(t *testing.T) {
 	s, until := openRepl(t, 4, Options{})
 	cl := clusterOf(s)
-	for i := 0; i < 20; i++ {
+	// Async loses acknowledged writes in most failovers (the test above), so
+	// ten clean semi-sync failovers would happen by chance with a
+	// semi-sync as lossy as async less than once in a thousand runs.
+	const trials = 10
+	for i := 0; i < trials; i++ {
 		start := s.Sys.Clock.Now()
 		until("writes flowing", 10*time.Second, func() bool { return s.Sys.Clock.Now() > start+time.Second })
 		p := failoverCycle(t, s, until)
@@ -145,7 +149,7 @@ func TestReplicationSemiSyncFailoverLosesNothing(t *testing.T) {
 		}
 	}
 	if got := len(cl.State().Lost); got != 0 {
-		t.Errorf("semi-sync lost %d acknowledged writes over 20 failovers", got)
+		t.Errorf("semi-sync lost %d acknowledged writes over %d failovers", got, trials)
 	}
 }
 
