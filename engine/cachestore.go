@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"scalelab/engine/internal/hash"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -115,15 +116,8 @@ func (s *CacheStore) cacheFor(key string) *Cache {
 	if len(cs) == 1 {
 		return cs[0]
 	}
-	var best *Cache
-	var top uint64
-	k := fnv1a(fnvOffset, key)
-	for _, c := range cs {
-		if v := mix64(fnv1a(k^0xff, c.node.Name())); best == nil || v > top {
-			best, top = c, v
-		}
-	}
-	return best
+	c, _ := hash.Rendezvous(cs, func(c *Cache) string { return c.node.Name() }, key)
+	return c
 }
 
 // Bursts returns a key's load bursts so far ("read:0").

@@ -3,6 +3,7 @@ package engine
 import (
 	"net"
 	"net/http"
+	"scalelab/engine/internal/hash"
 	"sync/atomic"
 )
 
@@ -86,7 +87,7 @@ func (p *leastConn) Select(targets []*target, _ *http.Request) *target {
 type powerOfTwo struct{ state atomic.Uint64 }
 
 func (p *powerOfTwo) rand() uint64 {
-	return mix64(p.state.Add(0x9e3779b97f4a7c15))
+	return hash.Mix64(p.state.Add(0x9e3779b97f4a7c15))
 }
 
 func (p *powerOfTwo) Select(targets []*target, _ *http.Request) *target {
@@ -151,38 +152,8 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// rendezvous returns the target whose hash of key and name (FNV-1a, then
-// mixed) is highest.
+// rendezvous returns the target whose hash of key and name is highest.
 func rendezvous(targets []*target, key string) *target {
-	var best *target
-	var top uint64
-	k := fnv1a(fnvOffset, key)
-	for _, t := range targets {
-		if s := mix64(fnv1a(k^0xff, t.name)); best == nil || s > top {
-			best, top = t, s
-		}
-	}
-	return best
-}
-
-// FNV-1a, 64 bit.
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
-func fnv1a(h uint64, s string) uint64 {
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= fnvPrime
-	}
-	return h
-}
-
-// mix64 is splitmix64's finalizer: FNV's last bytes barely reach the high
-// bits, and rendezvous compares whole values.
-func mix64(z uint64) uint64 {
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
+	t, _ := hash.Rendezvous(targets, func(t *target) string { return t.name }, key)
+	return t
 }

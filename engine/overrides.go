@@ -6,17 +6,6 @@ type stateOverrider interface {
 	Overrides() map[string]State
 }
 
-// Overrides marks draining targets as draining.
-func (lb *LB) Overrides() map[string]State {
-	out := map[string]State{}
-	for _, t := range lb.Targets() {
-		if t.Draining {
-			out[t.Name] = StateDraining
-		}
-	}
-	return out
-}
-
 func applyOverrides(nodes []Node, snaps []NodeSnap) {
 	for _, n := range nodes {
 		o, ok := n.(stateOverrider)

@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 )
 
@@ -88,17 +87,6 @@ func newMachine(sys *System, cfg ServerConfig, size string, h http.HandlerFunc) 
 	cfg.Capacity = NewCapacity(s.Workers, QueueFor(s.Workers))
 	srv := NewServer(cfg, sys.Clock, sys.Events, h)
 	return srv, newSized(srv, s), nil
-}
-
-// openData creates and seeds a node's database file under the lab's
-// directory; the system closes it.
-func openData(sys *System, name string, shape DataShape, seed int64) (*SQLData, error) {
-	data, err := OpenSQL(filepath.Join(sys.Dir, name+".db"), shape, seed)
-	if err != nil {
-		return nil, err
-	}
-	sys.OnClose(data.Close)
-	return data, nil
 }
 
 func (z *Sized) fill(n *NodeSnap) {

@@ -10,15 +10,7 @@ import (
 type Role string
 
 // Roles known to the engine.
-const (
-	RoleApp   Role = "app"     // one server doing web and data work
-	RoleWeb   Role = "web"     // stateless web server
-	RoleDB    Role = "db"      // SQLite database server
-	RoleKV    Role = "kv"      // key-value store (Redis)
-	RoleLB    Role = "lb"      // load balancer
-	RoleCache Role = "cache"   // cache server
-	RoleMon   Role = "monitor" // failover monitor (like Redis Sentinel)
-)
+const ()
 
 // State is a node's lifecycle state.
 type State string
@@ -56,25 +48,12 @@ const (
 	EvRate      = "rate"
 	EvSpike     = "spike"
 	EvSet       = "set"
-	EvEject     = "eject"   // LB health check took a target out
-	EvRejoin    = "rejoin"  // LB health check put a target back
-	EvAdd       = "add"     // a node joined
-	EvRemove    = "remove"  // a node left
-	EvDrain     = "drain"   // a node started draining
-	EvDrained   = "drained" // a draining node has no requests left
+	EvAdd       = "add" // a node joined
 	EvSaturate  = "saturated"
 	EvPause     = "pause"
 	EvResume    = "resume"
 	EvSpeed     = "speed"
 	EvInfo      = "info"
 	EvPartition = "partition"
-	EvSemiSync  = "semi-sync"
-	EvMiss      = "heartbeat"
-	EvPromote   = "promote"
-	EvLost      = "lost"
-	EvSetAside  = "set-aside"
-	EvRejoinDB  = "rejoin"
-	EvRefuse    = "refuse"
-	EvSeed      = "seed"
 	EvHeal      = "heal"
 )

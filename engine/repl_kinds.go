@@ -1,0 +1,14 @@
+package engine
+
+// Roles and event kinds of this component.
+const (
+	RoleMon    Role = "monitor" // failover monitor (like Redis Sentinel)
+	EvSemiSync      = "semi-sync"
+	EvMiss          = "heartbeat"
+	EvPromote       = "promote"
+	EvLost          = "lost"
+	EvSetAside      = "set-aside"
+	EvRejoinDB      = "rejoin"
+	EvRefuse        = "refuse"
+	EvSeed          = "seed"
+)
