@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"scalelab/engine/lb"
+	"scalelab/engine/sqldb"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,17 +17,17 @@ import (
 
 // zeroWorkLB builds the loadbalancer chapter's path with no modelled work:
 // lb-1 → web-1..3 → db-1 (SQLite point reads), every node the largest size.
-func zeroWorkLB(b *testing.B) (*engine.System, *engine.LB) {
+func zeroWorkLB(b *testing.B) (*engine.System, *lb.LB) {
 	sys, err := engine.NewSystem(1)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { sys.Close() })
-	db, err := addDB(sys, "db-1", "2xlarge", engine.WorkModel{}, engine.DefaultShape(), 1)
+	db, err := addDB(sys, "db-1", "2xlarge", engine.WorkModel{}, sqldb.DefaultShape(), 1)
 	if err != nil {
 		b.Fatal(err)
 	}
-	lb, err := engine.NewLB(engine.DefaultLBConfig("lb-1"), sys)
+	lb, err := lb.NewLB(lb.DefaultLBConfig("lb-1"), sys)
 	if err != nil {
 		b.Fatal(err)
 	}

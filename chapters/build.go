@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"scalelab/engine/sqldb"
+	"scalelab/engine/web"
 	"slices"
 	"strings"
 	"sync"
@@ -32,7 +34,7 @@ func startLoad(sys *engine.System, opt Options, rate float64, mix engine.Mix, en
 	cfg.Mix = mix
 	cfg.Entry = entry
 	cfg.Seed = opt.Seed
-	cfg.Keys = engine.DefaultShape().Users
+	cfg.Keys = sqldb.DefaultShape().Users
 	l, err := engine.NewLoad(cfg, sys.Clock)
 	if err != nil {
 		return err
@@ -85,16 +87,16 @@ func sizeKnob(sys *engine.System, name string, z *engine.Sized) {
 	})
 }
 
-func addApp(sys *engine.System, name, size string, work engine.WorkModel, seed int64) (*engine.AppNode, error) {
-	n, err := engine.NewAppNode(sys, engine.AppConfig{Name: name, Size: size, Work: work, Shape: engine.DefaultShape(), Seed: seed})
+func addApp(sys *engine.System, name, size string, work engine.WorkModel, seed int64) (*web.AppNode, error) {
+	n, err := web.NewAppNode(sys, web.AppConfig{Name: name, Size: size, Work: work, Shape: sqldb.DefaultShape(), Seed: seed})
 	if err != nil {
 		return nil, err
 	}
 	return n, sys.AddNode(n)
 }
 
-func addDB(sys *engine.System, name, size string, work engine.WorkModel, shape engine.DataShape, seed int64) (*engine.DBNode, error) {
-	n, err := engine.NewDBNode(sys, engine.DBConfig{Name: name, Size: size, Work: work, Shape: shape, Seed: seed})
+func addDB(sys *engine.System, name, size string, work engine.WorkModel, shape sqldb.DataShape, seed int64) (*sqldb.DBNode, error) {
+	n, err := sqldb.NewDBNode(sys, sqldb.DBConfig{Name: name, Size: size, Work: work, Shape: shape, Seed: seed})
 	if err != nil {
 		return nil, err
 	}
@@ -102,9 +104,9 @@ func addDB(sys *engine.System, name, size string, work engine.WorkModel, shape e
 }
 
 // addWeb adds a web server that talks to db through a new link.
-func addWeb(sys *engine.System, name, size string, work engine.WorkModel, private bool, db *engine.DBNode, meter *engine.Meter) (*engine.WebNode, error) {
-	store := engine.Store(engine.NewDBClient(sys, db, sys.AddLink(name, db.Name()), meter))
-	n, err := engine.NewWebNode(sys, engine.WebConfig{Name: name, Size: size, Work: work, Private: private, Store: func() engine.Store { return store }})
+func addWeb(sys *engine.System, name, size string, work engine.WorkModel, private bool, db *sqldb.DBNode, meter *engine.Meter) (*web.WebNode, error) {
+	store := engine.Store(sqldb.NewDBClient(sys, db, sys.AddLink(name, db.Name()), meter))
+	n, err := web.NewWebNode(sys, web.WebConfig{Name: name, Size: size, Work: work, Private: private, Store: func() engine.Store { return store }})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,10 @@ package chapters
 
 import (
 	"fmt"
+	"scalelab/engine/cache"
+	"scalelab/engine/kv"
+	"scalelab/engine/sqldb"
+	"scalelab/engine/web"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,7 +53,7 @@ func defaultCacheTune() cacheTune {
 // db-1.
 type cacheLab struct {
 	sys   *engine.System
-	store *engine.CacheStore
+	store *cache.CacheStore
 	gauge *ring // sampled by the gauges
 	watch *ring // sampled by Watch
 	tune  cacheTune
@@ -112,32 +116,32 @@ func parseBytes(s string) int64 {
 }
 
 func buildCache(sys *engine.System, opt Options, tune cacheTune) error {
-	shape := engine.DataShape{Users: tune.users, PostsPerUser: 2, Follows: 2, FeedLen: 20}
+	shape := sqldb.DataShape{Users: tune.users, PostsPerUser: 2, Follows: 2, FeedLen: 20}
 	db, err := addDB(sys, "db-1", tune.dbSize, engine.WorkModel{Read: tune.readWork, Feed: 4 * tune.readWork, Write: 4 * time.Millisecond}, shape, opt.Seed)
 	if err != nil {
 		return err
 	}
-	node, err := engine.NewCacheNode(sys, "cache-1")
+	node, err := kv.NewCacheNode(sys, "cache-1")
 	if err != nil {
 		return err
 	}
 	if err := sys.AddNode(node); err != nil {
 		return err
 	}
-	cfg := engine.CacheConfig{MaxMemory: parseBytes(tune.memory), Policy: engine.EvictLRU, Samples: 5}
-	cache, err := engine.NewCache(sys, node, cfg)
+	cfg := cache.CacheConfig{MaxMemory: parseBytes(tune.memory), Policy: cache.EvictLRU, Samples: 5}
+	c1, err := cache.NewCache(sys, node, cfg)
 	if err != nil {
 		return err
 	}
-	cache.SetLink(sys.AddLink("web-1", "cache-1"))
+	c1.SetLink(sys.AddLink("web-1", "cache-1"))
 	ttl, _ := time.ParseDuration(tune.ttl)
-	dbc := engine.NewDBClient(sys, db, sys.AddLink("web-1", "db-1"), nil)
-	store := engine.NewCacheStore(cache, dbc, sys.Clock, ttl)
-	web, err := engine.NewWebNode(sys, engine.WebConfig{Name: "web-1", Size: "xlarge", Work: engine.WorkModel{Web: time.Millisecond}, Store: func() engine.Store { return store }})
+	dbc := sqldb.NewDBClient(sys, db, sys.AddLink("web-1", "db-1"), nil)
+	store := cache.NewCacheStore(c1, dbc, sys.Clock, ttl)
+	w1, err := web.NewWebNode(sys, web.WebConfig{Name: "web-1", Size: "xlarge", Work: engine.WorkModel{Web: time.Millisecond}, Store: func() engine.Store { return store }})
 	if err != nil {
 		return err
 	}
-	if err := sys.AddNode(web); err != nil {
+	if err := sys.AddNode(w1); err != nil {
 		return err
 	}
 	l := &cacheLab{sys: sys, store: store, gauge: newRing(20 * time.Second), watch: newRing(30 * time.Second), tune: tune, upAt: -1}
@@ -152,7 +156,7 @@ func buildCache(sys *engine.System, opt Options, tune cacheTune) error {
 		cfgLoad.Rate = opt.Rate
 	}
 	cfgLoad.Keys, cfgLoad.Users, cfgLoad.Zipf = tune.users, 2000, tune.zipf
-	cfgLoad.Entry = func() string { return "http://" + web.Addr() }
+	cfgLoad.Entry = func() string { return "http://" + w1.Addr() }
 	ld, err := engine.NewLoad(cfgLoad, sys.Clock)
 	if err != nil {
 		return err
@@ -165,7 +169,7 @@ func buildCache(sys *engine.System, opt Options, tune cacheTune) error {
 func (l *cacheLab) knobs(tune cacheTune) {
 	sys, store := l.sys, l.store
 	ctx := sys.Context()
-	eachCache := func(fn func(c *engine.Cache) error) error {
+	eachCache := func(fn func(c *cache.Cache) error) error {
 		for _, c := range store.Caches() {
 			if err := fn(c); err != nil {
 				return err
@@ -187,7 +191,7 @@ func (l *cacheLab) knobs(tune cacheTune) {
 			}
 			return sys.Load.SetZipf(tune.zipf)
 		}),
-		"cache.pattern": choiceKnob("cache.pattern", engine.CachePatterns(), engine.PatternCacheAside, func(v string) error {
+		"cache.pattern": choiceKnob("cache.pattern", cache.CachePatterns(), cache.PatternCacheAside, func(v string) error {
 			if err := store.SetPattern(v); err != nil {
 				return err
 			}
@@ -198,17 +202,17 @@ func (l *cacheLab) knobs(tune cacheTune) {
 			return nil
 		}),
 		"cache.memory": choiceKnob("cache.memory", cacheMemories, tune.memory, func(v string) error {
-			return eachCache(func(c *engine.Cache) error { c.SetMaxMemory(parseBytes(v)); return nil })
+			return eachCache(func(c *cache.Cache) error { c.SetMaxMemory(parseBytes(v)); return nil })
 		}),
-		"cache.policy": choiceKnob("cache.policy", engine.EvictionPolicies(), engine.EvictLRU, func(v string) error {
-			return eachCache(func(c *engine.Cache) error { return c.SetPolicy(v) })
+		"cache.policy": choiceKnob("cache.policy", cache.EvictionPolicies(), cache.EvictLRU, func(v string) error {
+			return eachCache(func(c *cache.Cache) error { return c.SetPolicy(v) })
 		}),
 		"cache.samples": choiceKnob("cache.samples", []string{"3", "5", "10"}, "5", func(v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil {
 				return err
 			}
-			return eachCache(func(c *engine.Cache) error { return c.SetSamples(n) })
+			return eachCache(func(c *cache.Cache) error { return c.SetSamples(n) })
 		}),
 		"cache.coalesce": choiceKnob("cache.coalesce", []string{"off", "on"}, "off", func(v string) error {
 			store.SetCoalesce(v == "on")
@@ -231,7 +235,7 @@ func (l *cacheLab) addCache(a engine.Action) error {
 		return fmt.Errorf("add cache: three cache nodes is this lab's limit: %w", engine.ErrNotSupported)
 	}
 	name := l.sys.NextName("cache")
-	node, err := engine.NewCacheNode(l.sys, name)
+	node, err := kv.NewCacheNode(l.sys, name)
 	if err != nil {
 		return err
 	}
@@ -239,7 +243,7 @@ func (l *cacheLab) addCache(a engine.Action) error {
 		return err
 	}
 	cfg := have[0].Config()
-	c, err := engine.NewCache(l.sys, node, cfg)
+	c, err := cache.NewCache(l.sys, node, cfg)
 	if err != nil {
 		return err
 	}
@@ -363,7 +367,7 @@ func watchCache(r *Run) {
 		}
 	}
 	// memory
-	if m := r.KnobAt("cache.memory", now); m != "" && allUp && hitOK && r.Held(cacheSettle, "cache.memory", m, "cache.policy", engine.EvictLRU) {
+	if m := r.KnobAt("cache.memory", now); m != "" && allUp && hitOK && r.Held(cacheSettle, "cache.memory", m, "cache.policy", cache.EvictLRU) {
 		k := strings.ToLower(m)
 		r.Facts["hit_pct_mem_"+k] = round1(hit)
 		r.Facts["evictions_per_s_mem_"+k] = round1(perSec(d.evictions, span))
@@ -512,8 +516,8 @@ func Cache() *Chapter {
 					}},
 				Objectives: []Objective{
 					{ID: "see-stale", Check: func(r *Run) bool { return r.Facts["n_stale_cache_aside"] > 0 }},
-					{ID: "invalidate", Check: func(r *Run) bool { return cleanFor(r, engine.PatternInvalidate, 0) }},
-					{ID: "write-through", Check: func(r *Run) bool { return cleanFor(r, engine.PatternWriteThrough, 80) }},
+					{ID: "invalidate", Check: func(r *Run) bool { return cleanFor(r, cache.PatternInvalidate, 0) }},
+					{ID: "write-through", Check: func(r *Run) bool { return cleanFor(r, cache.PatternWriteThrough, 80) }},
 				},
 			},
 			{
@@ -539,7 +543,7 @@ func Cache() *Chapter {
 					}},
 					{ID: "noeviction", Check: func(r *Run) bool {
 						l := cacheOf(r)
-						if l == nil || !r.Held(5*time.Second, "cache.policy", engine.EvictNone) {
+						if l == nil || !r.Held(5*time.Second, "cache.policy", cache.EvictNone) {
 							return false
 						}
 						dv, _, ok := l.watch.delta(5 * time.Second)

@@ -3,6 +3,10 @@ package chapters
 import (
 	"io"
 	"net/http"
+	"scalelab/engine/cache"
+	"scalelab/engine/kv"
+	"scalelab/engine/sqldb"
+	"scalelab/engine/web"
 	"sort"
 	"testing"
 	"time"
@@ -21,24 +25,24 @@ func BenchmarkCachePath(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer sys.Close()
-	db, err := addDB(sys, "db-1", "2xlarge", engine.WorkModel{}, engine.DefaultShape(), 1)
+	db, err := addDB(sys, "db-1", "2xlarge", engine.WorkModel{}, sqldb.DefaultShape(), 1)
 	if err != nil {
 		b.Fatal(err)
 	}
-	node, err := engine.NewCacheNode(sys, "cache-1")
+	node, err := kv.NewCacheNode(sys, "cache-1")
 	if err != nil {
 		b.Fatal(err)
 	}
 	if err := sys.AddNode(node); err != nil {
 		b.Fatal(err)
 	}
-	cache, err := engine.NewCache(sys, node, engine.CacheConfig{MaxMemory: 4 << 20, Policy: engine.EvictLRU, Samples: 5})
+	c1, err := cache.NewCache(sys, node, cache.CacheConfig{MaxMemory: 4 << 20, Policy: cache.EvictLRU, Samples: 5})
 	if err != nil {
 		b.Fatal(err)
 	}
-	dbc := engine.NewDBClient(sys, db, sys.AddLink("web-1", "db-1"), nil)
-	store := engine.NewCacheStore(cache, dbc, sys.Clock, time.Hour)
-	cached, err := engine.NewWebNode(sys, engine.WebConfig{Name: "web-1", Size: "2xlarge", Store: func() engine.Store { return store }})
+	dbc := sqldb.NewDBClient(sys, db, sys.AddLink("web-1", "db-1"), nil)
+	store := cache.NewCacheStore(c1, dbc, sys.Clock, time.Hour)
+	cached, err := web.NewWebNode(sys, web.WebConfig{Name: "web-1", Size: "2xlarge", Store: func() engine.Store { return store }})
 	if err != nil {
 		b.Fatal(err)
 	}

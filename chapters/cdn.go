@@ -3,6 +3,7 @@ package chapters
 import (
 	"fmt"
 	"net/http"
+	"scalelab/engine/cdn"
 	"strings"
 	"sync"
 	"time"
@@ -16,8 +17,8 @@ const cdnRate = 300
 
 // cdnRegions: users in three regions; the origin is in the US. Distances
 // are modelled round trips.
-func cdnRegions() []engine.Region {
-	return []engine.Region{
+func cdnRegions() []cdn.Region {
+	return []cdn.Region{
 		{Name: "us", Share: 40, ToEdge: 8 * time.Millisecond, ToOrigin: 20 * time.Millisecond},
 		{Name: "eu", Share: 35, ToEdge: 8 * time.Millisecond, ToOrigin: 90 * time.Millisecond},
 		{Name: "ap", Share: 25, ToEdge: 8 * time.Millisecond, ToOrigin: 170 * time.Millisecond},
@@ -28,8 +29,8 @@ func cdnRegions() []engine.Region {
 var edgeToOrigin = map[string]time.Duration{"us": 10 * time.Millisecond, "eu": 80 * time.Millisecond, "ap": 160 * time.Millisecond}
 
 // How often a page load asks for each file.
-func cdnFiles() []engine.FileShare {
-	return []engine.FileShare{{Name: "app.css", Weight: 30}, {Name: "app.js", Weight: 30}, {Name: "logo.png", Weight: 25}, {Name: "intro-001.ts", Weight: 15}}
+func cdnFiles() []cdn.FileShare {
+	return []cdn.FileShare{{Name: "app.css", Weight: 30}, {Name: "app.js", Weight: 30}, {Name: "logo.png", Weight: 25}, {Name: "intro-001.ts", Weight: 15}}
 }
 
 // Modelled egress prices, dollars per GB.
@@ -43,9 +44,9 @@ var cdnTTLs = []string{"10s", "60s", "10m"}
 // cdnLab is one step's topology.
 type cdnLab struct {
 	sys      *engine.System
-	origin   *engine.Origin
-	edges    []*engine.Edge
-	browsers *engine.Browsers
+	origin   *cdn.Origin
+	edges    []*cdn.Edge
+	browsers *cdn.Browsers
 	gauge    *ring
 	watch    *ring
 	lead     []string
@@ -94,12 +95,12 @@ type cdnTune struct {
 }
 
 func buildCDN(sys *engine.System, opt Options, tune cdnTune) error {
-	var files []engine.StaticFile
+	var files []cdn.StaticFile
 	for _, f := range assets.StaticFiles() {
-		files = append(files, engine.StaticFile{Name: f.Name, Type: f.Type, Body: f.Body, Text: f.Text})
+		files = append(files, cdn.StaticFile{Name: f.Name, Type: f.Type, Body: f.Body, Text: f.Text})
 	}
 	ttl, _ := time.ParseDuration(tune.ttl)
-	origin, err := engine.NewOrigin(sys, engine.OriginConfig{Name: "origin", Size: "medium", Work: 5 * time.Millisecond, Files: files, TTL: ttl})
+	origin, err := cdn.NewOrigin(sys, cdn.OriginConfig{Name: "origin", Size: "medium", Work: 5 * time.Millisecond, Files: files, TTL: ttl})
 	if err != nil {
 		return err
 	}
@@ -113,7 +114,7 @@ func buildCDN(sys *engine.System, opt Options, tune cdnTune) error {
 		name := "edge-" + reg.Name
 		link := sys.AddLink(name, "origin")
 		link.SetLatency(edgeToOrigin[reg.Name])
-		e, err := engine.NewEdge(sys, engine.EdgeConfig{Name: name, Region: reg.Name, Size: "large", Work: 500 * time.Microsecond, Origin: origin, Link: link})
+		e, err := cdn.NewEdge(sys, cdn.EdgeConfig{Name: name, Region: reg.Name, Size: "large", Work: 500 * time.Microsecond, Origin: origin, Link: link})
 		if err != nil {
 			return err
 		}
@@ -122,7 +123,7 @@ func buildCDN(sys *engine.System, opt Options, tune cdnTune) error {
 		}
 		l.edges = append(l.edges, e)
 	}
-	l.browsers = engine.NewBrowsers(sys.Clock, origin, l.edges, cdnRegions(), cdnFiles())
+	l.browsers = cdn.NewBrowsers(sys.Clock, origin, l.edges, cdnRegions(), cdnFiles())
 	l.browsers.SetCDN(tune.route == "cdn")
 	sys.SetValue("cdn", l)
 	l.knobs(tune)
@@ -165,7 +166,7 @@ func (l *cdnLab) purge() error {
 		resp.Body.Close()
 		done = append(done, e.Name())
 	}
-	l.sys.Events.Add(engine.EvPurge, "cdn", "every copy dropped on %s", strings.Join(done, ", "))
+	l.sys.Events.Add(cdn.EvPurge, "cdn", "every copy dropped on %s", strings.Join(done, ", "))
 	return nil
 }
 
@@ -301,8 +302,8 @@ func watchCDN(r *Run) {
 	ttl := l.origin.TTL()
 	// deploys: how long stale copies were served, after a purge, with
 	// versioned URLs
-	deploys := r.EventsOf(engine.EvDeploy)
-	purges := r.EventsOf(engine.EvPurge)
+	deploys := r.EventsOf(cdn.EvDeploy)
+	purges := r.EventsOf(cdn.EvPurge)
 	for i, d := range deploys {
 		next := time.Duration(1 << 62)
 		if i+1 < len(deploys) {

@@ -2,6 +2,9 @@ package chapters
 
 import (
 	"fmt"
+	"scalelab/engine/lb"
+	"scalelab/engine/sqldb"
+	"scalelab/engine/web"
 	"strings"
 	"time"
 
@@ -18,17 +21,17 @@ func lbMix() engine.Mix { return engine.Mix{engine.OpPage: 70, engine.OpRead: 30
 // that share one database.
 type lbTopology struct {
 	sys *engine.System
-	lb  *engine.LB
-	db  *engine.DBNode
+	lb  *lb.LB
+	db  *sqldb.DBNode
 }
 
-func buildLB(sys *engine.System, opt Options, cfg engine.LBConfig, sizes ...string) (*lbTopology, error) {
-	db, err := addDB(sys, "db-1", "xlarge", lbWork(), engine.DefaultShape(), opt.Seed)
+func buildLB(sys *engine.System, opt Options, cfg lb.LBConfig, sizes ...string) (*lbTopology, error) {
+	db, err := addDB(sys, "db-1", "xlarge", lbWork(), sqldb.DefaultShape(), opt.Seed)
 	if err != nil {
 		return nil, err
 	}
 	cfg.Seed = opt.Seed
-	lb, err := engine.NewLB(cfg, sys)
+	lb, err := lb.NewLB(cfg, sys)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +49,7 @@ func buildLB(sys *engine.System, opt Options, cfg engine.LBConfig, sizes ...stri
 }
 
 // addWeb adds a private web server and puts it in the target group.
-func (t *lbTopology) addWeb(size string) (*engine.WebNode, error) {
+func (t *lbTopology) addWeb(size string) (*web.WebNode, error) {
 	name := t.sys.NextName("web")
 	link := t.sys.AddLink(t.lb.Name(), name)
 	w, err := addWeb(t.sys, name, size, lbWork(), true, t.db, nil)
@@ -60,7 +63,7 @@ func (t *lbTopology) addWeb(size string) (*engine.WebNode, error) {
 // elastic lets add, drain and remove change the target group live.
 func (t *lbTopology) elastic() {
 	t.sys.Handle(engine.ActAdd, func(a engine.Action) error {
-		if a.Target != string(engine.RoleWeb) {
+		if a.Target != string(web.RoleWeb) {
 			return fmt.Errorf("add %s: only web servers can be added here", a.Target)
 		}
 		w, err := t.addWeb("medium")
@@ -101,8 +104,8 @@ func (t *lbTopology) elastic() {
 	})
 }
 
-func lbOf(r *Run) *engine.LB {
-	lb, _ := r.Sys.Value("lb").(*engine.LB)
+func lbOf(r *Run) *lb.LB {
+	lb, _ := r.Sys.Value("lb").(*lb.LB)
 	return lb
 }
 
@@ -136,14 +139,14 @@ func LoadBalancer() *Chapter {
 			{
 				ID: "policies",
 				Build: func(sys *engine.System, opt Options) error {
-					t, err := buildLB(sys, opt, engine.DefaultLBConfig("lb-1"), "medium", "medium", "small")
+					t, err := buildLB(sys, opt, lb.DefaultLBConfig("lb-1"), "medium", "medium", "small")
 					if err != nil {
 						return err
 					}
 					sys.AddGauges(func() []engine.Gauge {
 						var out []engine.Gauge
 						lat := t.lb.PolicyLatency()
-						for _, p := range engine.PolicyNames() {
+						for _, p := range lb.PolicyNames() {
 							if q, ok := lat[p]; ok && q.N > 0 {
 								out = append(out, msGauge("p99 "+p, q.P99))
 							}
@@ -155,14 +158,14 @@ func LoadBalancer() *Chapter {
 				Keys: []Key{{Key: "p", Help: "policy", Knob: "lb.policy"}},
 				Watch: func(r *Run) {
 					lat := lbOf(r).PolicyLatency()
-					for _, p := range engine.PolicyNames() {
+					for _, p := range lb.PolicyNames() {
 						if q, ok := lat[p]; ok && r.KnobTime("lb.policy", p) >= 10*time.Second {
 							r.Facts[policyFact(p)] = round1(engine.Ms(q.P99))
 						}
 					}
 				},
 				Prediction: &Prediction{ID: "best-policy", Choices: 3, Unit: "×",
-					Measured: factRatio(policyFact(engine.PolicyLeastConn), policyFact(engine.PolicyRoundRobin)),
+					Measured: factRatio(policyFact(lb.PolicyLeastConn), policyFact(lb.PolicyRoundRobin)),
 					Correct: func(v float64) int {
 						switch {
 						case v < 0.8:
@@ -173,14 +176,14 @@ func LoadBalancer() *Chapter {
 						return 2
 					}},
 				Objectives: []Objective{
-					{ID: "try-rr", Check: func(r *Run) bool { return r.KnobTime("lb.policy", engine.PolicyRoundRobin) >= 15*time.Second }},
-					{ID: "try-lc", Check: func(r *Run) bool { return r.KnobTime("lb.policy", engine.PolicyLeastConn) >= 15*time.Second }},
+					{ID: "try-rr", Check: func(r *Run) bool { return r.KnobTime("lb.policy", lb.PolicyRoundRobin) >= 15*time.Second }},
+					{ID: "try-lc", Check: func(r *Run) bool { return r.KnobTime("lb.policy", lb.PolicyLeastConn) >= 15*time.Second }},
 				},
 			},
 			{
 				ID: "health",
 				Build: func(sys *engine.System, opt Options) error {
-					cfg := engine.DefaultLBConfig("lb-1")
+					cfg := lb.DefaultLBConfig("lb-1")
 					cfg.Health.Enabled, cfg.Retries = false, 0
 					t, err := buildLB(sys, opt, cfg, "medium", "medium", "medium")
 					if err != nil {
@@ -202,7 +205,7 @@ func LoadBalancer() *Chapter {
 							}
 						case k.health == "on" && k.retries != "0":
 							for _, e := range r.Events {
-								if e.Kind == engine.EvEject && e.Node == k.ev.Node && e.T >= k.ev.T {
+								if e.Kind == lb.EvEject && e.Node == k.ev.Node && e.T >= k.ev.T {
 									r.Facts["eject_ms"] = float64((e.T - k.ev.T).Milliseconds())
 									break
 								}
@@ -227,7 +230,7 @@ func LoadBalancer() *Chapter {
 			{
 				ID: "elastic",
 				Build: func(sys *engine.System, opt Options) error {
-					t, err := buildLB(sys, opt, engine.DefaultLBConfig("lb-1"), "medium", "medium", "medium")
+					t, err := buildLB(sys, opt, lb.DefaultLBConfig("lb-1"), "medium", "medium", "medium")
 					if err != nil {
 						return err
 					}
@@ -245,8 +248,8 @@ func LoadBalancer() *Chapter {
 							r.Facts["added_node_rps"] = n.RPS
 						}
 					}
-					for _, d := range r.EventsOf(engine.EvDrain) {
-						if done, ok := r.LastEvent(engine.EvDrained, d.Node); ok && done.T >= d.T && r.Seconds() > secOf(done.T) {
+					for _, d := range r.EventsOf(lb.EvDrain) {
+						if done, ok := r.LastEvent(lb.EvDrained, d.Node); ok && done.T >= d.T && r.Seconds() > secOf(done.T) {
 							_, _, failed, _ := r.Window(secOf(d.T), secOf(done.T)+1)
 							r.Facts["drain_failed"] = float64(failed)
 						}

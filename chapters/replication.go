@@ -2,6 +2,8 @@ package chapters
 
 import (
 	"fmt"
+	"scalelab/engine/repl"
+	"scalelab/engine/web"
 	"sort"
 	"strings"
 	"time"
@@ -17,8 +19,8 @@ func replicationMix() engine.Mix { return engine.Mix{engine.OpRead: 70, engine.O
 // replicated is one step's topology: two public web servers (clients pick
 // one, as with several DNS records), each with a router to the cluster.
 type replicated struct {
-	cl      *engine.Cluster
-	routers []*engine.Router
+	cl      *repl.Cluster
+	routers []*repl.Router
 	watch   *replWatch
 }
 
@@ -26,28 +28,28 @@ type replicated struct {
 // the system, so every opened step starts fresh.
 type replWatch struct {
 	lastT       time.Duration
-	lastStats   engine.RouterStats
+	lastStats   repl.RouterStats
 	lastReadOK  int64
 	lastReadBad int64
 	upAt        map[string]time.Duration // replica restarts waiting to catch up
 }
 
-func buildReplication(sys *engine.System, opt Options, tune func(*engine.ClusterConfig)) error {
-	cfg := engine.DefaultClusterConfig()
+func buildReplication(sys *engine.System, opt Options, tune func(*repl.ClusterConfig)) error {
+	cfg := repl.DefaultClusterConfig()
 	cfg.Seed = opt.Seed
 	cfg.LinkDelay = 50 * time.Millisecond
 	if tune != nil {
 		tune(&cfg)
 	}
-	cl, err := engine.NewCluster(sys, cfg)
+	cl, err := repl.NewCluster(sys, cfg)
 	if err != nil {
 		return err
 	}
 	t := &replicated{cl: cl, watch: &replWatch{upAt: map[string]time.Duration{}}}
 	var webs []engine.Node
 	for _, name := range []string{"web-1", "web-2"} {
-		rt := engine.NewRouter(sys, cl, name)
-		w, err := engine.NewWebNode(sys, engine.WebConfig{Name: name, Size: "xlarge", Work: engine.WorkModel{Web: time.Millisecond}, Store: func() engine.Store { return rt }})
+		rt := repl.NewRouter(sys, cl, name)
+		w, err := web.NewWebNode(sys, web.WebConfig{Name: name, Size: "xlarge", Work: engine.WorkModel{Web: time.Millisecond}, Store: func() engine.Store { return rt }})
 		if err != nil {
 			return err
 		}
@@ -73,7 +75,7 @@ func buildReplication(sys *engine.System, opt Options, tune func(*engine.Cluster
 	return nil
 }
 
-func replGauges(sys *engine.System, cl *engine.Cluster) []engine.Gauge {
+func replGauges(sys *engine.System, cl *repl.Cluster) []engine.Gauge {
 	st := cl.State()
 	rs := cl.RouterStats()
 	out := []engine.Gauge{
@@ -140,7 +142,7 @@ func watchReplication(r *Run) {
 	}
 	// a restarted replica catching up: from its up event to zero lag
 	for _, e := range r.Events {
-		if e.Kind == engine.EvRejoinDB && strings.Contains(e.Detail, "replica") {
+		if e.Kind == repl.EvRejoinDB && strings.Contains(e.Detail, "replica") {
 			if _, seen := w.upAt[e.Node]; !seen {
 				w.upAt[e.Node] = e.T
 			}
@@ -186,7 +188,7 @@ func watchReplication(r *Run) {
 
 // lastCause is when the primary that a promotion replaced was killed or
 // cut off, before the promotion.
-func lastCause(r *Run, p engine.Promotion) (time.Duration, bool) {
+func lastCause(r *Run, p repl.Promotion) (time.Duration, bool) {
 	var t time.Duration = -1
 	for _, e := range r.Events {
 		if e.T > p.At {
@@ -271,7 +273,7 @@ func Replication() *Chapter {
 						return r.KnobTime("repl.delay", "200ms") >= 10*time.Second && r.Facts["n_stale_200ms_off"] > 0
 					}},
 					{ID: "ryw", Check: func(r *Run) bool {
-						for _, m := range []string{engine.RYWPrimary, engine.RYWWait} {
+						for _, m := range []string{repl.RYWPrimary, repl.RYWWait} {
 							k := "200ms_" + m
 							if r.Facts["n_reads_"+k] >= 1000 && r.Facts["n_stale_"+k] == 0 {
 								return true
@@ -297,7 +299,7 @@ func Replication() *Chapter {
 					}},
 					{ID: "catch-up", Check: func(r *Run) bool { _, ok := r.Facts["catchup_ms"]; return ok }},
 					{ID: "add-replica", Check: func(r *Run) bool {
-						for _, e := range r.EventsOf(engine.EvSeed) {
+						for _, e := range r.EventsOf(repl.EvSeed) {
 							if strings.HasPrefix(e.Detail, "new replica") && replOf(r).cl.CaughtUp(e.Node) {
 								return true
 							}
@@ -314,14 +316,14 @@ func Replication() *Chapter {
 				Prediction: &Prediction{ID: "lost-async", Unit: "writes", Measured: factMeasured("lost_writes_first_failover")},
 				Objectives: []Objective{
 					{ID: "kill-primary", Check: func(r *Run) bool { _, ok := r.Facts["failover_ms"]; return ok }},
-					{ID: "rejoin", Check: func(r *Run) bool { _, ok := r.LastEvent(engine.EvSetAside, ""); return ok }},
+					{ID: "rejoin", Check: func(r *Run) bool { _, ok := r.LastEvent(repl.EvSetAside, ""); return ok }},
 					{ID: "replay", Check: func(r *Run) bool { return r.Facts["set_aside"] > 0 && r.Facts["replayed"] == r.Facts["set_aside"] }},
 				},
 			},
 			{
 				ID: "semi-sync",
 				Build: func(sys *engine.System, opt Options) error {
-					return buildReplication(sys, opt, func(c *engine.ClusterConfig) { c.Mode = engine.ModeSemiSync })
+					return buildReplication(sys, opt, func(c *repl.ClusterConfig) { c.Mode = repl.ModeSemiSync })
 				},
 				Keys:  []Key{{Key: "m", Help: "replication mode", Knob: "repl.mode"}},
 				Watch: watchReplication,
@@ -372,7 +374,7 @@ func Replication() *Chapter {
 					{ID: "split-brain", Check: func(r *Run) bool { return r.Facts["split_brain_writes_min_replicas_0"] > 0 }},
 					{ID: "fenced", Check: func(r *Run) bool {
 						v, ok := r.Facts["split_brain_writes_min_replicas_1"]
-						_, refused := r.LastEvent(engine.EvRefuse, "")
+						_, refused := r.LastEvent(repl.EvRefuse, "")
 						return ok && v == 0 && refused
 					}},
 				},

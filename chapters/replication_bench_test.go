@@ -2,26 +2,28 @@ package chapters
 
 import (
 	"context"
+	"scalelab/engine/repl"
+	"scalelab/engine/web"
 	"testing"
 	"time"
 
 	"scalelab/engine"
 )
 
-func benchCluster(b *testing.B, rate float64, mix engine.Mix) (*engine.System, *engine.Cluster) {
+func benchCluster(b *testing.B, rate float64, mix engine.Mix) (*engine.System, *repl.Cluster) {
 	sys, err := engine.NewSystem(1)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { sys.Close() })
-	cfg := engine.DefaultClusterConfig()
+	cfg := repl.DefaultClusterConfig()
 	cfg.LinkDelay, cfg.ApplyCost = 0, 0 // no modelled delay
-	cl, err := engine.NewCluster(sys, cfg)
+	cl, err := repl.NewCluster(sys, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	rt := engine.NewRouter(sys, cl, "web-1")
-	web, err := engine.NewWebNode(sys, engine.WebConfig{Name: "web-1", Size: "2xlarge", Store: func() engine.Store { return rt }})
+	rt := repl.NewRouter(sys, cl, "web-1")
+	web, err := web.NewWebNode(sys, web.WebConfig{Name: "web-1", Size: "2xlarge", Store: func() engine.Store { return rt }})
 	if err != nil {
 		b.Fatal(err)
 	}

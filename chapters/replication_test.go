@@ -1,6 +1,7 @@
 package chapters
 
 import (
+	"scalelab/engine/repl"
 	"strings"
 	"testing"
 	"time"
@@ -40,13 +41,13 @@ func openRepl(t *testing.T, step int, opt Options) (*Session, func(what string, 
 	return s, until
 }
 
-func clusterOf(s *Session) *engine.Cluster { return replOf(s.Run).cl }
+func clusterOf(s *Session) *repl.Cluster { return replOf(s.Run).cl }
 
 func promotions(s *Session) int { return len(clusterOf(s).State().Promotions) }
 
 // failoverCycle kills the primary, waits for the promotion, restarts the
 // old primary and waits until it has rejoined as a replica.
-func failoverCycle(t *testing.T, s *Session, until func(string, time.Duration, func() bool)) engine.Promotion {
+func failoverCycle(t *testing.T, s *Session, until func(string, time.Duration, func() bool)) repl.Promotion {
 	t.Helper()
 	cl := clusterOf(s)
 	n := promotions(s)
@@ -77,7 +78,7 @@ func failoverCycle(t *testing.T, s *Session, until func(string, time.Duration, f
 
 // absentOn checks, by querying the new primary's database, that none of
 // the write ids exist there.
-func absentOn(t *testing.T, cl *engine.Cluster, node string, ids []string) {
+func absentOn(t *testing.T, cl *repl.Cluster, node string, ids []string) {
 	t.Helper()
 	for _, d := range cl.Nodes() {
 		if d.Name() != node {
@@ -141,7 +142,7 @@ func TestReplicationSemiSyncFailoverLosesNothing(t *testing.T) {
 		if len(p.Lost) != 0 {
 			fellBack := false
 			for _, e := range s.Run.Events {
-				fellBack = fellBack || (e.Kind == engine.EvSemiSync && strings.Contains(e.Detail, "falling back"))
+				fellBack = fellBack || (e.Kind == repl.EvSemiSync && strings.Contains(e.Detail, "falling back"))
 			}
 			if !fellBack {
 				t.Errorf("trial %d: semi-sync lost %d acknowledged writes without falling back: %v", i, len(p.Lost), p.Lost)

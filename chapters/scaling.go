@@ -1,6 +1,7 @@
 package chapters
 
 import (
+	"scalelab/engine/sqldb"
 	"strings"
 	"time"
 
@@ -173,7 +174,7 @@ func Scaling() *Chapter {
 			{
 				ID: "scale-out",
 				Build: func(sys *engine.System, opt Options) error {
-					db, err := addDB(sys, "db-1", "xlarge", scalingWork(), engine.DefaultShape(), opt.Seed)
+					db, err := addDB(sys, "db-1", "xlarge", scalingWork(), sqldb.DefaultShape(), opt.Seed)
 					if err != nil {
 						return err
 					}

@@ -4,6 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"scalelab/engine/cache"
+	"scalelab/engine/lb"
+	"scalelab/engine/repl"
 	"slices"
 	"sort"
 	"strings"
@@ -145,7 +148,7 @@ func TestLessonTextFacts(t *testing.T) {
 	if len(keys) == 0 {
 		t.Fatal("found no fact keys in the chapters' source")
 	}
-	for _, p := range engine.PolicyNames() {
+	for _, p := range lb.PolicyNames() {
 		keys["p99_ms_"+strings.ReplaceAll(p, "-", "_")] = true
 	}
 	for _, store := range []string{"sql", "kv"} {
@@ -157,7 +160,7 @@ func TestLessonTextFacts(t *testing.T) {
 	for _, d := range []string{"50ms", "200ms", "1s"} {
 		keys["stale_per_1k_reads_"+d] = true
 	}
-	for _, m := range []string{engine.ModeAsync, engine.ModeSemiSync} {
+	for _, m := range []string{repl.ModeAsync, repl.ModeSemiSync} {
 		keys["lost_writes_"+strings.ReplaceAll(m, "-", "_")] = true
 		keys["write_p50_ms_"+strings.ReplaceAll(m, "-", "_")] = true
 	}
@@ -171,7 +174,7 @@ func TestLessonTextFacts(t *testing.T) {
 			keys["db_reads_per_s_"+keys_+"_"+ttl] = true
 		}
 	}
-	for _, p := range engine.CachePatterns() {
+	for _, p := range cache.CachePatterns() {
 		keys["stale_per_1k_reads_"+strings.ReplaceAll(p, "-", "_")] = true
 	}
 	for _, m := range chapters.CacheMemories {

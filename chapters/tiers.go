@@ -3,6 +3,9 @@ package chapters
 import (
 	"context"
 	"fmt"
+	"scalelab/engine/kv"
+	"scalelab/engine/sqldb"
+	"scalelab/engine/web"
 	"sync/atomic"
 	"time"
 
@@ -106,7 +109,7 @@ func Tiers() *Chapter {
 			{
 				ID: "split",
 				Build: func(sys *engine.System, opt Options) error {
-					db, err := addDB(sys, "db-1", "small", tiersWork(), engine.DefaultShape(), opt.Seed)
+					db, err := addDB(sys, "db-1", "small", tiersWork(), sqldb.DefaultShape(), opt.Seed)
 					if err != nil {
 						return err
 					}
@@ -192,8 +195,8 @@ func storeMeters(sys *engine.System) []storeMeter {
 }
 
 // kvShape is larger than the default so a join has real work to do.
-func kvShape() engine.DataShape {
-	return engine.DataShape{Users: 1000, PostsPerUser: 20, Follows: 30, FeedLen: 20}
+func kvShape() sqldb.DataShape {
+	return sqldb.DataShape{Users: 1000, PostsPerUser: 20, Follows: 30, FeedLen: 20}
 }
 
 func buildSQLvsKV(sys *engine.System, opt Options) error {
@@ -203,21 +206,21 @@ func buildSQLvsKV(sys *engine.System, opt Options) error {
 	if err != nil {
 		return err
 	}
-	kv, err := engine.NewKVNode(sys, "kv-1")
+	kvNode, err := kv.NewKVNode(sys, "kv-1")
 	if err != nil {
 		return err
 	}
-	if err := sys.AddNode(kv); err != nil {
+	if err := sys.AddNode(kvNode); err != nil {
 		return err
 	}
 	sqlMeter, kvMeter := engine.NewMeter(sys.Clock), engine.NewMeter(sys.Clock)
-	sqlStore := engine.Store(engine.NewDBClient(sys, db, sys.AddLink("web-1", "db-1"), sqlMeter))
-	kvStore := engine.NewKVStore(sys, kv, sys.AddLink("web-1", "kv-1"), kvMeter, shape)
+	sqlStore := engine.Store(sqldb.NewDBClient(sys, db, sys.AddLink("web-1", "db-1"), sqlMeter))
+	kvStore := kv.NewKVStore(sys, kvNode, sys.AddLink("web-1", "kv-1"), kvMeter, shape)
 	if err := kvStore.LoadFrom(context.Background(), db.Data); err != nil {
 		return fmt.Errorf("load kv-1: %w", err)
 	}
 	var useKV atomic.Bool
-	web, err := engine.NewWebNode(sys, engine.WebConfig{Name: "web-1", Size: "xlarge", Work: engine.WorkModel{Web: time.Millisecond}, Store: func() engine.Store {
+	web, err := web.NewWebNode(sys, web.WebConfig{Name: "web-1", Size: "xlarge", Work: engine.WorkModel{Web: time.Millisecond}, Store: func() engine.Store {
 		if useKV.Load() {
 			return kvStore
 		}

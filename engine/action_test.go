@@ -1,57 +1,58 @@
-package engine
+package engine_test
 
 import (
 	"errors"
 	"math"
+	"scalelab/engine"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
-var ctKnownKinds = map[Kind]bool{
-	ActKill: true, ActRestart: true, ActLatency: true, ActRate: true, ActSpike: true, ActSet: true,
-	ActAdd: true, ActRemove: true, ActDrain: true, ActPause: true, ActResume: true, ActSpeed: true,
-	ActCut: true, ActHeal: true, ActDeploy: true, ActPurge: true,
+var ctKnownKinds = map[engine.Kind]bool{
+	engine.ActKill: true, engine.ActRestart: true, engine.ActLatency: true, engine.ActRate: true, engine.ActSpike: true, engine.ActSet: true,
+	engine.ActAdd: true, engine.ActRemove: true, engine.ActDrain: true, engine.ActPause: true, engine.ActResume: true, engine.ActSpeed: true,
+	engine.ActCut: true, engine.ActHeal: true, engine.ActDeploy: true, engine.ActPurge: true,
 }
 
 // ctGoodLines are one-line scripts and the action each must parse to.
 var ctGoodLines = []struct {
 	src string
 	at  time.Duration
-	act Action
+	act engine.Action
 }{
-	{"5s kill web-1", 5 * time.Second, Action{Kind: ActKill, Target: "web-1"}},
-	{"5s kill @primary", 5 * time.Second, Action{Kind: ActKill, Target: "@primary"}},
-	{"5s KILL @random-web", 5 * time.Second, Action{Kind: ActKill, Target: "@random-web"}},
-	{"1m30s restart db-1", 90 * time.Second, Action{Kind: ActRestart, Target: "db-1"}},
-	{"0 remove web_2", 0, Action{Kind: ActRemove, Target: "web_2"}},
-	{"3s drain web-2", 3 * time.Second, Action{Kind: ActDrain, Target: "web-2"}},
-	{"4s partition db-1", 4 * time.Second, Action{Kind: ActCut, Target: "db-1"}},
-	{"6s heal @db", 6 * time.Second, Action{Kind: ActHeal, Target: "@db"}},
-	{"8s latency web-2 200ms", 8 * time.Second, Action{Kind: ActLatency, Target: "web-2", Dur: 200 * time.Millisecond}},
-	{"8s latency lb-1>web-1 50ms", 8 * time.Second, Action{Kind: ActLatency, Target: "lb-1>web-1", Dur: 50 * time.Millisecond}},
-	{"9s latency web-2 0", 9 * time.Second, Action{Kind: ActLatency, Target: "web-2"}},
-	{"9s latency @web 1m", 9 * time.Second, Action{Kind: ActLatency, Target: "@web", Dur: time.Minute}},
-	{"10s rate 800", 10 * time.Second, Action{Kind: ActRate, Value: 800}},
-	{"10s rate 0", 10 * time.Second, Action{Kind: ActRate}},
-	{"10s rate 50000", 10 * time.Second, Action{Kind: ActRate, Value: MaxRate}},
-	{"15s spike 5x 10s", 15 * time.Second, Action{Kind: ActSpike, Value: 5, Dur: 10 * time.Second}},
-	{"15s spike 2.5X 10m", 15 * time.Second, Action{Kind: ActSpike, Value: 2.5, Dur: 10 * time.Minute}},
-	{"15s spike 20 1s", 15 * time.Second, Action{Kind: ActSpike, Value: 20, Dur: time.Second}},
-	{"20s set lb.policy least-conn", 20 * time.Second, Action{Kind: ActSet, Key: "lb.policy", Str: "least-conn"}},
-	{"2s add web", 2 * time.Second, Action{Kind: ActAdd, Target: "web"}},
-	{"2s add @web", 2 * time.Second, Action{Kind: ActAdd, Target: "web"}},
-	{"2s add cache", 2 * time.Second, Action{Kind: ActAdd, Target: "cache"}},
-	{"40s deploy", 40 * time.Second, Action{Kind: ActDeploy}},
-	{"41s PURGE", 41 * time.Second, Action{Kind: ActPurge}},
-	{"30s pause", 30 * time.Second, Action{Kind: ActPause}},
-	{"31s resume", 31 * time.Second, Action{Kind: ActResume}},
-	{"32s speed 2x", 32 * time.Second, Action{Kind: ActSpeed, Value: 2}},
-	{"33s speed 0.25", 33 * time.Second, Action{Kind: ActSpeed, Value: 0.25}},
-	{"34s speed 4X", 34 * time.Second, Action{Kind: ActSpeed, Value: 4}},
-	{"500ms kill web-1 # crash it", 500 * time.Millisecond, Action{Kind: ActKill, Target: "web-1"}},
-	{"  \t5s   kill   web-1  \r", 5 * time.Second, Action{Kind: ActKill, Target: "web-1"}},
+	{"5s kill web-1", 5 * time.Second, engine.Action{Kind: engine.ActKill, Target: "web-1"}},
+	{"5s kill @primary", 5 * time.Second, engine.Action{Kind: engine.ActKill, Target: "@primary"}},
+	{"5s KILL @random-web", 5 * time.Second, engine.Action{Kind: engine.ActKill, Target: "@random-web"}},
+	{"1m30s restart db-1", 90 * time.Second, engine.Action{Kind: engine.ActRestart, Target: "db-1"}},
+	{"0 remove web_2", 0, engine.Action{Kind: engine.ActRemove, Target: "web_2"}},
+	{"3s drain web-2", 3 * time.Second, engine.Action{Kind: engine.ActDrain, Target: "web-2"}},
+	{"4s partition db-1", 4 * time.Second, engine.Action{Kind: engine.ActCut, Target: "db-1"}},
+	{"6s heal @db", 6 * time.Second, engine.Action{Kind: engine.ActHeal, Target: "@db"}},
+	{"8s latency web-2 200ms", 8 * time.Second, engine.Action{Kind: engine.ActLatency, Target: "web-2", Dur: 200 * time.Millisecond}},
+	{"8s latency lb-1>web-1 50ms", 8 * time.Second, engine.Action{Kind: engine.ActLatency, Target: "lb-1>web-1", Dur: 50 * time.Millisecond}},
+	{"9s latency web-2 0", 9 * time.Second, engine.Action{Kind: engine.ActLatency, Target: "web-2"}},
+	{"9s latency @web 1m", 9 * time.Second, engine.Action{Kind: engine.ActLatency, Target: "@web", Dur: time.Minute}},
+	{"10s rate 800", 10 * time.Second, engine.Action{Kind: engine.ActRate, Value: 800}},
+	{"10s rate 0", 10 * time.Second, engine.Action{Kind: engine.ActRate}},
+	{"10s rate 50000", 10 * time.Second, engine.Action{Kind: engine.ActRate, Value: engine.MaxRate}},
+	{"15s spike 5x 10s", 15 * time.Second, engine.Action{Kind: engine.ActSpike, Value: 5, Dur: 10 * time.Second}},
+	{"15s spike 2.5X 10m", 15 * time.Second, engine.Action{Kind: engine.ActSpike, Value: 2.5, Dur: 10 * time.Minute}},
+	{"15s spike 20 1s", 15 * time.Second, engine.Action{Kind: engine.ActSpike, Value: 20, Dur: time.Second}},
+	{"20s set lb.policy least-conn", 20 * time.Second, engine.Action{Kind: engine.ActSet, Key: "lb.policy", Str: "least-conn"}},
+	{"2s add web", 2 * time.Second, engine.Action{Kind: engine.ActAdd, Target: "web"}},
+	{"2s add @web", 2 * time.Second, engine.Action{Kind: engine.ActAdd, Target: "web"}},
+	{"2s add cache", 2 * time.Second, engine.Action{Kind: engine.ActAdd, Target: "cache"}},
+	{"40s deploy", 40 * time.Second, engine.Action{Kind: engine.ActDeploy}},
+	{"41s PURGE", 41 * time.Second, engine.Action{Kind: engine.ActPurge}},
+	{"30s pause", 30 * time.Second, engine.Action{Kind: engine.ActPause}},
+	{"31s resume", 31 * time.Second, engine.Action{Kind: engine.ActResume}},
+	{"32s speed 2x", 32 * time.Second, engine.Action{Kind: engine.ActSpeed, Value: 2}},
+	{"33s speed 0.25", 33 * time.Second, engine.Action{Kind: engine.ActSpeed, Value: 0.25}},
+	{"34s speed 4X", 34 * time.Second, engine.Action{Kind: engine.ActSpeed, Value: 4}},
+	{"500ms kill web-1 # crash it", 500 * time.Millisecond, engine.Action{Kind: engine.ActKill, Target: "web-1"}},
+	{"  \t5s   kill   web-1  \r", 5 * time.Second, engine.Action{Kind: engine.ActKill, Target: "web-1"}},
 }
 
 // ctBadLines are scripts whose error is on line `line`, with a message
@@ -113,7 +114,7 @@ var ctBadLines = []struct {
 
 func TestParseScriptActions(t *testing.T) {
 	for _, tc := range ctGoodLines {
-		got, err := ParseScript("chaos", tc.src)
+		got, err := engine.ParseScript("chaos", tc.src)
 		if err != nil {
 			t.Errorf("%q: %v", tc.src, err)
 			continue
@@ -122,12 +123,12 @@ func TestParseScriptActions(t *testing.T) {
 			t.Errorf("%q: %d actions, want 1", tc.src, len(got))
 			continue
 		}
-		want := Timed{At: tc.at, Action: tc.act, Line: 1}
+		want := engine.Timed{At: tc.at, Action: tc.act, Line: 1}
 		if got[0] != want {
 			t.Errorf("%q:\n got %+v\nwant %+v", tc.src, got[0], want)
 		}
 		// String gives the action back in script form
-		again, err := ParseAction(strings.Fields(got[0].Action.String()))
+		again, err := engine.ParseAction(strings.Fields(got[0].Action.String()))
 		if err != nil || again != got[0].Action {
 			t.Errorf("%q: String() = %q parses to %+v, %v", tc.src, got[0].Action.String(), again, err)
 		}
@@ -145,7 +146,7 @@ func TestParseScriptCommentsAndOrder(t *testing.T) {
 		"0 pause\n" + // 8
 		"5s kill c\n" + // 9
 		"2s resume" // 10
-	got, err := ParseScript("chaos", src)
+	got, err := engine.ParseScript("chaos", src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestParseScriptCommentsAndOrder(t *testing.T) {
 	}
 
 	for _, src := range []string{"", "\n\n", "# only a comment", "  # indented\n\t\n"} {
-		got, err := ParseScript("chaos", src)
+		got, err := engine.ParseScript("chaos", src)
 		if err != nil || len(got) != 0 {
 			t.Errorf("%q: %v, %v; want nothing", src, got, err)
 		}
@@ -183,14 +184,14 @@ func TestParseScriptCommentsAndOrder(t *testing.T) {
 func TestParseScriptErrors(t *testing.T) {
 	for _, tc := range ctBadLines {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseScript("my.chaos", tc.src)
+			got, err := engine.ParseScript("my.chaos", tc.src)
 			if err == nil {
 				t.Fatalf("%q parsed to %+v; want an error", tc.src, got)
 			}
 			if got != nil {
 				t.Errorf("actions returned with an error: %+v", got)
 			}
-			var se *ScriptError
+			var se *engine.ScriptError
 			if !errors.As(err, &se) {
 				t.Fatalf("error %T %v is not a *ScriptError", err, err)
 			}
@@ -210,22 +211,22 @@ func TestParseScriptErrors(t *testing.T) {
 }
 
 func TestParseScriptErrorWrapsErrBadScript(t *testing.T) {
-	_, err := ParseScript("chaos", "5s explode")
-	if !errors.Is(err, ErrBadScript) {
+	_, err := engine.ParseScript("chaos", "5s explode")
+	if !errors.Is(err, engine.ErrBadScript) {
 		t.Fatalf("errors.Is(%v, ErrBadScript) = false", err)
 	}
 }
 
 func TestParseActionNaN(t *testing.T) {
 	for _, f := range [][]string{{"rate", "NaN"}, {"spike", "nanx", "10s"}, {"speed", "NaN"}} {
-		if a, err := ParseAction(f); err == nil {
+		if a, err := engine.ParseAction(f); err == nil {
 			t.Errorf("%v parsed to %+v; want an error", f, a)
 		}
 	}
 }
 
 func TestParseActionEmpty(t *testing.T) {
-	if _, err := ParseAction(nil); err == nil {
+	if _, err := engine.ParseAction(nil); err == nil {
 		t.Fatal("ParseAction(nil) succeeded")
 	}
 }
@@ -241,9 +242,9 @@ func FuzzParseScript(f *testing.F) {
 	f.Add("5s kill web-1\r\n6s restart web-1\r\n")
 	f.Fuzz(func(t *testing.T, src string) {
 		lines := len(strings.Split(src, "\n"))
-		got, err := ParseScript("fuzz", src)
+		got, err := engine.ParseScript("fuzz", src)
 		if err != nil {
-			var se *ScriptError
+			var se *engine.ScriptError
 			if !errors.As(err, &se) {
 				t.Fatalf("error %T %v is not a *ScriptError", err, err)
 			}
@@ -276,24 +277,24 @@ func FuzzParseScript(f *testing.F) {
 				t.Fatalf("line %d parsed to NaN: %+v", tm.Line, a)
 			}
 			switch a.Kind {
-			case ActRate:
-				if a.Value < 0 || a.Value > MaxRate {
+			case engine.ActRate:
+				if a.Value < 0 || a.Value > engine.MaxRate {
 					t.Fatalf("rate %v out of range", a.Value)
 				}
-			case ActSpike:
+			case engine.ActSpike:
 				if a.Value < 1 || a.Value > 20 || a.Dur <= 0 || a.Dur > 10*time.Minute {
 					t.Fatalf("spike %v out of range", a)
 				}
-			case ActSpeed:
-				if a.Value < MinSpeed || a.Value > MaxSpeed {
+			case engine.ActSpeed:
+				if a.Value < engine.MinSpeed || a.Value > engine.MaxSpeed {
 					t.Fatalf("speed %v out of range", a.Value)
 				}
-			case ActLatency:
+			case engine.ActLatency:
 				if a.Dur < 0 || a.Dur > time.Minute {
 					t.Fatalf("latency %v out of range", a.Dur)
 				}
 			}
-			again, err := ParseAction(strings.Fields(a.String()))
+			again, err := engine.ParseAction(strings.Fields(a.String()))
 			if err != nil || again != a {
 				t.Fatalf("String() %q of %+v parses to %+v, %v", a.String(), a, again, err)
 			}

@@ -1,10 +1,12 @@
-package engine
+package engine_test
 
 import (
 	"context"
 	"errors"
 	"math/rand/v2"
 	"runtime"
+	"scalelab/engine"
+	"scalelab/engine/internal/enginetest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,16 +14,16 @@ import (
 )
 
 // ctQueued polls until c has want waiters.
-func ctQueued(t *testing.T, c *Capacity, want int) {
+func ctQueued(t *testing.T, c *engine.Capacity, want int) {
 	t.Helper()
-	ctEventually(t, "waiters queued", 5*time.Second, func() bool {
+	enginetest.Eventually(t, "waiters queued", 5*time.Second, func() bool {
 		_, q, _, _ := c.Load()
 		return q == want
 	})
 }
 
 // ctLoad checks busy and queued.
-func ctLoad(t *testing.T, c *Capacity, busy, queued int) {
+func ctLoad(t *testing.T, c *engine.Capacity, busy, queued int) {
 	t.Helper()
 	b, q, _, _ := c.Load()
 	if b != busy || q != queued {
@@ -31,7 +33,7 @@ func ctLoad(t *testing.T, c *Capacity, busy, queued int) {
 
 func TestCapacityMaxConcurrency(t *testing.T) {
 	const workers, goroutines, rounds = 3, 64, 20
-	c := NewCapacity(workers, goroutines)
+	c := engine.NewCapacity(workers, goroutines)
 	var holders, maxSeen atomic.Int64
 	var wg sync.WaitGroup
 	for g := 0; g < goroutines; g++ {
@@ -71,7 +73,7 @@ func TestCapacityMaxConcurrency(t *testing.T) {
 }
 
 func TestCapacityQueueFull(t *testing.T) {
-	c := NewCapacity(1, 2)
+	c := engine.NewCapacity(1, 2)
 	hold, err := c.Acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +94,7 @@ func TestCapacityQueueFull(t *testing.T) {
 	ctQueued(t, c, 2)
 	for i := 1; i <= 3; i++ {
 		release, err := c.Acquire(context.Background())
-		if !errors.Is(err, ErrQueueFull) || release != nil {
+		if !errors.Is(err, engine.ErrQueueFull) || release != nil {
 			t.Fatalf("Acquire with a full queue = %v, want ErrQueueFull", err)
 		}
 		if c.Rejected() != int64(i) {
@@ -110,9 +112,9 @@ func TestCapacityQueueFull(t *testing.T) {
 	ctLoad(t, c, 0, 0)
 
 	// no queue at all: busy means rejected at once
-	z := NewCapacity(1, 0)
+	z := engine.NewCapacity(1, 0)
 	r, _ := z.Acquire(context.Background())
-	if _, err := z.Acquire(context.Background()); !errors.Is(err, ErrQueueFull) {
+	if _, err := z.Acquire(context.Background()); !errors.Is(err, engine.ErrQueueFull) {
 		t.Fatalf("queue 0: %v", err)
 	}
 	r()
@@ -120,7 +122,7 @@ func TestCapacityQueueFull(t *testing.T) {
 
 func TestCapacityFIFO(t *testing.T) {
 	const n = 8
-	c := NewCapacity(1, n)
+	c := engine.NewCapacity(1, n)
 	hold, _ := c.Acquire(context.Background())
 	var mu sync.Mutex
 	var order []int
@@ -155,7 +157,7 @@ func TestCapacityFIFO(t *testing.T) {
 }
 
 func TestCapacityResizeUpWakesWaiters(t *testing.T) {
-	c := NewCapacity(1, 10)
+	c := engine.NewCapacity(1, 10)
 	hold, _ := c.Acquire(context.Background())
 	releases := make(chan func(), 3)
 	for i := 0; i < 3; i++ {
@@ -190,7 +192,7 @@ func TestCapacityResizeUpWakesWaiters(t *testing.T) {
 }
 
 func TestCapacityResizeDown(t *testing.T) {
-	c := NewCapacity(4, 10)
+	c := engine.NewCapacity(4, 10)
 	var holds []func()
 	for i := 0; i < 4; i++ {
 		r, err := c.Acquire(context.Background())
@@ -210,7 +212,7 @@ func TestCapacityResizeDown(t *testing.T) {
 		got <- r
 	}()
 	ctQueued(t, c, 1)
-	if _, err := c.Acquire(context.Background()); !errors.Is(err, ErrQueueFull) {
+	if _, err := c.Acquire(context.Background()); !errors.Is(err, engine.ErrQueueFull) {
 		t.Fatalf("queue shrunk to 1: second waiter got %v", err)
 	}
 	// three releases bring 4 busy down to the new limit of 1; the waiter
@@ -239,7 +241,7 @@ func TestCapacityResizeDown(t *testing.T) {
 }
 
 func TestCapacityWaiterCancel(t *testing.T) {
-	c := NewCapacity(1, 1)
+	c := engine.NewCapacity(1, 1)
 	hold, _ := c.Acquire(context.Background())
 	ctx, cancel := context.WithCancel(context.Background())
 	got := make(chan error, 1)
@@ -286,7 +288,7 @@ func TestCapacityWaiterCancel(t *testing.T) {
 // is ever lost or doubled (a grant racing a cancel hands the worker back).
 func TestCapacityCancelStress(t *testing.T) {
 	const workers = 2
-	c := NewCapacity(workers, 1000)
+	c := engine.NewCapacity(workers, 1000)
 	var holders, over atomic.Int64
 	var served, gaveUp atomic.Int64
 	var wg sync.WaitGroup

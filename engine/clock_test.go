@@ -1,25 +1,15 @@
-package engine
+package engine_test
 
 import (
 	"context"
 	"errors"
 	"math"
+	"scalelab/engine"
+	"scalelab/engine/internal/enginetest"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// ctEventually polls cond until it holds or within (real time) passes.
-func ctEventually(t testing.TB, what string, within time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true within %s", what, within)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
 
 // ctLetRealTimePass waits d of real time. It is not synchronisation: it is
 // used only where a test must show that something does NOT happen (a paused
@@ -47,8 +37,8 @@ func ctWaitClosed(t testing.TB, what string, ch <-chan struct{}, within time.Dur
 }
 
 func TestClockPauseResume(t *testing.T) {
-	c := NewClock()
-	ctEventually(t, "clock runs", 2*time.Second, func() bool { return c.Now() > 0 })
+	c := engine.NewClock()
+	enginetest.Eventually(t, "clock runs", 2*time.Second, func() bool { return c.Now() > 0 })
 	if c.Paused() {
 		t.Fatal("new clock is paused")
 	}
@@ -69,7 +59,7 @@ func TestClockPauseResume(t *testing.T) {
 	if c.Paused() {
 		t.Fatal("Paused() = true after Resume")
 	}
-	ctEventually(t, "clock continues after Resume", 2*time.Second, func() bool { return c.Now() > frozen })
+	enginetest.Eventually(t, "clock continues after Resume", 2*time.Second, func() bool { return c.Now() > frozen })
 	// Lab time is continuous: it picks up where it stopped, it does not
 	// jump by the real time spent paused.
 	now := c.Now()
@@ -79,9 +69,9 @@ func TestClockPauseResume(t *testing.T) {
 }
 
 func TestClockSetSpeed(t *testing.T) {
-	c := NewClock()
+	c := engine.NewClock()
 	for _, s := range []float64{0, 0.1, 0.24, 4.01, 5, -1, math.Inf(1), math.Inf(-1)} {
-		if err := c.SetSpeed(s); !errors.Is(err, ErrSpeed) {
+		if err := c.SetSpeed(s); !errors.Is(err, engine.ErrSpeed) {
 			t.Errorf("SetSpeed(%v) = %v, want ErrSpeed", s, err)
 		}
 	}
@@ -99,14 +89,14 @@ func TestClockSetSpeed(t *testing.T) {
 }
 
 func TestClockSetSpeedNaN(t *testing.T) {
-	c := NewClock()
-	if err := c.SetSpeed(math.NaN()); !errors.Is(err, ErrSpeed) {
+	c := engine.NewClock()
+	if err := c.SetSpeed(math.NaN()); !errors.Is(err, engine.ErrSpeed) {
 		t.Fatalf("SetSpeed(NaN) = %v, want ErrSpeed", err)
 	}
 }
 
 func TestClockSpeedContinuity(t *testing.T) {
-	c := NewClock()
+	c := engine.NewClock()
 	c.Pause()
 	before := c.Now()
 	if err := c.SetSpeed(4); err != nil {
@@ -117,7 +107,7 @@ func TestClockSpeedContinuity(t *testing.T) {
 	}
 	c.Resume()
 	r0, l0 := time.Now(), c.Now()
-	ctEventually(t, "lab time advances", 2*time.Second, func() bool { return c.Now()-l0 >= 200*time.Millisecond })
+	enginetest.Eventually(t, "lab time advances", 2*time.Second, func() bool { return c.Now()-l0 >= 200*time.Millisecond })
 	// at 4x, 200ms of lab time needs ~50ms of real time; it can never need less
 	if real := time.Since(r0); real < 45*time.Millisecond {
 		t.Fatalf("200ms of lab time at 4x took only %v real", real)
@@ -125,7 +115,7 @@ func TestClockSpeedContinuity(t *testing.T) {
 }
 
 func TestClockFastSleep(t *testing.T) {
-	c := NewClock()
+	c := engine.NewClock()
 	if err := c.SetSpeed(4); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +146,7 @@ func TestClockFastSleep(t *testing.T) {
 
 func TestClockSleepUntilCancel(t *testing.T) {
 	for _, paused := range []bool{false, true} {
-		c := NewClock()
+		c := engine.NewClock()
 		if paused {
 			c.Pause()
 		}
@@ -174,14 +164,14 @@ func TestClockSleepUntilCancel(t *testing.T) {
 		}
 	}
 	// a time already reached returns nil at once
-	c := NewClock()
+	c := engine.NewClock()
 	if err := c.SleepUntil(context.Background(), 0); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestClockSpeedUpDuringSleep(t *testing.T) {
-	c := NewClock()
+	c := engine.NewClock()
 	if err := c.SetSpeed(0.25); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +195,7 @@ func TestClockSpeedUpDuringSleep(t *testing.T) {
 }
 
 func TestClockSlowDownAndPauseDuringSleep(t *testing.T) {
-	c := NewClock()
+	c := engine.NewClock()
 	if err := c.SetSpeed(4); err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +239,7 @@ func TestClockSlowDownAndPauseDuringSleep(t *testing.T) {
 }
 
 func TestClockEvery(t *testing.T) {
-	c := NewClock()
+	c := engine.NewClock()
 	if err := c.SetSpeed(4); err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +276,7 @@ func TestClockEvery(t *testing.T) {
 }
 
 func TestClockWithTimeout(t *testing.T) {
-	c := NewClock()
+	c := engine.NewClock()
 	start := c.Now()
 	ctx, cancel := c.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -315,7 +305,7 @@ func TestClockWithTimeout(t *testing.T) {
 }
 
 func TestClockWithTimeoutPaused(t *testing.T) {
-	c := NewClock()
+	c := engine.NewClock()
 	c.Pause()
 	ctx, cancel := c.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -339,7 +329,7 @@ func ctCPU() time.Duration {
 
 // A paused WithTimeout at a speed below 1x must wait idle, not spin.
 func TestClockWithTimeoutPausedSlowIdle(t *testing.T) {
-	c := NewClock()
+	c := engine.NewClock()
 	if err := c.SetSpeed(0.5); err != nil {
 		t.Fatal(err)
 	}

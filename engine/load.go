@@ -155,7 +155,7 @@ func NewLoad(cfg LoadConfig, clock *Clock) (*Load, error) {
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	}
-	l := &Load{cfg: cfg, clock: clock, client: &http.Client{Transport: tr}, all: newHist(), ops: map[Op]*opStats{}}
+	l := &Load{cfg: cfg, clock: clock, client: &http.Client{Transport: tr}, all: NewHist(), ops: map[Op]*opStats{}}
 	l.SetMix(cfg.Mix)
 	l.zipf.Store(f64(cfg.Zipf))
 	l.base.Store(f64(cfg.Rate))
@@ -163,7 +163,7 @@ func NewLoad(cfg LoadConfig, clock *Clock) (*Load, error) {
 	l.startedAt.Store(-1)
 	l.totals.FailedByReason = map[string]int64{}
 	for _, op := range Ops {
-		l.ops[op] = &opStats{hist: newHist(), win: NewWindow(clock, 5)}
+		l.ops[op] = &opStats{hist: NewHist(), win: NewWindow(clock, 5)}
 	}
 	return l, nil
 }
@@ -292,7 +292,7 @@ func (l *Load) sec(t time.Duration) int {
 
 func (l *Load) bucket(sec int) *secBucket {
 	for len(l.seconds) <= sec {
-		l.seconds = append(l.seconds, secBucket{hist: newHist()})
+		l.seconds = append(l.seconds, secBucket{hist: NewHist()})
 		// keep memory bounded: histograms of seconds that left the series go
 		if i := len(l.seconds) - SeriesLen - 2; i >= 0 {
 			l.seconds[i].hist = nil
@@ -360,12 +360,12 @@ func (l *Load) send1(parent context.Context, op Op, key, user int) string {
 		}
 		return Classify(err, context.Cause(ctx))
 	}
-	return finish(ctx, resp)
+	return Finish(ctx, resp)
 }
 
 // finish reads and closes a response and names its failure ("" for a
 // success): 5xx, the 4xx status, or why the body did not arrive.
-func finish(ctx context.Context, resp *http.Response) string {
+func Finish(ctx context.Context, resp *http.Response) string {
 	_, err := io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	switch {
@@ -425,9 +425,9 @@ func (l *Load) done(intended time.Duration, op Op, key, user int, reason, tag st
 		l.totals.OK++
 		st.ok++
 		b.ok++
-		recordHist(b.hist, lat)
-		recordHist(l.all, lat)
-		recordHist(st.hist, lat)
+		RecordHist(b.hist, lat)
+		RecordHist(l.all, lat)
+		RecordHist(st.hist, lat)
 		return
 	}
 	l.totals.Failed++
@@ -441,7 +441,7 @@ func (l *Load) OpStats(op Op) (ok, failed int64, q Quantiles) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st := l.ops[op]
-	return st.ok, st.failed, quantiles(st.hist)
+	return st.ok, st.failed, QuantilesOf(st.hist)
 }
 
 // OpRecent returns an op's rate and latency over the last few seconds.
@@ -470,7 +470,7 @@ func (l *Load) fill(s *Snapshot) {
 	s.Totals = l.Totals()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s.Latency = quantiles(l.all)
+	s.Latency = QuantilesOf(l.all)
 	if l.startedAt.Load() < 0 {
 		return
 	}
@@ -486,7 +486,7 @@ func (l *Load) fill(s *Snapshot) {
 	for i := from; i < complete; i++ {
 		b := &l.seconds[i]
 		if !b.final && b.hist != nil {
-			q := quantiles(b.hist)
+			q := QuantilesOf(b.hist)
 			b.p50, b.p99, b.final = q.P50, q.P99, true
 		}
 		s.Series = append(s.Series, Point{Sec: i, Sent: b.sent, OK: b.ok, Failed: b.failed, P50: b.p50, P99: b.p99})

@@ -37,7 +37,7 @@ func ctNewLoadRig(t testing.TB, h http.Handler, set func(*LoadConfig)) *ctLoadRi
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sys.Close() })
-	srv := NewServer(ServerConfig{Name: "web-1", Role: RoleWeb}, sys.Clock, sys.Events, h)
+	srv := NewServer(ServerConfig{Name: "web-1", Role: Role("web")}, sys.Clock, sys.Events, h)
 	if err := sys.AddNode(srv); err != nil {
 		t.Fatal(err)
 	}
@@ -610,5 +610,17 @@ func TestLoadConfigValidate(t *testing.T) {
 		if _, err := NewLoad(c, NewClock()); err == nil {
 			t.Errorf("%s: NewLoad accepted it", name)
 		}
+	}
+}
+
+// ctEventually polls cond until it holds or within (real time) passes.
+func ctEventually(t testing.TB, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not true within %s", what, within)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }

@@ -9,9 +9,9 @@ import (
 )
 
 // newHist makes a latency histogram in microseconds, 1 µs to 2 min.
-func newHist() *hdr.Histogram { return hdr.New(1, 120_000_000, 2) }
+func NewHist() *hdr.Histogram { return hdr.New(1, 120_000_000, 2) }
 
-func recordHist(h *hdr.Histogram, d time.Duration) {
+func RecordHist(h *hdr.Histogram, d time.Duration) {
 	us := d.Microseconds()
 	if us < 1 {
 		us = 1
@@ -19,7 +19,7 @@ func recordHist(h *hdr.Histogram, d time.Duration) {
 	_ = h.RecordValue(us) // values above the range are clamped below
 }
 
-func quantiles(h *hdr.Histogram) Quantiles {
+func QuantilesOf(h *hdr.Histogram) Quantiles {
 	if h.TotalCount() == 0 {
 		return Quantiles{}
 	}
@@ -52,7 +52,7 @@ type bucket struct {
 func NewWindow(clock *Clock, n int) *Window {
 	w := &Window{buckets: make([]bucket, n), clock: clock}
 	for i := range w.buckets {
-		w.buckets[i] = bucket{sec: -1, hist: newHist()}
+		w.buckets[i] = bucket{sec: -1, hist: NewHist()}
 	}
 	return w
 }
@@ -70,7 +70,7 @@ func (w *Window) Record(d time.Duration, failed bool) {
 	if failed {
 		b.errors++
 	} else {
-		recordHist(b.hist, d)
+		RecordHist(b.hist, d)
 	}
 	w.mu.Unlock()
 }
@@ -79,7 +79,7 @@ func (w *Window) Record(d time.Duration, failed bool) {
 // quantiles over the whole window (completed seconds and the current one).
 func (w *Window) Stats() (rps float64, q Quantiles) {
 	now := int64(w.clock.Now() / time.Second)
-	agg := newHist()
+	agg := NewHist()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for i := range w.buckets {
@@ -92,7 +92,7 @@ func (w *Window) Stats() (rps float64, q Quantiles) {
 		}
 		agg.Merge(b.hist)
 	}
-	return rps, quantiles(agg)
+	return rps, QuantilesOf(agg)
 }
 
 func mathFloat64bits(f float64) uint64     { return math.Float64bits(f) }
@@ -119,7 +119,7 @@ func NewBook(clock *Clock) *Book { return &Book{clock: clock, pages: map[string]
 func (b *Book) page(label string) *bookPage {
 	p := b.pages[label]
 	if p == nil {
-		p = &bookPage{hist: newHist(), win: NewWindow(b.clock, 5)}
+		p = &bookPage{hist: NewHist(), win: NewWindow(b.clock, 5)}
 		b.pages[label] = p
 	}
 	return p
@@ -133,7 +133,7 @@ func (b *Book) Record(label string, d time.Duration, failed bool) {
 		p.failed++
 	} else {
 		p.ok++
-		recordHist(p.hist, d)
+		RecordHist(p.hist, d)
 	}
 	b.mu.Unlock()
 	p.win.Record(d, failed)
@@ -144,7 +144,7 @@ func (b *Book) Totals(label string) (ok, failed int64, q Quantiles) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	p := b.page(label)
-	return p.ok, p.failed, quantiles(p.hist)
+	return p.ok, p.failed, QuantilesOf(p.hist)
 }
 
 // Recent returns a label's rate and latency over the last seconds.

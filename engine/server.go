@@ -139,7 +139,7 @@ func (s *Server) listenLocked(addr string) error {
 		Handler:           http.HandlerFunc(s.serve),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          quietLog,
+		ErrorLog:          QuietLog,
 	}
 	s.srv, s.cancel, s.state = srv, cancel, StateUp
 	s.wg.Add(1)

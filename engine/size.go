@@ -79,7 +79,7 @@ func newSized(srv *Server, s Size) *Sized { return &Sized{srv: srv, size: s} }
 
 // newMachine makes a node's server on a modelled machine of the named size:
 // its workers and queue come from the size.
-func newMachine(sys *System, cfg ServerConfig, size string, h http.HandlerFunc) (*Server, *Sized, error) {
+func NewMachine(sys *System, cfg ServerConfig, size string, h http.HandlerFunc) (*Server, *Sized, error) {
 	s, err := SizeByName(size)
 	if err != nil {
 		return nil, nil, err
@@ -89,7 +89,7 @@ func newMachine(sys *System, cfg ServerConfig, size string, h http.HandlerFunc) 
 	return srv, newSized(srv, s), nil
 }
 
-func (z *Sized) fill(n *NodeSnap) {
+func (z *Sized) Fill(n *NodeSnap) {
 	s := z.Size()
 	n.Size, n.CostHour = s.Name, s.CostHour
 }

@@ -572,7 +572,7 @@ func (s *System) Check(a Action) error {
 		if k == nil {
 			return s.unknownKnob(a.Key)
 		}
-		if k.Values != nil && !contains(k.Values, a.Str) {
+		if k.Values != nil && !Contains(k.Values, a.Str) {
 			return fmt.Errorf("%s takes %s, not %q", a.Key, strings.Join(k.Values, ", "), a.Str)
 		}
 	case ActAdd, ActRemove, ActDrain, ActDeploy, ActPurge:
@@ -594,7 +594,7 @@ func (s *System) Check(a Action) error {
 	return nil
 }
 
-func contains(list []string, v string) bool {
+func Contains(list []string, v string) bool {
 	for _, x := range list {
 		if x == v {
 			return true

@@ -1,10 +1,14 @@
-package engine
+package engine_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"scalelab/engine"
+	"scalelab/engine/internal/enginetest"
+	"scalelab/engine/sqldb"
+	"scalelab/engine/web"
 	"strings"
 	"sync"
 	"testing"
@@ -14,27 +18,27 @@ import (
 // ctNode is an in-memory node for topology tests.
 type ctNode struct {
 	name string
-	role Role
+	role engine.Role
 
 	mu      sync.Mutex
-	state   State
+	state   engine.State
 	latency time.Duration
 	closed  int
 }
 
-func newCTNode(name string, role Role) *ctNode {
-	return &ctNode{name: name, role: role, state: StateUp}
+func newCTNode(name string, role engine.Role) *ctNode {
+	return &ctNode{name: name, role: role, state: engine.StateUp}
 }
 
-func (n *ctNode) Name() string { return n.name }
-func (n *ctNode) Role() Role   { return n.role }
-func (n *ctNode) Addr() string { return "127.0.0.1:1" }
-func (n *ctNode) State() State {
+func (n *ctNode) Name() string      { return n.name }
+func (n *ctNode) Role() engine.Role { return n.role }
+func (n *ctNode) Addr() string      { return "127.0.0.1:1" }
+func (n *ctNode) State() engine.State {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.state
 }
-func (n *ctNode) set(st State) {
+func (n *ctNode) set(st engine.State) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.state = st
@@ -42,19 +46,19 @@ func (n *ctNode) set(st State) {
 func (n *ctNode) Kill() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.state == StateDown {
-		return fmt.Errorf("%s: %w", n.name, ErrDown)
+	if n.state == engine.StateDown {
+		return fmt.Errorf("%s: %w", n.name, engine.ErrDown)
 	}
-	n.state = StateDown
+	n.state = engine.StateDown
 	return nil
 }
 func (n *ctNode) Restart() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.state != StateDown {
-		return fmt.Errorf("%s: %w", n.name, ErrNotDown)
+	if n.state != engine.StateDown {
+		return fmt.Errorf("%s: %w", n.name, engine.ErrNotDown)
 	}
-	n.state = StateUp
+	n.state = engine.StateUp
 	return nil
 }
 func (n *ctNode) SetLatency(d time.Duration) {
@@ -62,10 +66,10 @@ func (n *ctNode) SetLatency(d time.Duration) {
 	defer n.mu.Unlock()
 	n.latency = d
 }
-func (n *ctNode) Snap() NodeSnap {
+func (n *ctNode) Snap() engine.NodeSnap {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return NodeSnap{Name: n.name, Role: n.role, State: n.state, Latency: n.latency}
+	return engine.NodeSnap{Name: n.name, Role: n.role, State: n.state, Latency: n.latency}
 }
 func (n *ctNode) Close() error {
 	n.mu.Lock()
@@ -75,15 +79,15 @@ func (n *ctNode) Close() error {
 }
 
 // ctTopology is web-1..3 and db-1 as in-memory nodes, and a link web-1>db-1.
-func ctTopology(t *testing.T, seed int64) (*System, map[string]*ctNode) {
+func ctTopology(t *testing.T, seed int64) (*engine.System, map[string]*ctNode) {
 	t.Helper()
-	sys, err := NewSystem(seed)
+	sys, err := engine.NewSystem(seed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sys.Close() })
 	nodes := map[string]*ctNode{}
-	for _, n := range []*ctNode{newCTNode("web-1", RoleWeb), newCTNode("web-2", RoleWeb), newCTNode("web-3", RoleWeb), newCTNode("db-1", RoleDB)} {
+	for _, n := range []*ctNode{newCTNode("web-1", web.RoleWeb), newCTNode("web-2", web.RoleWeb), newCTNode("web-3", web.RoleWeb), newCTNode("db-1", sqldb.RoleDB)} {
 		if err := sys.AddNode(n); err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +97,7 @@ func ctTopology(t *testing.T, seed int64) (*System, map[string]*ctNode) {
 	return sys, nodes
 }
 
-func ctNames(ns []Node) string {
+func ctNames(ns []engine.Node) string {
 	var out []string
 	for _, n := range ns {
 		out = append(out, n.Name())
@@ -101,13 +105,13 @@ func ctNames(ns []Node) string {
 	return strings.Join(out, ",")
 }
 
-func ctEvent(sys *System, kind, node string) (Event, bool) {
+func ctEvent(sys *engine.System, kind, node string) (engine.Event, bool) {
 	for _, e := range sys.Events.All() {
 		if e.Kind == kind && e.Node == node {
 			return e, true
 		}
 	}
-	return Event{}, false
+	return engine.Event{}, false
 }
 
 func TestSystemResolve(t *testing.T) {
@@ -124,7 +128,7 @@ func TestSystemResolve(t *testing.T) {
 		}
 	}
 
-	picks := func(s *System, n int) []string {
+	picks := func(s *engine.System, n int) []string {
 		var out []string
 		for i := 0; i < n; i++ {
 			got, err := s.Resolve("@random-web")
@@ -150,8 +154,8 @@ func TestSystemResolve(t *testing.T) {
 	}
 
 	// only up nodes are picked; @role still lists every node of the role
-	nodes["web-2"].set(StateDown)
-	nodes["web-3"].set(StateSaturated)
+	nodes["web-2"].set(engine.StateDown)
+	nodes["web-3"].set(engine.StateSaturated)
 	for _, p := range picks(sys, 60) {
 		if p == "web-2" {
 			t.Fatal("@random-web picked a down node")
@@ -161,9 +165,9 @@ func TestSystemResolve(t *testing.T) {
 		t.Errorf("@web with one down = %s, want all three", ctNames(got))
 	}
 
-	nodes["db-1"].set(StateDown)
+	nodes["db-1"].set(engine.StateDown)
 	for _, target := range []string{"web-9", "@cache", "@random-cache", "@random-db", ""} {
-		if got, err := sys.Resolve(target); !errors.Is(err, ErrUnknownTarget) {
+		if got, err := sys.Resolve(target); !errors.Is(err, engine.ErrUnknownTarget) {
 			t.Errorf("Resolve(%q) = %s, %v; want ErrUnknownTarget", target, ctNames(got), err)
 		}
 	}
@@ -174,59 +178,59 @@ func TestSystemResolve(t *testing.T) {
 
 func TestSystemCheck(t *testing.T) {
 	sys, _ := ctTopology(t, 1)
-	if err := sys.Check(Action{Kind: ActSet, Key: "lb.policy", Str: "x"}); !errors.Is(err, ErrUnknownKnob) {
+	if err := sys.Check(engine.Action{Kind: engine.ActSet, Key: "lb.policy", Str: "x"}); !errors.Is(err, engine.ErrUnknownKnob) {
 		t.Fatalf("set on a system with no knobs = %v, want ErrUnknownKnob", err)
 	}
 	policy := "round-robin"
-	sys.AddKnob(&Knob{Name: "lb.policy", Values: []string{"round-robin", "least-conn"},
+	sys.AddKnob(&engine.Knob{Name: "lb.policy", Values: []string{"round-robin", "least-conn"},
 		Get: func() string { return policy }, Set: func(v string) error { policy = v; return nil }})
-	sys.AddKnob(&Knob{Name: "cache.ttl", Get: func() string { return "" }, Set: func(string) error { return nil }})
+	sys.AddKnob(&engine.Knob{Name: "cache.ttl", Get: func() string { return "" }, Set: func(string) error { return nil }})
 
-	err := sys.Check(Action{Kind: ActSet, Key: "lb.polcy", Str: "least-conn"})
-	if !errors.Is(err, ErrUnknownKnob) || !strings.Contains(err.Error(), "lb.policy, cache.ttl") {
+	err := sys.Check(engine.Action{Kind: engine.ActSet, Key: "lb.polcy", Str: "least-conn"})
+	if !errors.Is(err, engine.ErrUnknownKnob) || !strings.Contains(err.Error(), "lb.policy, cache.ttl") {
 		t.Errorf("unknown knob: %v, want ErrUnknownKnob naming the knobs", err)
 	}
-	err = sys.Check(Action{Kind: ActSet, Key: "lb.policy", Str: "random"})
-	if err == nil || errors.Is(err, ErrUnknownKnob) || !strings.Contains(err.Error(), "round-robin, least-conn") || !strings.Contains(err.Error(), `"random"`) {
+	err = sys.Check(engine.Action{Kind: engine.ActSet, Key: "lb.policy", Str: "random"})
+	if err == nil || errors.Is(err, engine.ErrUnknownKnob) || !strings.Contains(err.Error(), "round-robin, least-conn") || !strings.Contains(err.Error(), `"random"`) {
 		t.Errorf("value not in Values: %v", err)
 	}
-	if err := sys.Apply(Action{Kind: ActSet, Key: "lb.policy", Str: "random"}); err == nil || policy != "round-robin" {
+	if err := sys.Apply(engine.Action{Kind: engine.ActSet, Key: "lb.policy", Str: "random"}); err == nil || policy != "round-robin" {
 		t.Errorf("Apply of a bad value: %v, knob now %q", err, policy)
 	}
-	for _, a := range []Action{
-		{Kind: ActSet, Key: "lb.policy", Str: "least-conn"},
-		{Kind: ActSet, Key: "cache.ttl", Str: "anything at all"},
-		{Kind: ActKill, Target: "@web"},
-		{Kind: ActLatency, Target: "web-1>db-1", Dur: time.Millisecond},
-		{Kind: ActLatency, Target: "@random-web", Dur: time.Millisecond},
-		{Kind: ActPause}, {Kind: ActResume}, {Kind: ActSpeed, Value: 2},
+	for _, a := range []engine.Action{
+		{Kind: engine.ActSet, Key: "lb.policy", Str: "least-conn"},
+		{Kind: engine.ActSet, Key: "cache.ttl", Str: "anything at all"},
+		{Kind: engine.ActKill, Target: "@web"},
+		{Kind: engine.ActLatency, Target: "web-1>db-1", Dur: time.Millisecond},
+		{Kind: engine.ActLatency, Target: "@random-web", Dur: time.Millisecond},
+		{Kind: engine.ActPause}, {Kind: engine.ActResume}, {Kind: engine.ActSpeed, Value: 2},
 	} {
 		if err := sys.Check(a); err != nil {
 			t.Errorf("Check(%v) = %v", a, err)
 		}
 	}
 	for _, c := range []struct {
-		a    Action
+		a    engine.Action
 		want error
 	}{
-		{Action{Kind: ActKill, Target: "web-9"}, ErrUnknownTarget},
-		{Action{Kind: ActRestart, Target: "@cache"}, ErrUnknownTarget},
-		{Action{Kind: ActLatency, Target: "web-1>web-2", Dur: time.Millisecond}, ErrUnknownTarget},
-		{Action{Kind: ActLatency, Target: "web-9", Dur: time.Millisecond}, ErrUnknownTarget},
-		{Action{Kind: ActRate, Value: 10}, ErrNotSupported},
-		{Action{Kind: ActSpike, Value: 2, Dur: time.Second}, ErrNotSupported},
-		{Action{Kind: ActAdd, Target: "web"}, ErrNotSupported},
-		{Action{Kind: ActDrain, Target: "web-1"}, ErrNotSupported},
+		{engine.Action{Kind: engine.ActKill, Target: "web-9"}, engine.ErrUnknownTarget},
+		{engine.Action{Kind: engine.ActRestart, Target: "@cache"}, engine.ErrUnknownTarget},
+		{engine.Action{Kind: engine.ActLatency, Target: "web-1>web-2", Dur: time.Millisecond}, engine.ErrUnknownTarget},
+		{engine.Action{Kind: engine.ActLatency, Target: "web-9", Dur: time.Millisecond}, engine.ErrUnknownTarget},
+		{engine.Action{Kind: engine.ActRate, Value: 10}, engine.ErrNotSupported},
+		{engine.Action{Kind: engine.ActSpike, Value: 2, Dur: time.Second}, engine.ErrNotSupported},
+		{engine.Action{Kind: engine.ActAdd, Target: "web"}, engine.ErrNotSupported},
+		{engine.Action{Kind: engine.ActDrain, Target: "web-1"}, engine.ErrNotSupported},
 	} {
 		if err := sys.Check(c.a); !errors.Is(err, c.want) {
 			t.Errorf("Check(%v) = %v, want %v", c.a, err, c.want)
 		}
 	}
-	sys.Handle(ActRemove, func(Action) error { return nil })
-	if err := sys.Check(Action{Kind: ActRemove, Target: "web-9"}); !errors.Is(err, ErrUnknownTarget) {
+	sys.Handle(engine.ActRemove, func(engine.Action) error { return nil })
+	if err := sys.Check(engine.Action{Kind: engine.ActRemove, Target: "web-9"}); !errors.Is(err, engine.ErrUnknownTarget) {
 		t.Errorf("remove of an unknown node: %v", err)
 	}
-	if err := sys.Apply(Action{Kind: "explode"}); !errors.Is(err, ErrNotSupported) {
+	if err := sys.Apply(engine.Action{Kind: "explode"}); !errors.Is(err, engine.ErrNotSupported) {
 		t.Errorf("unknown kind: %v", err)
 	}
 }
@@ -234,12 +238,12 @@ func TestSystemCheck(t *testing.T) {
 func TestSystemApplySet(t *testing.T) {
 	sys, _ := ctTopology(t, 1)
 	policy := "round-robin"
-	sys.AddKnob(&Knob{Name: "lb.policy", Values: []string{"round-robin", "least-conn", "p2c"},
+	sys.AddKnob(&engine.Knob{Name: "lb.policy", Values: []string{"round-robin", "least-conn", "p2c"},
 		Get: func() string { return policy }, Set: func(v string) error { policy = v; return nil }})
 	errBroken := errors.New("broken knob")
-	sys.AddKnob(&Knob{Name: "broken", Get: func() string { return "" }, Set: func(string) error { return errBroken }})
+	sys.AddKnob(&engine.Knob{Name: "broken", Get: func() string { return "" }, Set: func(string) error { return errBroken }})
 
-	if err := sys.Apply(Action{Kind: ActSet, Key: "lb.policy", Str: "least-conn"}); err != nil {
+	if err := sys.Apply(engine.Action{Kind: engine.ActSet, Key: "lb.policy", Str: "least-conn"}); err != nil {
 		t.Fatal(err)
 	}
 	if policy != "least-conn" {
@@ -249,23 +253,23 @@ func TestSystemApplySet(t *testing.T) {
 	if snap.Knob("lb.policy") != "least-conn" || len(snap.Knobs) != 2 || len(snap.Knobs[0].Values) != 3 {
 		t.Errorf("snapshot knobs %+v", snap.Knobs)
 	}
-	e, ok := ctEvent(sys, EvSet, "lb.policy")
+	e, ok := ctEvent(sys, engine.EvSet, "lb.policy")
 	if !ok || e.Detail != "least-conn" {
 		t.Errorf("set event %+v %v", e, ok)
 	}
-	if err := sys.Apply(Action{Kind: ActSet, Key: "broken", Str: "x"}); !errors.Is(err, errBroken) {
+	if err := sys.Apply(engine.Action{Kind: engine.ActSet, Key: "broken", Str: "x"}); !errors.Is(err, errBroken) {
 		t.Errorf("a failing Set: %v, want it wrapped", err)
 	}
-	if _, ok := ctEvent(sys, EvSet, "broken"); ok {
+	if _, ok := ctEvent(sys, engine.EvSet, "broken"); ok {
 		t.Error("a failing set was logged as done")
 	}
 }
 
 func TestSystemApplyRateSpike(t *testing.T) {
 	sys, _ := ctTopology(t, 1)
-	cfg := DefaultLoadConfig()
+	cfg := engine.DefaultLoadConfig()
 	cfg.Entry = func() string { return "http://127.0.0.1:1" }
-	l, err := NewLoad(cfg, sys.Clock)
+	l, err := engine.NewLoad(cfg, sys.Clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,26 +277,26 @@ func TestSystemApplyRateSpike(t *testing.T) {
 	if s := sys.Snapshot(); s.Rate != 200 || s.BaseRate != 200 {
 		t.Fatalf("before: Rate %v BaseRate %v", s.Rate, s.BaseRate)
 	}
-	if err := sys.Apply(Action{Kind: ActRate, Value: 800}); err != nil {
+	if err := sys.Apply(engine.Action{Kind: engine.ActRate, Value: 800}); err != nil {
 		t.Fatal(err)
 	}
 	if s := sys.Snapshot(); s.Rate != 800 || s.BaseRate != 800 || s.SpikeLeft != 0 {
 		t.Fatalf("after rate 800: Rate %v BaseRate %v SpikeLeft %v", s.Rate, s.BaseRate, s.SpikeLeft)
 	}
-	if err := sys.Apply(Action{Kind: ActSpike, Value: 3, Dur: 10 * time.Second}); err != nil {
+	if err := sys.Apply(engine.Action{Kind: engine.ActSpike, Value: 3, Dur: 10 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	// the clock is paused (the system has not started), so the spike has 10s left exactly
 	if s := sys.Snapshot(); s.Rate != 2400 || s.BaseRate != 800 || s.SpikeLeft != 10*time.Second {
 		t.Fatalf("during spike: Rate %v BaseRate %v SpikeLeft %v", s.Rate, s.BaseRate, s.SpikeLeft)
 	}
-	for _, k := range []string{EvRate, EvSpike} {
+	for _, k := range []string{engine.EvRate, engine.EvSpike} {
 		if _, ok := ctEvent(sys, k, "load"); !ok {
 			t.Errorf("no %s event", k)
 		}
 	}
 	// a new spike replaces the old one, and ends after its lab duration
-	if err := sys.Apply(Action{Kind: ActSpike, Value: 2, Dur: time.Second}); err != nil {
+	if err := sys.Apply(engine.Action{Kind: engine.ActSpike, Value: 2, Dur: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	if s := sys.Snapshot(); s.Rate != 1600 || s.SpikeLeft != time.Second {
@@ -312,27 +316,27 @@ func TestSystemApplyRateSpike(t *testing.T) {
 
 func TestSystemApplyNodes(t *testing.T) {
 	sys, nodes := ctTopology(t, 1)
-	if err := sys.Apply(Action{Kind: ActKill, Target: "@web"}); err != nil {
+	if err := sys.Apply(engine.Action{Kind: engine.ActKill, Target: "@web"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"web-1", "web-2", "web-3"} {
-		if nodes[n].State() != StateDown {
+		if nodes[n].State() != engine.StateDown {
 			t.Errorf("%s is %s after kill @web", n, nodes[n].State())
 		}
 	}
-	if err := sys.Apply(Action{Kind: ActKill, Target: "web-1"}); !errors.Is(err, ErrDown) {
+	if err := sys.Apply(engine.Action{Kind: engine.ActKill, Target: "web-1"}); !errors.Is(err, engine.ErrDown) {
 		t.Errorf("kill of a down node: %v, want ErrDown", err)
 	}
-	if err := sys.Apply(Action{Kind: ActRestart, Target: "web-1"}); err != nil || nodes["web-1"].State() != StateUp {
+	if err := sys.Apply(engine.Action{Kind: engine.ActRestart, Target: "web-1"}); err != nil || nodes["web-1"].State() != engine.StateUp {
 		t.Errorf("restart web-1: %v, %s", err, nodes["web-1"].State())
 	}
-	if err := sys.Apply(Action{Kind: ActRestart, Target: "@random-web"}); !errors.Is(err, ErrNotDown) {
+	if err := sys.Apply(engine.Action{Kind: engine.ActRestart, Target: "@random-web"}); !errors.Is(err, engine.ErrNotDown) {
 		t.Errorf("restart @random-web (only web-1 is up): %v, want ErrNotDown", err)
 	}
-	if err := sys.Apply(Action{Kind: ActLatency, Target: "web-2", Dur: 200 * time.Millisecond}); err != nil {
+	if err := sys.Apply(engine.Action{Kind: engine.ActLatency, Target: "web-2", Dur: 200 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	if err := sys.Apply(Action{Kind: ActLatency, Target: "web-1>db-1", Dur: 50 * time.Millisecond}); err != nil {
+	if err := sys.Apply(engine.Action{Kind: engine.ActLatency, Target: "web-1>db-1", Dur: 50 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	snap := sys.Snapshot()
@@ -345,7 +349,7 @@ func TestSystemApplyNodes(t *testing.T) {
 	if nodes["web-1"].latency != 0 {
 		t.Error("link latency landed on the node")
 	}
-	e, ok := ctEvent(sys, EvLatency, "web-1>db-1")
+	e, ok := ctEvent(sys, engine.EvLatency, "web-1>db-1")
 	if !ok || e.Detail != "+50ms" {
 		t.Errorf("latency event %+v", e)
 	}
@@ -354,20 +358,20 @@ func TestSystemApplyNodes(t *testing.T) {
 func TestSystemApplyPartition(t *testing.T) {
 	sys, _ := ctTopology(t, 1)
 	link, _ := sys.Link("web-1>db-1")
-	if err := sys.Apply(Action{Kind: ActCut, Target: "db-1"}); err != nil {
+	if err := sys.Apply(engine.Action{Kind: engine.ActCut, Target: "db-1"}); err != nil {
 		t.Fatal(err)
 	}
 	snap := sys.Snapshot()
-	if n, _ := snap.Node("db-1"); !n.Partitioned || n.State != StateUp {
+	if n, _ := snap.Node("db-1"); !n.Partitioned || n.State != engine.StateUp {
 		t.Errorf("partitioned db-1: %+v, want up and partitioned", n)
 	}
-	if err := link.Delay(context.Background()); !errors.Is(err, ErrPartitioned) {
+	if err := link.Delay(context.Background()); !errors.Is(err, engine.ErrPartitioned) {
 		t.Errorf("a hop to a partitioned node: %v, want ErrPartitioned", err)
 	}
-	if _, ok := ctEvent(sys, EvPartition, "db-1"); !ok {
+	if _, ok := ctEvent(sys, engine.EvPartition, "db-1"); !ok {
 		t.Error("no partition event")
 	}
-	if err := sys.Apply(Action{Kind: ActHeal, Target: "db-1"}); err != nil {
+	if err := sys.Apply(engine.Action{Kind: engine.ActHeal, Target: "db-1"}); err != nil {
 		t.Fatal(err)
 	}
 	snap = sys.Snapshot()
@@ -377,10 +381,10 @@ func TestSystemApplyPartition(t *testing.T) {
 	if err := link.Delay(context.Background()); err != nil {
 		t.Errorf("hop after heal: %v", err)
 	}
-	if _, ok := ctEvent(sys, EvHeal, "db-1"); !ok {
+	if _, ok := ctEvent(sys, engine.EvHeal, "db-1"); !ok {
 		t.Error("no heal event")
 	}
-	if err := sys.Check(Action{Kind: ActCut, Target: "db-9"}); !errors.Is(err, ErrUnknownTarget) {
+	if err := sys.Check(engine.Action{Kind: engine.ActCut, Target: "db-9"}); !errors.Is(err, engine.ErrUnknownTarget) {
 		t.Errorf("partition of an unknown node: %v", err)
 	}
 }
@@ -388,25 +392,25 @@ func TestSystemApplyPartition(t *testing.T) {
 func TestSystemApplyClock(t *testing.T) {
 	sys, _ := ctTopology(t, 1)
 	sys.Clock.Resume()
-	if err := sys.Apply(Action{Kind: ActPause}); err != nil {
+	if err := sys.Apply(engine.Action{Kind: engine.ActPause}); err != nil {
 		t.Fatal(err)
 	}
 	if s := sys.Snapshot(); !sys.Clock.Paused() || !s.Paused {
 		t.Fatal("pause did not pause")
 	}
-	if err := sys.Apply(Action{Kind: ActResume}); err != nil || sys.Clock.Paused() {
+	if err := sys.Apply(engine.Action{Kind: engine.ActResume}); err != nil || sys.Clock.Paused() {
 		t.Fatalf("resume: %v, paused %v", err, sys.Clock.Paused())
 	}
-	if err := sys.Apply(Action{Kind: ActSpeed, Value: 2}); err != nil {
+	if err := sys.Apply(engine.Action{Kind: engine.ActSpeed, Value: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if s := sys.Snapshot(); s.Speed != 2 || sys.Clock.Speed() != 2 {
 		t.Fatalf("speed: snapshot %v clock %v", s.Speed, sys.Clock.Speed())
 	}
-	if err := sys.Apply(Action{Kind: ActSpeed, Value: 8}); !errors.Is(err, ErrSpeed) || sys.Clock.Speed() != 2 {
+	if err := sys.Apply(engine.Action{Kind: engine.ActSpeed, Value: 8}); !errors.Is(err, engine.ErrSpeed) || sys.Clock.Speed() != 2 {
 		t.Fatalf("speed 8: %v, clock %v", err, sys.Clock.Speed())
 	}
-	for _, k := range []string{EvPause, EvResume, EvSpeed} {
+	for _, k := range []string{engine.EvPause, engine.EvResume, engine.EvSpeed} {
 		if _, ok := ctEvent(sys, k, "clock"); !ok {
 			t.Errorf("no %s event", k)
 		}
@@ -415,12 +419,12 @@ func TestSystemApplyClock(t *testing.T) {
 
 func TestSystemApplyHandlers(t *testing.T) {
 	sys, _ := ctTopology(t, 1)
-	var got []Action
-	for _, k := range []Kind{ActAdd, ActRemove, ActDrain} {
-		sys.Handle(k, func(a Action) error { got = append(got, a); return nil })
+	var got []engine.Action
+	for _, k := range []engine.Kind{engine.ActAdd, engine.ActRemove, engine.ActDrain} {
+		sys.Handle(k, func(a engine.Action) error { got = append(got, a); return nil })
 	}
 	errFull := errors.New("no room")
-	acts := []Action{{Kind: ActAdd, Target: "web"}, {Kind: ActRemove, Target: "web-3"}, {Kind: ActDrain, Target: "@random-web"}}
+	acts := []engine.Action{{Kind: engine.ActAdd, Target: "web"}, {Kind: engine.ActRemove, Target: "web-3"}, {Kind: engine.ActDrain, Target: "@random-web"}}
 	for _, a := range acts {
 		if err := sys.Apply(a); err != nil {
 			t.Fatalf("%v: %v", a, err)
@@ -429,8 +433,8 @@ func TestSystemApplyHandlers(t *testing.T) {
 	if len(got) != 3 || got[0] != acts[0] || got[1] != acts[1] || got[2] != acts[2] {
 		t.Fatalf("handlers saw %+v", got)
 	}
-	sys.Handle(ActAdd, func(Action) error { return errFull })
-	if err := sys.Apply(Action{Kind: ActAdd, Target: "web"}); !errors.Is(err, errFull) {
+	sys.Handle(engine.ActAdd, func(engine.Action) error { return errFull })
+	if err := sys.Apply(engine.Action{Kind: engine.ActAdd, Target: "web"}); !errors.Is(err, errFull) {
 		t.Fatalf("handler error: %v", err)
 	}
 }
@@ -438,14 +442,14 @@ func TestSystemApplyHandlers(t *testing.T) {
 func TestSystemSnapshot(t *testing.T) {
 	sys, nodes := ctTopology(t, 1)
 	sys.AddLink("web-2", "db-1")
-	sys.AddKnob(&Knob{Name: "web.size", Values: SizeNames(), Get: func() string { return "small" }, Set: func(string) error { return nil }})
-	sys.AddGauges(func() []Gauge {
-		return []Gauge{{Name: "hit ratio", Value: 87.5, Unit: "%"}, {Name: "cost", Value: 0.1, Unit: "$/h", Modelled: true}}
+	sys.AddKnob(&engine.Knob{Name: "web.size", Values: engine.SizeNames(), Get: func() string { return "small" }, Set: func(string) error { return nil }})
+	sys.AddGauges(func() []engine.Gauge {
+		return []engine.Gauge{{Name: "hit ratio", Value: 87.5, Unit: "%"}, {Name: "cost", Value: 0.1, Unit: "$/h", Modelled: true}}
 	})
-	sys.Events.Add(EvInfo, "lab", "hello %d", 1)
+	sys.Events.Add(engine.EvInfo, "lab", "hello %d", 1)
 
 	snap := sys.Snapshot()
-	if len(snap.Nodes) != 4 || snap.Nodes[0].Name != "web-1" || snap.Nodes[3].Name != "db-1" || snap.Nodes[3].Role != RoleDB {
+	if len(snap.Nodes) != 4 || snap.Nodes[0].Name != "web-1" || snap.Nodes[3].Name != "db-1" || snap.Nodes[3].Role != sqldb.RoleDB {
 		t.Fatalf("nodes %+v", snap.Nodes)
 	}
 	if !snap.Paused || snap.Speed != 1 || snap.T > time.Millisecond {
@@ -461,16 +465,16 @@ func TestSystemSnapshot(t *testing.T) {
 	if u := up(); !u["web-1>db-1"] || !u["web-2>db-1"] || len(u) != 2 {
 		t.Fatalf("links %v", u)
 	}
-	nodes["web-2"].set(StateDown)
+	nodes["web-2"].set(engine.StateDown)
 	if u := up(); !u["web-1>db-1"] || u["web-2>db-1"] {
 		t.Errorf("web-2 down: links %v", u)
 	}
-	nodes["db-1"].set(StateDown)
+	nodes["db-1"].set(engine.StateDown)
 	if u := up(); u["web-1>db-1"] || u["web-2>db-1"] {
 		t.Errorf("db-1 down: links %v", u)
 	}
-	nodes["db-1"].set(StateSaturated)
-	nodes["web-2"].set(StateRestarting)
+	nodes["db-1"].set(engine.StateSaturated)
+	nodes["web-2"].set(engine.StateRestarting)
 	if u := up(); !u["web-1>db-1"] || u["web-2>db-1"] {
 		t.Errorf("db-1 saturated, web-2 restarting: links %v", u)
 	}
@@ -485,7 +489,7 @@ func TestSystemSnapshot(t *testing.T) {
 	l.SetDown(false)
 
 	snap = sys.Snapshot()
-	if len(snap.Knobs) != 1 || snap.Knobs[0].Value != "small" || len(snap.Knobs[0].Values) != len(Sizes()) {
+	if len(snap.Knobs) != 1 || snap.Knobs[0].Value != "small" || len(snap.Knobs[0].Values) != len(engine.Sizes()) {
 		t.Errorf("knobs %+v", snap.Knobs)
 	}
 	if g, ok := snap.Gauge("hit ratio"); !ok || g.Value != 87.5 || g.Unit != "%" || g.Modelled {
@@ -507,20 +511,20 @@ func TestSystemSnapshot(t *testing.T) {
 
 func TestSystemSnapshotKeepsNewestEvents(t *testing.T) {
 	sys, _ := ctTopology(t, 1)
-	for i := 0; i < EventsLen+50; i++ {
-		sys.Events.Add(EvInfo, "lab", "%d", i)
+	for i := 0; i < engine.EventsLen+50; i++ {
+		sys.Events.Add(engine.EvInfo, "lab", "%d", i)
 	}
 	snap := sys.Snapshot()
-	if len(snap.Events) != EventsLen || snap.NEvent != EventsLen+50 {
+	if len(snap.Events) != engine.EventsLen || snap.NEvent != engine.EventsLen+50 {
 		t.Fatalf("%d events, NEvent %d", len(snap.Events), snap.NEvent)
 	}
-	if first, last := snap.Events[0].Detail, snap.Events[EventsLen-1].Detail; first != "50" || last != fmt.Sprint(EventsLen+49) {
+	if first, last := snap.Events[0].Detail, snap.Events[engine.EventsLen-1].Detail; first != "50" || last != fmt.Sprint(engine.EventsLen+49) {
 		t.Fatalf("events %s..%s, want the newest, oldest first", first, last)
 	}
 }
 
 func TestSystemSubscribe(t *testing.T) {
-	sys, err := NewSystem(1)
+	sys, err := engine.NewSystem(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +539,7 @@ func TestSystemSubscribe(t *testing.T) {
 
 	// the reader keeps getting newer snapshots although the other
 	// subscriber never reads: publishing does not block
-	var last Snapshot
+	var last engine.Snapshot
 	deadline := time.After(10 * time.Second)
 	for last.T < time.Second {
 		select {
@@ -549,10 +553,10 @@ func TestSystemSubscribe(t *testing.T) {
 		}
 	}
 	// pause publishes at once, and the clock (and the ticker) stop
-	if err := sys.Apply(Action{Kind: ActPause}); err != nil {
+	if err := sys.Apply(engine.Action{Kind: engine.ActPause}); err != nil {
 		t.Fatal(err)
 	}
-	ctEventually(t, "a paused snapshot", 5*time.Second, func() bool {
+	enginetest.Eventually(t, "a paused snapshot", 5*time.Second, func() bool {
 		select {
 		case s := <-read:
 			return s.Paused
@@ -575,7 +579,7 @@ func TestSystemSubscribe(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := 0; i < 1000; i++ {
-			sys.publish()
+			sys.Publish()
 		}
 	}()
 	ctWaitClosed(t, "1000 publishes with full subscriber channels", done, 10*time.Second)
@@ -614,13 +618,13 @@ func TestSystemNodesNamesRemove(t *testing.T) {
 	if links := sys.Snapshot().Links; len(links) != 0 {
 		t.Errorf("links to a removed node remain: %+v", links)
 	}
-	if err := sys.RemoveNode("web-9"); !errors.Is(err, ErrUnknownTarget) {
+	if err := sys.RemoveNode("web-9"); !errors.Is(err, engine.ErrUnknownTarget) {
 		t.Errorf("RemoveNode(web-9) = %v", err)
 	}
 }
 
 func TestSystemLifecycle(t *testing.T) {
-	sys, err := NewSystem(1)
+	sys, err := engine.NewSystem(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -630,7 +634,7 @@ func TestSystemLifecycle(t *testing.T) {
 	if len(sys.Token) != 16 {
 		t.Errorf("token %q", sys.Token)
 	}
-	other, _ := NewSystem(1)
+	other, _ := engine.NewSystem(1)
 	if other.Token == sys.Token || other.Dir == sys.Dir {
 		t.Error("two systems share a token or a directory")
 	}
@@ -662,7 +666,7 @@ func TestSystemLifecycle(t *testing.T) {
 		<-ctx.Done()
 		close(stopped)
 	})
-	n := newCTNode("web-1", RoleWeb)
+	n := newCTNode("web-1", web.RoleWeb)
 	if err := sys.AddNode(n); err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ type Meter struct {
 func NewMeter(clock *Clock) *Meter {
 	m := &Meter{clock: clock, hists: map[Op]*hdr.Histogram{}, fails: map[Op]int64{}, wins: map[Op]*Window{}}
 	for _, op := range Ops {
-		m.hists[op] = newHist()
+		m.hists[op] = NewHist()
 		m.wins[op] = NewWindow(clock, 5)
 	}
 	return m
@@ -74,14 +74,14 @@ func (m *Meter) Record(op Op, d time.Duration, err error) {
 		m.fails[op]++
 		return
 	}
-	recordHist(m.hists[op], d)
+	RecordHist(m.hists[op], d)
 }
 
 // Quantiles returns an op's cumulative latency.
 func (m *Meter) Quantiles(op Op) Quantiles {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return quantiles(m.hists[op])
+	return QuantilesOf(m.hists[op])
 }
 
 // Recent returns an op's rate and latency over the last seconds.

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"scalelab/engine/lb"
+	"scalelab/engine/web"
 	"strings"
 	"sync"
 	"testing"
@@ -28,8 +30,8 @@ import (
 func flowChapter() *chapters.Chapter {
 	build := func(sys *engine.System, opt chapters.Options) error {
 		ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
-		lb := engine.NewServer(engine.ServerConfig{Name: "lb-1", Role: engine.RoleLB}, sys.Clock, sys.Events, ok)
-		web := engine.NewServer(engine.ServerConfig{Name: "web-1", Role: engine.RoleWeb}, sys.Clock, sys.Events, ok)
+		lb := engine.NewServer(engine.ServerConfig{Name: "lb-1", Role: lb.RoleLB}, sys.Clock, sys.Events, ok)
+		web := engine.NewServer(engine.ServerConfig{Name: "web-1", Role: web.RoleWeb}, sys.Clock, sys.Events, ok)
 		for _, n := range []engine.Node{lb, web} {
 			if err := sys.AddNode(n); err != nil {
 				return err

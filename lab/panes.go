@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"scalelab/engine/lb"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -215,11 +216,11 @@ func (p *eventsPane) lines() []string {
 			kind := c.eventLabel(e.Kind)
 			ks := st.Muted
 			switch e.Kind {
-			case engine.EvKill, engine.EvEject, engine.EvSaturate:
+			case engine.EvKill, lb.EvEject, engine.EvSaturate:
 				ks = st.Bad
-			case engine.EvUp, engine.EvRejoin, engine.EvAdd, engine.EvDrained:
+			case engine.EvUp, lb.EvRejoin, engine.EvAdd, lb.EvDrained:
 				ks = st.OK
-			case engine.EvLatency, engine.EvSpike, engine.EvRestart, engine.EvDrain:
+			case engine.EvLatency, engine.EvSpike, engine.EvRestart, lb.EvDrain:
 				ks = st.Warn
 			case engine.EvSet, engine.EvRate, engine.EvSpeed, engine.EvPause, engine.EvResume:
 				ks = st.Info

@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"scalelab/engine/lb"
+	"scalelab/engine/web"
 	"sort"
 
 	"scalelab/engine"
@@ -22,9 +24,9 @@ func roleRank(r engine.Role) int {
 		return 0
 	case "cdn", "edge":
 		return 1
-	case engine.RoleLB:
+	case lb.RoleLB:
 		return 2
-	case engine.RoleWeb, engine.RoleApp:
+	case web.RoleWeb, web.RoleApp:
 		return 3
 	}
 	return 4

@@ -1,0 +1,226 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"scalelab/engine"
+	"scalelab/engine/internal/enginetest"
+	"scalelab/engine/sqldb"
+	"scalelab/engine/web"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWebNodeQueueFull(t *testing.T) {
+	sys := enginetest.System(t, 1)
+	n, err := web.NewWebNode(sys, web.WebConfig{Name: "web-1", Size: "small", Work: engine.WorkModel{Web: 800 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Capacity().Resize(1, 1)
+	if err := sys.AddNode(n); err != nil {
+		t.Fatal(err)
+	}
+	c := enginetest.Client()
+	type result struct {
+		code int
+		body string
+	}
+	results := make(chan result, 2)
+	get := func() {
+		code, body := enginetest.Do(t, c, "GET", n.URL()+"/page", "", "")
+		results <- result{code, body}
+	}
+	go get()
+	enginetest.Eventually(t, "first holds the worker", 5*time.Second, func() bool { b, _, _, _ := n.Capacity().Load(); return b == 1 })
+	go get()
+	enginetest.Eventually(t, "second queued", 5*time.Second, func() bool { _, q, _, _ := n.Capacity().Load(); return q == 1 })
+	if st := n.Snap().State; st != engine.StateSaturated {
+		t.Errorf("with 1 busy and 1 queued the node is %s, want saturated", st)
+	}
+	code, body := enginetest.Do(t, c, "GET", n.URL()+"/page", "", "")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "queue full") {
+		t.Fatalf("third concurrent request: %d %q, want 503", code, body)
+	}
+	for i := 0; i < 2; i++ {
+		select {
+		case r := <-results:
+			if r.code != 200 || !strings.Contains(r.body, "<h1>hello</h1>") {
+				t.Errorf("request %d: %d %q", i, r.code, r.body)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("slow requests never answered")
+		}
+	}
+	if n.Capacity().Rejected() != 1 {
+		t.Errorf("Rejected = %d, want 1", n.Capacity().Rejected())
+	}
+	s := n.Snap()
+	if s.Errors != 1 || s.Requests != 3 || s.Workers != 1 || s.QueueCap != 1 || s.Size != "small" || s.CostHour <= 0 {
+		t.Errorf("snap %+v", s)
+	}
+	if code, body := enginetest.Do(t, c, "GET", n.URL()+"/health", "", ""); code != 200 || body != "ok" {
+		t.Errorf("/health: %d %q", code, body)
+	}
+	if code, _ := enginetest.Do(t, c, "GET", n.URL()+"/nope", "", ""); code != http.StatusNotFound {
+		t.Errorf("/nope: %d, want 404", code)
+	}
+	// resizing the machine resizes its capacity
+	if err := n.Resize("large"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, limit, qcap := n.Capacity().Load(); limit != 8 || qcap != engine.QueueFor(8) || n.Size().Name != "large" {
+		t.Errorf("after Resize(large): %d workers, queue %d, size %s", limit, qcap, n.Size().Name)
+	}
+	if err := n.Resize("galactic"); err == nil {
+		t.Error("Resize to an unknown size succeeded")
+	}
+}
+
+func TestAppNodeSQL(t *testing.T) {
+	sys := enginetest.System(t, 4)
+	n, err := web.NewAppNode(sys, web.AppConfig{Name: "app-1", Size: "small", Work: engine.DefaultWork(), Shape: sqldb.DefaultShape(), Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.AddNode(n); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for table, want := range map[string]int64{"users": 1000, "posts": 5000} {
+		if got, err := n.Data.Count(ctx, table); err != nil || got != want {
+			t.Fatalf("%s: %d rows (%v), want %d", table, got, err, want)
+		}
+	}
+	if _, err := n.Data.Count(ctx, "users; DROP TABLE users"); err == nil {
+		t.Fatal("Count accepted a table outside the schema")
+	}
+	if _, err := os.Stat(filepath.Join(sys.Dir, "app-1.db")); err != nil {
+		t.Fatalf("database file: %v", err)
+	}
+	c := enginetest.Client()
+	code, body := enginetest.Do(t, c, "GET", n.URL()+"/read?id=7", "", "")
+	if id, name := enginetest.User(t, body); code != 200 || id != 7 || name != "user7" {
+		t.Fatalf("/read?id=7: %d %q", code, body)
+	}
+	code, body = enginetest.Do(t, c, "GET", n.URL()+"/feed?id=7", "", "")
+	if code != 200 {
+		t.Fatalf("/feed: %d %q", code, body)
+	}
+	enginetest.CheckFeed(t, n.Data, 7, enginetest.Feed(t, body))
+
+	follower, _ := enginetest.Follower(t, n.Data, 7)
+	code, body = enginetest.Do(t, c, "POST", n.URL()+"/write?user=7", "", "hello from a test")
+	var posted struct{ ID int64 }
+	if err := json.Unmarshal([]byte(body), &posted); code != 200 || err != nil || posted.ID != 5001 {
+		t.Fatalf("/write: %d %q", code, body)
+	}
+	if got, _ := n.Data.Count(ctx, "posts"); got != 5001 {
+		t.Fatalf("posts after a write: %d", got)
+	}
+	_, body = enginetest.Do(t, c, "GET", n.URL()+"/feed?id="+fmt.Sprint(follower), "", "")
+	feed := enginetest.Feed(t, body)
+	if len(feed) == 0 || feed[0] != (sqldb.FeedItem{ID: 5001, Author: "user7", Body: "hello from a test"}) {
+		t.Fatalf("follower %d's feed head %+v, want the new post", follower, feed[0])
+	}
+	// the generator's path for writes is /post?user=
+	if code, _ := enginetest.Do(t, c, "POST", n.URL()+"/post?user=8", "", "x"); code != 200 {
+		t.Fatalf("/post: %d", code)
+	}
+	if code, body := enginetest.Do(t, c, "GET", n.URL()+"/page", "", ""); code != 200 || !strings.Contains(body, "<html>") {
+		t.Fatalf("/page: %d", code)
+	}
+	for _, bad := range []string{"/nope", "/read?id=abc", "/read"} {
+		if code, _ := enginetest.Do(t, c, "GET", n.URL()+bad, "", ""); code != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", bad, code)
+		}
+	}
+	if code, _ := enginetest.Do(t, c, "GET", n.URL()+"/read?id=99999", "", ""); code != http.StatusInternalServerError {
+		t.Errorf("read of a missing user: %d, want 500", code)
+	}
+	if s := n.Snap(); s.Detail == "" || s.Size != "small" || s.Role != web.RoleApp {
+		t.Errorf("snap %+v", s)
+	}
+}
+
+func TestDBNodeAndWebTier(t *testing.T) {
+	sys := enginetest.System(t, 4)
+	db, err := sqldb.NewDBNode(sys, sqldb.DBConfig{Name: "db-1", Size: "small", Work: engine.DefaultWork(), Shape: sqldb.DefaultShape(), Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.AddNode(db); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Data.Count(context.Background(), "users"); err != nil || got != 1000 {
+		t.Fatalf("users: %d %v", got, err)
+	}
+	c := enginetest.Client()
+	if code, _ := enginetest.Do(t, c, "GET", db.URL()+"/read?id=7", "", ""); code != http.StatusForbidden {
+		t.Fatalf("db without the token: %d, want 403", code)
+	}
+	code, body := enginetest.Do(t, c, "GET", db.URL()+"/read?id=7", sys.Token, "")
+	if id, name := enginetest.User(t, body); code != 200 || id != 7 || name != "user7" {
+		t.Fatalf("db /read: %d %q", code, body)
+	}
+	if code, _ := enginetest.Do(t, c, "GET", db.URL()+"/nope", sys.Token, ""); code != http.StatusBadRequest {
+		t.Fatalf("db /nope: %d, want 400", code)
+	}
+
+	link := sys.AddLink("web-1", "db-1")
+	meter := engine.NewMeter(sys.Clock)
+	client := sqldb.NewDBClient(sys, db, link, meter)
+	web, err := web.NewWebNode(sys, web.WebConfig{Name: "web-1", Size: "small", Work: engine.DefaultWork(), Private: false, Store: func() engine.Store { return client }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.AddNode(web); err != nil {
+		t.Fatal(err)
+	}
+	// through the web tier: web -> link -> db
+	_, body = enginetest.Do(t, c, "GET", web.URL()+"/feed?id=7", "", "")
+	enginetest.CheckFeed(t, db.Data, 7, enginetest.Feed(t, body))
+	follower, _ := enginetest.Follower(t, db.Data, 7)
+	code, body = enginetest.Do(t, c, "POST", web.URL()+"/post?user=7", "", "via the web tier")
+	if code != 200 || body != `{"id":5001}` {
+		t.Fatalf("write through web: %d %q", code, body)
+	}
+	_, body = enginetest.Do(t, c, "GET", web.URL()+"/feed?id="+fmt.Sprint(follower), "", "")
+	if f := enginetest.Feed(t, body); f[0] != (sqldb.FeedItem{ID: 5001, Author: "user7", Body: "via the web tier"}) {
+		t.Fatalf("follower feed head %+v", f[0])
+	}
+	if q := meter.Quantiles(engine.OpFeed); q.N != 2 {
+		t.Errorf("meter counted %d feeds, want 2", q.N)
+	}
+
+	// latency on the link is spent for real on the lab clock
+	link.SetLatency(100 * time.Millisecond)
+	t0 := sys.Clock.Now()
+	if code, _ := enginetest.Do(t, c, "GET", web.URL()+"/read?id=1", "", ""); code != 200 {
+		t.Fatalf("read with link latency: %d", code)
+	}
+	if d := sys.Clock.Now() - t0; d < 100*time.Millisecond {
+		t.Errorf("read over a 100ms link took %v of lab time", d)
+	}
+	link.SetLatency(0)
+
+	// the data tier dies: the web tier answers 502 and the meter counts it
+	if err := db.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := enginetest.Do(t, c, "GET", web.URL()+"/read?id=1", "", ""); code != http.StatusBadGateway || !strings.Contains(body, "data tier") {
+		t.Fatalf("read with the db down: %d %q, want 502", code, body)
+	}
+	if meter.Failed(engine.OpRead) != 1 {
+		t.Errorf("meter failures = %d, want 1", meter.Failed(engine.OpRead))
+	}
+}
+
+// ctOK answers 200 to everything.
+var ctOK = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
