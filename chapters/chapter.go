@@ -4,11 +4,6 @@
 package chapters
 
 import (
-	"errors"
-	"fmt"
-	"strconv"
-	"strings"
-
 	"scalelab/engine"
 )
 
@@ -81,34 +76,4 @@ type Options struct {
 	Seed int64
 	// Speed, when > 0, is the lab clock's speed (0.25 to 4).
 	Speed float64
-}
-
-// ErrUnknownChapter is returned by Find.
-var ErrUnknownChapter = errors.New("unknown chapter")
-
-// All returns the chapters in order. Each call returns fresh values.
-func All() []*Chapter {
-	return []*Chapter{Tiers(), Scaling(), LoadBalancer(), Replication(), Cache(), CDN()}
-}
-
-// Find returns a chapter by id or number.
-func Find(s string) (*Chapter, error) {
-	all := All()
-	if n, err := strconv.Atoi(s); err == nil {
-		for _, c := range all {
-			if c.Number == n {
-				return c, nil
-			}
-		}
-	}
-	for _, c := range all {
-		if strings.EqualFold(c.ID, s) {
-			return c, nil
-		}
-	}
-	var ids []string
-	for _, c := range all {
-		ids = append(ids, fmt.Sprintf("%d %s", c.Number, c.ID))
-	}
-	return nil, fmt.Errorf("%w %q (have %s)", ErrUnknownChapter, s, strings.Join(ids, ", "))
 }

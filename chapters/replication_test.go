@@ -13,10 +13,7 @@ import (
 // lab until cond holds (or fails the test after limit of lab time).
 func openRepl(t *testing.T, step int, opt Options) (*Session, func(what string, limit time.Duration, cond func() bool)) {
 	t.Helper()
-	ch, err := Find("replication")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := Replication()
 	s, err := Open(ch, step-1, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -191,27 +188,27 @@ func TestReplicationReadsSurviveWhileOneReplicaLives(t *testing.T) {
 }
 
 func TestReplicationStaleReadsGrowWithLagAndVanishWithReadYourWrites(t *testing.T) {
-	rep := runStep(t, "replication", 1, 36*time.Second, Options{}, "12s set repl.delay 200ms\n24s set repl.ryw wait")
-	low, high := fact(t, rep, "stale_per_1k_reads_50ms"), fact(t, rep, "stale_per_1k_reads_200ms")
+	rep := RunStep(t, Replication(), 1, 36*time.Second, Options{}, "12s set repl.delay 200ms\n24s set repl.ryw wait")
+	low, high := Fact(t, rep, "stale_per_1k_reads_50ms"), Fact(t, rep, "stale_per_1k_reads_200ms")
 	t.Logf("stale reads per 1,000: %.1f at 50 ms, %.1f at 200 ms", low, high)
 	if high <= low {
 		t.Errorf("stale reads should grow with replication lag: %.1f at 200 ms vs %.1f at 50 ms", high, low)
 	}
-	if !met(rep, "ryw") {
+	if !Met(rep, "ryw") {
 		t.Errorf("read-your-writes (wait) at 200 ms should leave no stale reads: %v", rep.Lesson)
 	}
 }
 
 func TestReplicationPartitionSplitBrainAndFencing(t *testing.T) {
-	rep := runStep(t, "replication", 5, 34*time.Second, Options{},
+	rep := RunStep(t, Replication(), 5, 34*time.Second, Options{},
 		"2s partition @primary,web-1\n9s heal web-1\n12s set repl.min-replicas 1\n14s partition @primary,web-1\n22s heal web-1")
-	if got := fact(t, rep, "split_brain_writes_min_replicas_0"); got == 0 {
+	if got := Fact(t, rep, "split_brain_writes_min_replicas_0"); got == 0 {
 		t.Errorf("without fencing the cut-off primary should keep taking writes after the promotion")
 	}
-	if got := fact(t, rep, "split_brain_writes_min_replicas_1"); got != 0 {
+	if got := Fact(t, rep, "split_brain_writes_min_replicas_1"); got != 0 {
 		t.Errorf("with min-replicas 1 the cut-off primary took %v writes after the promotion; want none; events %v", got, rep.Events)
 	}
-	if !met(rep, "fenced") {
+	if !Met(rep, "fenced") {
 		t.Errorf("fenced not met: %v", rep.Objectives)
 	}
 }
