@@ -4,7 +4,11 @@
 package chapters
 
 import (
+	"errors"
+	"fmt"
 	"scalelab/engine"
+	"strconv"
+	"strings"
 )
 
 // Chapter is one lesson.
@@ -76,4 +80,28 @@ type Options struct {
 	Seed int64
 	// Speed, when > 0, is the lab clock's speed (0.25 to 4).
 	Speed float64
+}
+
+// ErrUnknownChapter is returned by Find.
+var ErrUnknownChapter = errors.New("unknown chapter")
+
+// Find returns a chapter of the course by id or number.
+func Find(course []*Chapter, s string) (*Chapter, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		for _, c := range course {
+			if c.Number == n {
+				return c, nil
+			}
+		}
+	}
+	for _, c := range course {
+		if strings.EqualFold(c.ID, s) {
+			return c, nil
+		}
+	}
+	var ids []string
+	for _, c := range course {
+		ids = append(ids, fmt.Sprintf("%d %s", c.Number, c.ID))
+	}
+	return nil, fmt.Errorf("%w %q (have %s)", ErrUnknownChapter, s, strings.Join(ids, ", "))
 }

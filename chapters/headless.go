@@ -178,7 +178,7 @@ func report(s *Session, snap engine.Snapshot, cfg RunConfig) *Report {
 		Chapter:    s.Chapter.ID,
 		Step:       s.Step.ID,
 		StepNumber: s.Index + 1,
-		DurationS:  round1(snap.T.Seconds()),
+		DurationS:  Round1(snap.T.Seconds()),
 		Rate:       snap.BaseRate,
 		Seed:       cfg.Options.Seed,
 		Requests:   snap.Totals,
@@ -220,7 +220,7 @@ func (r *Report) Text() string {
 		b.WriteString("stopped early: the figures cover the time that ran\n")
 	}
 	q := r.Requests
-	fmt.Fprintf(&b, "\nrequests  sent %d  ok %d  failed %d (%.2f%%)\n", q.Sent, q.OK, q.Failed, pct(q.Failed, q.OK+q.Failed))
+	fmt.Fprintf(&b, "\nrequests  sent %d  ok %d  failed %d (%.2f%%)\n", q.Sent, q.OK, q.Failed, Pct(q.Failed, q.OK+q.Failed))
 	var reasons []string
 	for k, v := range q.FailedByReason {
 		reasons = append(reasons, fmt.Sprintf("%s %d", k, v))

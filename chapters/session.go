@@ -148,7 +148,7 @@ func (r *Run) FailRatio(from, to int) (ratio float64, done int64) {
 func (r *Run) Seconds() int { return len(r.Series) }
 
 // LastEvent returns the newest event of a kind (and node, when not "").
-func (r *Run) LastEvent(kind, node string) (engine.Event, bool) {
+func (r *Run) LastEvent(kind engine.EventKind, node string) (engine.Event, bool) {
 	for i := len(r.Events) - 1; i >= 0; i-- {
 		e := r.Events[i]
 		if e.Kind == kind && (node == "" || e.Node == node) {
@@ -159,7 +159,7 @@ func (r *Run) LastEvent(kind, node string) (engine.Event, bool) {
 }
 
 // EventsOf returns every event of a kind.
-func (r *Run) EventsOf(kind string) []engine.Event {
+func (r *Run) EventsOf(kind engine.EventKind) []engine.Event {
 	var out []engine.Event
 	for _, e := range r.Events {
 		if e.Kind == kind {

@@ -28,9 +28,13 @@ const (
 	ActSpeed   Kind = "speed"     // set the lab clock speed
 	ActCut     Kind = "partition" // cut every link of a node; it stays up
 	ActHeal    Kind = "heal"      // restore a partitioned node's links
-	ActDeploy  Kind = "deploy"    // put a new version of the static files on the origin
-	ActPurge   Kind = "purge"     // ask every CDN edge to drop its copies
 )
+
+// coreKinds are the actions the core parses and carries out itself (add,
+// remove and drain through the handlers a topology registers). Any other
+// kind is a component's: it takes at most a target, and the system carries
+// it out with the handler registered for it, or refuses it.
+var coreKinds = []Kind{ActKill, ActRestart, ActLatency, ActRate, ActSpike, ActSet, ActAdd, ActRemove, ActDrain, ActCut, ActHeal, ActPause, ActResume, ActSpeed}
 
 // Action is one command to the engine.
 type Action struct {
@@ -59,6 +63,9 @@ func (a Action) String() string {
 	case ActSpeed:
 		return fmt.Sprintf("speed %gx", a.Value)
 	default:
+		if a.Target != "" {
+			return fmt.Sprintf("%s %s", a.Kind, a.Target)
+		}
 		return string(a.Kind)
 	}
 }
@@ -208,7 +215,7 @@ func ParseAction(f []string) (Action, error) {
 			return Action{}, err
 		}
 		return Action{Kind: kind, Key: args[0], Str: args[1]}, nil
-	case ActPause, ActResume, ActDeploy, ActPurge:
+	case ActPause, ActResume:
 		if err := need(0, "nothing"); err != nil {
 			return Action{}, err
 		}
@@ -223,7 +230,47 @@ func ParseAction(f []string) (Action, error) {
 		}
 		return Action{Kind: kind, Value: x}, nil
 	}
-	return Action{}, fmt.Errorf("unknown action %q (want kill, restart, latency, rate, spike, set, add, remove, drain, partition, heal, deploy, purge, pause, resume, speed)", f[0])
+	if !plainWord(string(kind)) {
+		return Action{}, fmt.Errorf("unknown action %q (want %s, or an action of this chapter)", f[0], kindList(coreKinds))
+	}
+	// a component's action: at most a target; the system checks that some
+	// component or chapter carries it out
+	if len(args) > 1 {
+		return Action{}, fmt.Errorf("%s takes at most a target", kind)
+	}
+	a := Action{Kind: kind}
+	if len(args) == 1 {
+		if err := checkTarget(args[0]); err != nil {
+			return Action{}, err
+		}
+		a.Target = args[0]
+	}
+	return a, nil
+}
+
+// plainWord reports whether s could name an action: lower-case letters and
+// inner dashes.
+func plainWord(s string) bool {
+	if s == "" || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func kindList(kinds []Kind) string {
+	var b strings.Builder
+	for i, k := range kinds {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(k))
+	}
+	return b.String()
 }
 
 // MaxRate is the highest arrival rate the generator accepts.

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"errors"
 	"math"
+	"regexp"
 	"scalelab/engine"
 	"strconv"
 	"strings"
@@ -13,8 +14,11 @@ import (
 var ctKnownKinds = map[engine.Kind]bool{
 	engine.ActKill: true, engine.ActRestart: true, engine.ActLatency: true, engine.ActRate: true, engine.ActSpike: true, engine.ActSet: true,
 	engine.ActAdd: true, engine.ActRemove: true, engine.ActDrain: true, engine.ActPause: true, engine.ActResume: true, engine.ActSpeed: true,
-	engine.ActCut: true, engine.ActHeal: true, engine.ActDeploy: true, engine.ActPurge: true,
+	engine.ActCut: true, engine.ActHeal: true,
 }
+
+// ctComponentKind is what a component's action kind looks like.
+var ctComponentKind = regexp.MustCompile(`^[a-z](?:[a-z-]*[a-z])?$`)
 
 // ctGoodLines are one-line scripts and the action each must parse to.
 var ctGoodLines = []struct {
@@ -44,8 +48,11 @@ var ctGoodLines = []struct {
 	{"2s add web", 2 * time.Second, engine.Action{Kind: engine.ActAdd, Target: "web"}},
 	{"2s add @web", 2 * time.Second, engine.Action{Kind: engine.ActAdd, Target: "web"}},
 	{"2s add cache", 2 * time.Second, engine.Action{Kind: engine.ActAdd, Target: "cache"}},
-	{"40s deploy", 40 * time.Second, engine.Action{Kind: engine.ActDeploy}},
-	{"41s PURGE", 41 * time.Second, engine.Action{Kind: engine.ActPurge}},
+	// a component's own actions: at most a target, checked by the system
+	{"40s deploy", 40 * time.Second, engine.Action{Kind: "deploy"}},
+	{"41s PURGE", 41 * time.Second, engine.Action{Kind: "purge"}},
+	{"42s deploy origin", 42 * time.Second, engine.Action{Kind: "deploy", Target: "origin"}},
+	{"43s fail-over db-1", 43 * time.Second, engine.Action{Kind: "fail-over", Target: "db-1"}},
 	{"30s pause", 30 * time.Second, engine.Action{Kind: engine.ActPause}},
 	{"31s resume", 31 * time.Second, engine.Action{Kind: engine.ActResume}},
 	{"32s speed 2x", 32 * time.Second, engine.Action{Kind: engine.ActSpeed, Value: 2}},
@@ -68,8 +75,10 @@ var ctBadLines = []struct {
 	{"time without unit", "5 kill web-1", 1, []string{"is not a time"}},
 	{"missing action", "5s", 1, []string{"missing action"}},
 	{"missing action after comment", "5s # kill web-1", 1, []string{"missing action"}},
-	{"unknown action", "5s explode web-1", 1, []string{"unknown action", "explode"}},
-	{"deploy with a target", "5s deploy origin", 1, []string{"deploy takes nothing"}},
+	{"not an action", "5s expl0de web-1", 1, []string{"unknown action", "expl0de"}},
+	{"not an action either", "5s -explode web-1", 1, []string{"unknown action", "-explode"}},
+	{"component action with two targets", "5s deploy origin cdn", 1, []string{"deploy takes at most a target"}},
+	{"component action with a bad target", "5s deploy web/1", 1, []string{"target", "character"}},
 	{"missing target", "5s kill", 1, []string{"kill takes a target"}},
 	{"restart missing target", "5s restart", 1, []string{"restart takes a target"}},
 	{"two targets", "5s remove web-1 web-2", 1, []string{"remove takes a target"}},
@@ -108,7 +117,7 @@ var ctBadLines = []struct {
 	{"speed too slow", "5s speed 0.1x", 1, []string{"speed"}},
 	{"speed not a number", "5s speed fast", 1, []string{"speed"}},
 	{"speed missing", "5s speed", 1, []string{"speed takes a factor"}},
-	{"error after comments and good lines", "# chaos\n\n5s kill web-1\n6s bogus", 4, []string{"unknown action", "bogus"}},
+	{"error after comments and good lines", "# chaos\n\n5s kill web-1\n6s bog_us", 4, []string{"unknown action", "bog_us"}},
 	{"first error wins", "1s kill web-1\n2s rate lots\n3s explode", 2, []string{"rate"}},
 }
 
@@ -211,7 +220,7 @@ func TestParseScriptErrors(t *testing.T) {
 }
 
 func TestParseScriptErrorWrapsErrBadScript(t *testing.T) {
-	_, err := engine.ParseScript("chaos", "5s explode")
+	_, err := engine.ParseScript("chaos", "5s explode web-1 web-2")
 	if !errors.Is(err, engine.ErrBadScript) {
 		t.Fatalf("errors.Is(%v, ErrBadScript) = false", err)
 	}
@@ -260,8 +269,8 @@ func FuzzParseScript(f *testing.F) {
 			if tm.At < 0 {
 				t.Fatalf("action %d at %v < 0", i, tm.At)
 			}
-			if !ctKnownKinds[tm.Action.Kind] {
-				t.Fatalf("action %d has unknown kind %q", i, tm.Action.Kind)
+			if !ctKnownKinds[tm.Action.Kind] && !ctComponentKind.MatchString(string(tm.Action.Kind)) {
+				t.Fatalf("action %d has kind %q, neither the core's nor a plain word", i, tm.Action.Kind)
 			}
 			if tm.Line < 1 || tm.Line > lines {
 				t.Fatalf("action %d line %d outside 1..%d", i, tm.Line, lines)

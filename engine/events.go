@@ -12,19 +12,39 @@ type EventLog struct {
 	mu     sync.Mutex
 	clock  *Clock
 	events []Event
+	tones  map[EventKind]Tone
 }
 
 // maxEvents bounds memory in long runs; the newest are kept.
 const maxEvents = 20000
 
 // NewEventLog makes an empty log stamped by clock.
-func NewEventLog(clock *Clock) *EventLog { return &EventLog{clock: clock} }
+func NewEventLog(clock *Clock) *EventLog {
+	l := &EventLog{clock: clock, tones: map[EventKind]Tone{}}
+	l.Declare(ToneBad, EvKill, EvSaturate)
+	l.Declare(ToneGood, EvUp, EvAdd)
+	l.Declare(ToneWarn, EvLatency, EvSpike, EvRestart)
+	l.Declare(ToneInfo, EvSet, EvRate, EvSpeed, EvPause, EvResume)
+	return l
+}
+
+// Declare sets the tone events of these kinds are shown in; a kind never
+// declared is neutral. Components declare their kinds when they join a
+// system.
+func (l *EventLog) Declare(tone Tone, kinds ...EventKind) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range kinds {
+		l.tones[k] = tone
+	}
+}
 
 // Add appends an event at the current lab time.
-func (l *EventLog) Add(kind, node, format string, args ...any) {
+func (l *EventLog) Add(kind EventKind, node, format string, args ...any) {
 	t := l.clock.Now()
 	e := Event{T: t, TMs: t.Milliseconds(), Kind: kind, Node: node, Detail: fmt.Sprintf(format, args...)}
 	l.mu.Lock()
+	e.Tone = l.tones[kind]
 	if len(l.events) >= maxEvents {
 		l.events = append(l.events[:0], l.events[len(l.events)/2:]...)
 	}

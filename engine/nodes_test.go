@@ -80,7 +80,7 @@ func TestServerKillRestart(t *testing.T) {
 	if err := srv.Restart(); !errors.Is(err, engine.ErrNotDown) {
 		t.Fatalf("Restart of an up node = %v, want ErrNotDown", err)
 	}
-	for _, k := range []string{engine.EvKill, engine.EvRestart, engine.EvUp} {
+	for _, k := range []engine.EventKind{engine.EvKill, engine.EvRestart, engine.EvUp} {
 		if !enginetest.HasEvent(sys, k, "web-1") {
 			t.Errorf("no %s event for web-1 in %v", k, sys.Events.All())
 		}

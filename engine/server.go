@@ -39,6 +39,8 @@ type Node interface {
 type ServerConfig struct {
 	Name string
 	Role Role
+	// Layer is where the node sits on a request's path (drawing only).
+	Layer Layer
 	// Capacity, when set, is the modelled machine: handlers Hold a worker
 	// for their modelled work; when the queue is full they answer 503. nil
 	// means unbounded (a load balancer).
@@ -306,6 +308,7 @@ func (s *Server) Snap() NodeSnap {
 	n := NodeSnap{
 		Name:     s.cfg.Name,
 		Role:     s.cfg.Role,
+		Layer:    s.cfg.Layer,
 		State:    s.State(),
 		Addr:     s.Addr(),
 		Public:   s.cfg.Private == "",

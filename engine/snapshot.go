@@ -71,6 +71,7 @@ type Point struct {
 type NodeSnap struct {
 	Name     string
 	Role     Role
+	Layer    Layer // where the node sits on a request's path, for drawing
 	State    State
 	Addr     string // private address on loopback, "" when down
 	Public   bool   // reachable by clients directly

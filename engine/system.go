@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -20,6 +21,10 @@ var ErrUnknownTarget = errors.New("unknown target")
 
 // ErrUnknownKnob is returned by set for a knob the chapter does not have.
 var ErrUnknownKnob = errors.New("unknown knob")
+
+// ErrUnknownAction is returned for an action no component of this topology
+// carries out.
+var ErrUnknownAction = errors.New("unknown action")
 
 // ErrNotSupported is returned for an action this topology cannot do.
 var ErrNotSupported = errors.New("not supported here")
@@ -300,8 +305,8 @@ func (s *System) AddGauges(fn func() []Gauge) {
 	s.gauges = append(s.gauges, fn)
 }
 
-// Handle makes fn carry out actions of kind k (add, remove, drain) in this
-// topology.
+// Handle makes fn carry out actions of kind k in this topology: add,
+// remove and drain, or a kind of a component's own (a CDN's deploy).
 func (s *System) Handle(k Kind, fn func(Action) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -575,7 +580,7 @@ func (s *System) Check(a Action) error {
 		if k.Values != nil && !Contains(k.Values, a.Str) {
 			return fmt.Errorf("%s takes %s, not %q", a.Key, strings.Join(k.Values, ", "), a.Str)
 		}
-	case ActAdd, ActRemove, ActDrain, ActDeploy, ActPurge:
+	case ActAdd, ActRemove, ActDrain:
 		s.mu.Lock()
 		_, ok := s.handlers[a.Kind]
 		s.mu.Unlock()
@@ -585,6 +590,21 @@ func (s *System) Check(a Action) error {
 		if a.Kind == ActRemove || a.Kind == ActDrain {
 			_, err := s.Resolve(a.Target)
 			return err
+		}
+	case ActPause, ActResume, ActSpeed:
+	default:
+		s.mu.Lock()
+		_, ok := s.handlers[a.Kind]
+		var own []Kind
+		for k := range s.handlers {
+			if !slices.Contains(coreKinds, k) {
+				own = append(own, k)
+			}
+		}
+		s.mu.Unlock()
+		if !ok {
+			slices.Sort(own)
+			return fmt.Errorf("%w %q (want %s)", ErrUnknownAction, a.Kind, kindList(append(slices.Clone(coreKinds), own...)))
 		}
 	case ActRate, ActSpike:
 		if s.Load == nil {
@@ -676,7 +696,7 @@ func (s *System) Apply(a Action) error {
 			return fmt.Errorf("set %s: %w", a.Key, err)
 		}
 		s.Events.Add(EvSet, a.Key, "%s", a.Str)
-	case ActAdd, ActRemove, ActDrain, ActDeploy, ActPurge:
+	case ActAdd, ActRemove, ActDrain:
 		s.mu.Lock()
 		h := s.handlers[a.Kind]
 		s.mu.Unlock()
@@ -694,8 +714,11 @@ func (s *System) Apply(a Action) error {
 		}
 		s.Events.Add(EvSpeed, "clock", "%gx", a.Value)
 		s.publish()
-	default:
-		return fmt.Errorf("%s: %w", a.Kind, ErrNotSupported)
+	default: // a component's action, checked above
+		s.mu.Lock()
+		h := s.handlers[a.Kind]
+		s.mu.Unlock()
+		return h(a)
 	}
 	return nil
 }

@@ -105,7 +105,7 @@ func ctNames(ns []engine.Node) string {
 	return strings.Join(out, ",")
 }
 
-func ctEvent(sys *engine.System, kind, node string) (engine.Event, bool) {
+func ctEvent(sys *engine.System, kind engine.EventKind, node string) (engine.Event, bool) {
 	for _, e := range sys.Events.All() {
 		if e.Kind == kind && e.Node == node {
 			return e, true
@@ -230,8 +230,19 @@ func TestSystemCheck(t *testing.T) {
 	if err := sys.Check(engine.Action{Kind: engine.ActRemove, Target: "web-9"}); !errors.Is(err, engine.ErrUnknownTarget) {
 		t.Errorf("remove of an unknown node: %v", err)
 	}
-	if err := sys.Apply(engine.Action{Kind: "explode"}); !errors.Is(err, engine.ErrNotSupported) {
+	err = sys.Apply(engine.Action{Kind: "explode", Target: "web-1"})
+	if !errors.Is(err, engine.ErrUnknownAction) || !strings.Contains(err.Error(), `unknown action "explode"`) || strings.Contains(err.Error(), "deploy") {
 		t.Errorf("unknown kind: %v", err)
+	}
+	// a component's kind is carried out by its handler, with its target,
+	// and the refusal of an unknown kind lists it
+	var got []engine.Action
+	sys.Handle("deploy", func(a engine.Action) error { got = append(got, a); return nil })
+	if err := sys.Apply(engine.Action{Kind: "deploy", Target: "origin"}); err != nil || len(got) != 1 || got[0].Target != "origin" {
+		t.Errorf("deploy through its handler: %v, handler saw %v", err, got)
+	}
+	if err := sys.Check(engine.Action{Kind: "explode"}); err == nil || !strings.HasSuffix(err.Error(), ", deploy)") {
+		t.Errorf("unknown kind with a handler registered: %v, want the chapter's own kinds listed", err)
 	}
 }
 
@@ -290,7 +301,7 @@ func TestSystemApplyRateSpike(t *testing.T) {
 	if s := sys.Snapshot(); s.Rate != 2400 || s.BaseRate != 800 || s.SpikeLeft != 10*time.Second {
 		t.Fatalf("during spike: Rate %v BaseRate %v SpikeLeft %v", s.Rate, s.BaseRate, s.SpikeLeft)
 	}
-	for _, k := range []string{engine.EvRate, engine.EvSpike} {
+	for _, k := range []engine.EventKind{engine.EvRate, engine.EvSpike} {
 		if _, ok := ctEvent(sys, k, "load"); !ok {
 			t.Errorf("no %s event", k)
 		}
@@ -410,7 +421,7 @@ func TestSystemApplyClock(t *testing.T) {
 	if err := sys.Apply(engine.Action{Kind: engine.ActSpeed, Value: 8}); !errors.Is(err, engine.ErrSpeed) || sys.Clock.Speed() != 2 {
 		t.Fatalf("speed 8: %v, clock %v", err, sys.Clock.Speed())
 	}
-	for _, k := range []string{engine.EvPause, engine.EvResume, engine.EvSpeed} {
+	for _, k := range []engine.EventKind{engine.EvPause, engine.EvResume, engine.EvSpeed} {
 		if _, ok := ctEvent(sys, k, "clock"); !ok {
 			t.Errorf("no %s event", k)
 		}

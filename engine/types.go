@@ -9,8 +9,34 @@ import (
 // role (`@web`, `@random-web`).
 type Role string
 
-// Roles known to the engine.
-const ()
+// Layer is where a node sits on the path of a request, for drawing the
+// topology from left to right. A component sets its nodes' layer; the zero
+// value is the data layer.
+type Layer int
+
+// Layers, from the data at the back to the clients at the front.
+const (
+	LayerData   Layer = iota // databases, caches, stores, monitors
+	LayerClient              // DNS, clients
+	LayerEdge                // CDN edges
+	LayerEntry               // load balancers
+	LayerWeb                 // web and app servers
+)
+
+// Rank orders layers from the front (0, the clients) to the back (4, data).
+func (l Layer) Rank() int {
+	switch l {
+	case LayerClient:
+		return 0
+	case LayerEdge:
+		return 1
+	case LayerEntry:
+		return 2
+	case LayerWeb:
+		return 3
+	}
+	return 4
+}
 
 // State is a node's lifecycle state.
 type State string
@@ -30,30 +56,48 @@ const (
 type Event struct {
 	T      time.Duration `json:"-"`
 	TMs    int64         `json:"t_ms"`
-	Kind   string        `json:"kind"`
+	Kind   EventKind     `json:"kind"`
+	Tone   Tone          `json:"-"`
 	Node   string        `json:"node"`
 	Detail string        `json:"detail"`
 }
+
+// EventKind names what happened. The core and each component declare the
+// kinds they log, each unique across the engine (a test checks), with the
+// tone the event log shows them in (EventLog.Declare).
+type EventKind string
+
+// Tone is how an event reads: bad news, recovery, a warning, a setting.
+type Tone int
+
+// Tones.
+const (
+	ToneNeutral Tone = iota
+	ToneBad
+	ToneGood
+	ToneWarn
+	ToneInfo
+)
 
 func (e Event) String() string {
 	return fmt.Sprintf("%6.1fs %-10s %-8s %s", e.T.Seconds(), e.Kind, e.Node, e.Detail)
 }
 
-// Event kinds.
+// Event kinds of the core.
 const (
-	EvKill      = "kill"
-	EvRestart   = "restart"
-	EvUp        = "up"
-	EvLatency   = "latency"
-	EvRate      = "rate"
-	EvSpike     = "spike"
-	EvSet       = "set"
-	EvAdd       = "add" // a node joined
-	EvSaturate  = "saturated"
-	EvPause     = "pause"
-	EvResume    = "resume"
-	EvSpeed     = "speed"
-	EvInfo      = "info"
-	EvPartition = "partition"
-	EvHeal      = "heal"
+	EvKill      EventKind = "kill"
+	EvRestart   EventKind = "restart"
+	EvUp        EventKind = "up"
+	EvLatency   EventKind = "latency"
+	EvRate      EventKind = "rate"
+	EvSpike     EventKind = "spike"
+	EvSet       EventKind = "set"
+	EvAdd       EventKind = "add" // a node joined
+	EvSaturate  EventKind = "saturated"
+	EvPause     EventKind = "pause"
+	EvResume    EventKind = "resume"
+	EvSpeed     EventKind = "speed"
+	EvInfo      EventKind = "info"
+	EvPartition EventKind = "partition"
+	EvHeal      EventKind = "heal"
 )

@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"scalelab/engine/lb"
-	"scalelab/engine/sqldb"
-	"scalelab/engine/web"
 	"testing"
 	"time"
 
@@ -98,11 +95,11 @@ func fixtureSnapshot() engine.Snapshot {
 			P99: time.Duration(45+20*math.Sin(float64(i)/9)+float64(i%7)) * time.Millisecond})
 	}
 	s.Nodes = []engine.NodeSnap{
-		{Name: "lb-1", Role: lb.RoleLB, State: engine.StateUp, Addr: "127.0.0.1:40001", Public: true, RPS: 200, Requests: 24000, P50: 13 * time.Millisecond, P99: 48 * time.Millisecond, Detail: "policy round-robin"},
-		{Name: "web-1", Role: web.RoleWeb, State: engine.StateUp, Addr: "127.0.0.1:40002", Workers: 8, QueueCap: 64, InFlight: 3, RPS: 70.2, Requests: 8100, P50: 11 * time.Millisecond, P99: 30 * time.Millisecond, Size: "m", CostHour: 0.2},
-		{Name: "web-2", Role: web.RoleWeb, State: engine.StateSaturated, Addr: "127.0.0.1:40003", Workers: 8, QueueCap: 64, InFlight: 8, Queued: 5, RPS: 80, Requests: 8300, Errors: 12, P50: 20 * time.Millisecond, P99: 90 * time.Millisecond, Latency: 50 * time.Millisecond},
-		{Name: "web-3", Role: web.RoleWeb, State: engine.StateDown, Workers: 4, QueueCap: 64, Requests: 7600, Errors: 480},
-		{Name: "db-1", Role: sqldb.RoleDB, State: engine.StateUp, Addr: "127.0.0.1:40005", Workers: 16, QueueCap: 128, RPS: 150, Requests: 18000, P50: 2 * time.Millisecond, P99: 9 * time.Millisecond, Detail: "1,000 rows"},
+		{Name: "lb-1", Role: "lb", Layer: engine.LayerEntry, State: engine.StateUp, Addr: "127.0.0.1:40001", Public: true, RPS: 200, Requests: 24000, P50: 13 * time.Millisecond, P99: 48 * time.Millisecond, Detail: "policy round-robin"},
+		{Name: "web-1", Role: "web", Layer: engine.LayerWeb, State: engine.StateUp, Addr: "127.0.0.1:40002", Workers: 8, QueueCap: 64, InFlight: 3, RPS: 70.2, Requests: 8100, P50: 11 * time.Millisecond, P99: 30 * time.Millisecond, Size: "m", CostHour: 0.2},
+		{Name: "web-2", Role: "web", Layer: engine.LayerWeb, State: engine.StateSaturated, Addr: "127.0.0.1:40003", Workers: 8, QueueCap: 64, InFlight: 8, Queued: 5, RPS: 80, Requests: 8300, Errors: 12, P50: 20 * time.Millisecond, P99: 90 * time.Millisecond, Latency: 50 * time.Millisecond},
+		{Name: "web-3", Role: "web", Layer: engine.LayerWeb, State: engine.StateDown, Workers: 4, QueueCap: 64, Requests: 7600, Errors: 480},
+		{Name: "db-1", Role: "db", State: engine.StateUp, Addr: "127.0.0.1:40005", Workers: 16, QueueCap: 128, RPS: 150, Requests: 18000, P50: 2 * time.Millisecond, P99: 9 * time.Millisecond, Detail: "1,000 rows"},
 	}
 	s.Links = []engine.LinkSnap{
 		{From: "lb-1", To: "web-1", RPS: 70, Up: true},
@@ -117,11 +114,12 @@ func fixtureSnapshot() engine.Snapshot {
 		{Name: "p99_round_robin_ms", Value: 48, Unit: "ms"},
 		{Name: "cost_per_hour", Value: 0.6, Unit: "$/h", Modelled: true},
 	}
-	kinds := []string{engine.EvUp, engine.EvSet, engine.EvLatency, engine.EvKill, lb.EvEject, engine.EvRate}
+	kinds := []engine.EventKind{engine.EvUp, engine.EvSet, engine.EvLatency, engine.EvKill, "eject", engine.EvRate}
+	tones := []engine.Tone{engine.ToneGood, engine.ToneInfo, engine.ToneWarn, engine.ToneBad, engine.ToneBad, engine.ToneInfo}
 	for i := 0; i < 50; i++ {
 		k := kinds[i%len(kinds)]
 		t := time.Duration(i) * 2500 * time.Millisecond
-		s.Events = append(s.Events, engine.Event{T: t, TMs: t.Milliseconds(), Kind: k, Node: fmt.Sprintf("web-%d", i%3+1), Detail: "detail of event " + fmt.Sprint(i)})
+		s.Events = append(s.Events, engine.Event{T: t, TMs: t.Milliseconds(), Kind: k, Tone: tones[i%len(tones)], Node: fmt.Sprintf("web-%d", i%3+1), Detail: "detail of event " + fmt.Sprint(i)})
 	}
 	s.NEvent = 50
 	return s

@@ -8,8 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"scalelab/engine/lb"
-	"scalelab/engine/web"
+	"scalelab/chapters/catalog"
 	"strings"
 	"sync"
 	"testing"
@@ -30,8 +29,8 @@ import (
 func flowChapter() *chapters.Chapter {
 	build := func(sys *engine.System, opt chapters.Options) error {
 		ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
-		lb := engine.NewServer(engine.ServerConfig{Name: "lb-1", Role: lb.RoleLB}, sys.Clock, sys.Events, ok)
-		web := engine.NewServer(engine.ServerConfig{Name: "web-1", Role: web.RoleWeb}, sys.Clock, sys.Events, ok)
+		lb := engine.NewServer(engine.ServerConfig{Name: "lb-1", Role: "lb", Layer: engine.LayerEntry}, sys.Clock, sys.Events, ok)
+		web := engine.NewServer(engine.ServerConfig{Name: "web-1", Role: "web", Layer: engine.LayerWeb}, sys.Clock, sys.Events, ok)
 		for _, n := range []engine.Node{lb, web} {
 			if err := sys.AddNode(n); err != nil {
 				return err
@@ -170,7 +169,7 @@ func TestFlowKillAndQuit(t *testing.T) {
 // TestFlowRealChapter runs the load balancer chapter's first step when its
 // topology builds: kill a web server, see it in the event log, quit.
 func TestFlowRealChapter(t *testing.T) {
-	ch, err := chapters.Find("loadbalancer")
+	ch, err := catalog.Find("loadbalancer")
 	if err != nil {
 		t.Skip(err)
 	}
@@ -230,7 +229,9 @@ func TestRunCancelLeavesNothing(t *testing.T) {
 	inR, inW := io.Pipe()
 	defer inW.Close()
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, Options{Chapter: "1", Lang: "en", ConfigDir: cfg, Out: out, In: inR}) }()
+	go func() {
+		done <- Run(ctx, Options{Course: catalog.All(), Chapter: "1", Lang: "en", ConfigDir: cfg, Out: out, In: inR})
+	}()
 	select {
 	case <-out.seen:
 	case err := <-done:
@@ -266,7 +267,7 @@ func TestRunCancelLeavesNothing(t *testing.T) {
 }
 
 func TestRunUnknownChapter(t *testing.T) {
-	err := Run(context.Background(), Options{Chapter: "nope", ConfigDir: t.TempDir(), Out: io.Discard, In: strings.NewReader("")})
+	err := Run(context.Background(), Options{Course: catalog.All(), Chapter: "nope", ConfigDir: t.TempDir(), Out: io.Discard, In: strings.NewReader("")})
 	if !errors.Is(err, chapters.ErrUnknownChapter) {
 		t.Errorf("err = %v, want ErrUnknownChapter", err)
 	}

@@ -2,7 +2,6 @@ package lab
 
 import (
 	"fmt"
-	"scalelab/engine/lb"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -213,16 +212,16 @@ func (p *eventsPane) lines() []string {
 			evs = evs[len(evs)-n:]
 		}
 		for _, e := range evs {
-			kind := c.eventLabel(e.Kind)
+			kind := c.eventLabel(string(e.Kind))
 			ks := st.Muted
-			switch e.Kind {
-			case engine.EvKill, lb.EvEject, engine.EvSaturate:
+			switch e.Tone {
+			case engine.ToneBad:
 				ks = st.Bad
-			case engine.EvUp, lb.EvRejoin, engine.EvAdd, lb.EvDrained:
+			case engine.ToneGood:
 				ks = st.OK
-			case engine.EvLatency, engine.EvSpike, engine.EvRestart, lb.EvDrain:
+			case engine.ToneWarn:
 				ks = st.Warn
-			case engine.EvSet, engine.EvRate, engine.EvSpeed, engine.EvPause, engine.EvResume:
+			case engine.ToneInfo:
 				ks = st.Info
 			}
 			line := st.Faint.Render(fmt.Sprintf("%6.1fs ", e.T.Seconds())) +

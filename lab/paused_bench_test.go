@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"scalelab/chapters/catalog"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,7 +18,7 @@ import (
 // TUI at 160×48, pauses the lab with space, and measures the process's CPU
 // time over 5 s of wall time while paused. Target: under 2% of one core.
 func BenchmarkPausedCPU(b *testing.B) {
-	ch, err := chapters.Find("loadbalancer")
+	ch, err := catalog.Find("loadbalancer")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,6 +19,8 @@ import (
 
 // Options start the lab.
 type Options struct {
+	// Course is the chapters in order.
+	Course []*chapters.Chapter
 	// Chapter is a chapter id or number; "" opens the next unfinished one.
 	Chapter string
 	// Lang is "en" or "ko"; "" picks it from the locale.
@@ -34,7 +36,7 @@ type Options struct {
 // session it opened is closed before it returns: no goroutine, port or
 // temporary file is left behind.
 func Run(ctx context.Context, opt Options) error {
-	all := chapters.All()
+	all := opt.Course
 	start, step := 0, 0
 	dir, dirErr := configDir(opt.ConfigDir)
 	prog, progErr := newProgress(), error(nil)
@@ -42,7 +44,7 @@ func Run(ctx context.Context, opt Options) error {
 		prog, progErr = LoadProgress(dir)
 	}
 	if opt.Chapter != "" {
-		ch, err := chapters.Find(opt.Chapter)
+		ch, err := chapters.Find(all, opt.Chapter)
 		if err != nil {
 			return err
 		}

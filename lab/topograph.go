@@ -1,8 +1,6 @@
 package lab
 
 import (
-	"scalelab/engine/lb"
-	"scalelab/engine/web"
 	"sort"
 
 	"scalelab/engine"
@@ -18,27 +16,13 @@ type graph struct {
 	index map[string]int
 }
 
-func roleRank(r engine.Role) int {
-	switch r {
-	case "dns", "client":
-		return 0
-	case "cdn", "edge":
-		return 1
-	case lb.RoleLB:
-		return 2
-	case web.RoleWeb, web.RoleApp:
-		return 3
-	}
-	return 4
-}
-
 func (p *topoPane) graph() *graph {
 	s := p.snap
 	g := &graph{nodes: s.Nodes, index: map[string]int{}, layer: make([]int, len(s.Nodes))}
 	ranks := map[int]bool{}
 	for i, n := range s.Nodes {
 		g.index[n.Name] = i
-		g.layer[i] = roleRank(n.Role)
+		g.layer[i] = n.Layer.Rank()
 		ranks[g.layer[i]] = true
 	}
 	order := make([]int, 0, len(ranks))

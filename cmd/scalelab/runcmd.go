@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"scalelab/chapters/catalog"
 	"time"
 
 	"scalelab/chapters"
@@ -69,7 +70,7 @@ func runCmd(ctx context.Context, args []string, e env) error {
 	if len(pos) != 1 {
 		return badInput("run takes one chapter, e.g. scalelab run loadbalancer (see scalelab run --help)")
 	}
-	ch, err := chapters.Find(pos[0])
+	ch, err := catalog.Find(pos[0])
 	if err != nil {
 		return badInput("%v", err)
 	}

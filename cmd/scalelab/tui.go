@@ -8,13 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"scalelab/chapters/catalog"
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/term"
 
 	"scalelab/assets"
-	"scalelab/chapters"
 	"scalelab/lab"
 )
 
@@ -70,7 +70,7 @@ func tuiCmd(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	if *chapter != "" {
-		if _, err := chapters.Find(*chapter); err != nil {
+		if _, err := catalog.Find(*chapter); err != nil {
 			return badInput("--chapter: %v", err)
 		}
 	}
@@ -81,7 +81,7 @@ func tuiCmd(ctx context.Context, args []string, e env) error {
 	if f, ok := e.stdout.(*os.File); !ok || !term.IsTerminal(f.Fd()) {
 		return badInput("the lab needs a terminal; for a run without one use: scalelab run CHAPTER (see scalelab run --help)")
 	}
-	return lab.Run(ctx, lab.Options{Chapter: *chapter, Lang: *lang, ConfigDir: dir, Out: e.stdout, In: e.stdin})
+	return lab.Run(ctx, lab.Options{Course: catalog.All(), Chapter: *chapter, Lang: *lang, ConfigDir: dir, Out: e.stdout, In: e.stdin})
 }
 
 // padWidth pads s with spaces to w terminal columns (Korean letters take
@@ -109,7 +109,7 @@ func listCmd(args []string, e env) error {
 		fmt.Fprintf(e.stderr, "scalelab: %v\n", err) // set aside, not fatal
 	}
 	ui := assets.UI(*lang)
-	all := chapters.All()
+	all := catalog.All()
 	next, _ := prog.Next(all)
 	for _, ch := range all {
 		title := ch.ID

@@ -26,10 +26,15 @@ const (
 	RoleEdge   engine.Role = "edge"   // a CDN edge (point of presence) near users
 )
 
-// Event kinds of a CDN.
+// Action and event kinds of a CDN.
 const (
-	EvDeploy = "deploy"
-	EvPurge  = "purge"
+	// ActDeploy puts a new version of the static files on the origin.
+	ActDeploy engine.Kind = "deploy"
+	// ActPurge asks every CDN edge to drop its copies.
+	ActPurge engine.Kind = "purge"
+
+	EvDeploy engine.EventKind = "deploy"
+	EvPurge  engine.EventKind = "purge"
 )
 
 // Headers between the lab's browsers, edges and origin.
@@ -349,7 +354,7 @@ func NewEdge(sys *engine.System, cfg EdgeConfig) (*Edge, error) {
 	e.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 128, DisableCompression: true}}
 	sys.OnClose(func() error { e.client.CloseIdleConnections(); return nil })
 	var err error
-	e.Server, e.Sized, err = engine.NewMachine(sys, engine.ServerConfig{Name: cfg.Name, Role: RoleEdge, OnKill: e.forget}, cfg.Size, e.handle)
+	e.Server, e.Sized, err = engine.NewMachine(sys, engine.ServerConfig{Name: cfg.Name, Role: RoleEdge, Layer: engine.LayerEdge, OnKill: e.forget}, cfg.Size, e.handle)
 	return e, err
 }
 

@@ -213,6 +213,9 @@ func NewLB(cfg LBConfig, sys *engine.System) (*LB, error) {
 		return nil, fmt.Errorf("load balancer: %w", err)
 	}
 	cfg = cfg.withDefaults()
+	sys.Events.Declare(engine.ToneBad, EvEject)
+	sys.Events.Declare(engine.ToneGood, EvRejoin, EvDrained)
+	sys.Events.Declare(engine.ToneWarn, EvDrain)
 	lb := &LB{
 		cfg:      cfg,
 		sys:      sys,
@@ -242,7 +245,7 @@ func NewLB(cfg LBConfig, sys *engine.System) (*LB, error) {
 	lb.healthOn.Store(cfg.Health.Enabled)
 	lb.retries.Store(int32(cfg.Retries))
 	lb.eligible.Store(&[]*target{})
-	lb.Server = engine.NewServer(engine.ServerConfig{Name: cfg.Name, Role: RoleLB}, sys.Clock, sys.Events, http.HandlerFunc(lb.serveHTTP))
+	lb.Server = engine.NewServer(engine.ServerConfig{Name: cfg.Name, Role: RoleLB, Layer: engine.LayerEntry}, sys.Clock, sys.Events, http.HandlerFunc(lb.serveHTTP))
 	lb.ctx, lb.cancel = context.WithCancel(sys.Context())
 
 	sys.AddKnob(&engine.Knob{Name: "lb.policy", Values: PolicyNames(), Get: lb.Policy, Set: lb.SetPolicy})

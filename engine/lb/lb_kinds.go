@@ -6,10 +6,10 @@ import (
 
 // Roles and event kinds of this component.
 const (
-	RoleLB    engine.Role = "lb"      // load balancer
-	EvEject               = "eject"   // LB health check took a target out
-	EvRejoin              = "rejoin"  // LB health check put a target back
-	EvRemove              = "remove"  // a node left
-	EvDrain               = "drain"   // a node started draining
-	EvDrained             = "drained" // a draining node has no requests left
+	RoleLB    engine.Role      = "lb"      // load balancer
+	EvEject   engine.EventKind = "eject"   // LB health check took a target out
+	EvRejoin  engine.EventKind = "rejoin"  // LB health check put a target back
+	EvRemove  engine.EventKind = "remove"  // a node left
+	EvDrain   engine.EventKind = "drain"   // a node started draining
+	EvDrained engine.EventKind = "drained" // a draining node has no requests left
 )

@@ -158,7 +158,7 @@ func waitFor(t testing.TB, what string, within time.Duration, cond func() bool) 
 }
 
 // event returns the first event of kind for node, if any.
-func (l *lab) event(kind, node string) (engine.Event, bool) {
+func (l *lab) event(kind engine.EventKind, node string) (engine.Event, bool) {
 	for _, e := range l.sys.Events.All() {
 		if e.Kind == kind && e.Node == node {
 			return e, true
@@ -167,10 +167,10 @@ func (l *lab) event(kind, node string) (engine.Event, bool) {
 	return engine.Event{}, false
 }
 
-func (l *lab) waitEvent(t testing.TB, kind, node string, within time.Duration) engine.Event {
+func (l *lab) waitEvent(t testing.TB, kind engine.EventKind, node string, within time.Duration) engine.Event {
 	t.Helper()
 	var ev engine.Event
-	waitFor(t, kind+" "+node, within, func() bool {
+	waitFor(t, string(kind)+" "+node, within, func() bool {
 		var ok bool
 		ev, ok = l.event(kind, node)
 		return ok

@@ -180,6 +180,7 @@ func NewCluster(sys *engine.System, cfg ClusterConfig) (*Cluster, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
+	sys.Events.Declare(engine.ToneGood, EvRejoinDB)
 	c := &Cluster{sys: sys, cfg: cfg, mode: cfg.Mode, ryw: RYWOff, recover: "hold", linkDelay: cfg.LinkDelay, applyCost: cfg.ApplyCost, minReplicas: cfg.MinReplicas,
 		links: map[string]*engine.Link{}, acked: map[string]AckedWrite{}, divergence: map[string]int64{}, last: map[int]userWrite{}, caughtUp: map[string]int64{}, refusing: map[string]bool{}}
 	for i := 0; i <= cfg.Replicas; i++ {

@@ -6,13 +6,13 @@ import (
 
 // Roles and event kinds of this component.
 const (
-	RoleMon    engine.Role = "monitor" // failover monitor (like Redis Sentinel)
-	EvSemiSync             = "semi-sync"
-	EvMiss                 = "heartbeat"
-	EvPromote              = "promote"
-	EvLost                 = "lost"
-	EvSetAside             = "set-aside"
-	EvRejoinDB             = "rejoin"
-	EvRefuse               = "refuse"
-	EvSeed                 = "seed"
+	RoleMon    engine.Role      = "monitor" // failover monitor (like Redis Sentinel)
+	EvSemiSync engine.EventKind = "semi-sync"
+	EvMiss     engine.EventKind = "heartbeat"
+	EvPromote  engine.EventKind = "promote"
+	EvLost     engine.EventKind = "lost"
+	EvSetAside engine.EventKind = "set-aside"
+	EvRejoinDB engine.EventKind = "db-rejoin" // an old primary came back
+	EvRefuse   engine.EventKind = "refuse"
+	EvSeed     engine.EventKind = "seed"
 )

@@ -39,7 +39,7 @@ func NewWebNode(sys *engine.System, cfg WebConfig) (*WebNode, error) {
 		token = sys.Token
 	}
 	var err error
-	n.Server, n.Sized, err = engine.NewMachine(sys, engine.ServerConfig{Name: cfg.Name, Role: RoleWeb, Private: token}, cfg.Size, n.handle)
+	n.Server, n.Sized, err = engine.NewMachine(sys, engine.ServerConfig{Name: cfg.Name, Role: RoleWeb, Layer: engine.LayerWeb, Private: token}, cfg.Size, n.handle)
 	return n, err
 }
 
@@ -107,7 +107,7 @@ func NewAppNode(sys *engine.System, cfg AppConfig) (*AppNode, error) {
 		return nil, err
 	}
 	n := &AppNode{Data: data, cfg: cfg}
-	n.Server, n.Sized, err = engine.NewMachine(sys, engine.ServerConfig{Name: cfg.Name, Role: RoleApp}, cfg.Size, n.handle)
+	n.Server, n.Sized, err = engine.NewMachine(sys, engine.ServerConfig{Name: cfg.Name, Role: RoleApp, Layer: engine.LayerWeb}, cfg.Size, n.handle)
 	return n, err
 }
 

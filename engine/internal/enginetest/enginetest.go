@@ -44,7 +44,7 @@ func System(t testing.TB, speed float64) *engine.System {
 }
 
 // HasEvent reports whether the system logged an event of kind about node.
-func HasEvent(sys *engine.System, kind, node string) bool {
+func HasEvent(sys *engine.System, kind engine.EventKind, node string) bool {
 	for _, e := range sys.Events.All() {
 		if e.Kind == kind && e.Node == node {
 			return true

@@ -1,8 +1,10 @@
-package chapters
+package tiers
 
 import (
 	"context"
 	"fmt"
+	"scalelab/chapters"
+	"scalelab/chapters/internal/kit"
 	"scalelab/engine/kv"
 	"scalelab/engine/sqldb"
 	"scalelab/engine/web"
@@ -20,15 +22,11 @@ func tiersWork() engine.WorkModel {
 
 const tiersRate = 400
 
-// settle is how long a setting must hold before its figures are latched:
-// the gauges cover the last 5 s.
-const settle = 6 * time.Second
-
 // latchP99 records the recent p99 of an op as fact key while the knobs hold.
-func latchP99(r *Run, key string, op engine.Op, kv ...string) {
-	if r.Held(settle, kv...) {
-		if p := opP99(r.Sys, op); p > 0 {
-			r.Facts[key] = round1(engine.Ms(p))
+func latchP99(r *chapters.Run, key string, op engine.Op, kv ...string) {
+	if r.Held(kit.Settle, kv...) {
+		if p := kit.OpP99(r.Sys, op); p > 0 {
+			r.Facts[key] = chapters.Round1(engine.Ms(p))
 		}
 	}
 }
@@ -37,8 +35,8 @@ func pageGauges(sys *engine.System) func() []engine.Gauge {
 	return func() []engine.Gauge {
 		var out []engine.Gauge
 		for _, op := range []engine.Op{engine.OpPage, engine.OpFeed, engine.OpWrite} {
-			if p := opP99(sys, op); p > 0 {
-				out = append(out, msGauge(string(op)+" p99", p))
+			if p := kit.OpP99(sys, op); p > 0 {
+				out = append(out, kit.MsGauge(string(op)+" p99", p))
 			}
 		}
 		return out
@@ -57,50 +55,38 @@ func ratioChoice(v float64) int {
 	return 2
 }
 
-// factRatio measures a/b from two latched facts.
-func factRatio(a, b string) func(r *Run) (float64, bool) {
-	return func(r *Run) (float64, bool) {
-		x, ok1 := r.Facts[a]
-		y, ok2 := r.Facts[b]
-		if !ok1 || !ok2 || y <= 0 {
-			return 0, false
-		}
-		return round1(x / y), true
-	}
-}
-
 // Tiers is chapter 1: one server doing web and data work, split into tiers;
 // SQL vs key-value on the same data.
-func Tiers() *Chapter {
-	return &Chapter{
+func Tiers() *chapters.Chapter {
+	return &chapters.Chapter{
 		ID:     "tiers",
 		Number: 1,
-		Lesson: factsLesson,
-		Steps: []Step{
+		Lesson: kit.FactsLesson,
+		Steps: []chapters.Step{
 			{
 				ID: "one-box",
-				Build: func(sys *engine.System, opt Options) error {
-					app, err := addApp(sys, "app-1", "medium", tiersWork(), opt.Seed)
+				Build: func(sys *engine.System, opt chapters.Options) error {
+					app, err := kit.AddApp(sys, "app-1", "medium", tiersWork(), opt.Seed)
 					if err != nil {
 						return err
 					}
-					if err := startLoad(sys, opt, tiersRate, steadyMix(), app.URL); err != nil {
+					if err := kit.StartLoad(sys, opt, tiersRate, kit.SteadyMix(), app.URL); err != nil {
 						return err
 					}
-					mixKnob(sys)
+					kit.MixKnob(sys)
 					sys.AddGauges(pageGauges(sys))
 					return nil
 				},
-				Keys: []Key{{Key: "m", Help: "mix", Knob: "load.mix"}},
-				Watch: func(r *Run) {
+				Keys: []chapters.Key{{Key: "m", Help: "mix", Knob: "load.mix"}},
+				Watch: func(r *chapters.Run) {
 					latchP99(r, "page_p99_ms_one_box_steady", engine.OpPage, "load.mix", "steady")
 					latchP99(r, "page_p99_ms_one_box", engine.OpPage, "load.mix", "data-heavy")
 				},
-				Prediction: &Prediction{ID: "page-p99", Choices: 3, Unit: "×",
-					Measured: factRatio("page_p99_ms_one_box", "page_p99_ms_one_box_steady"), Correct: ratioChoice},
-				Objectives: []Objective{
-					{ID: "steady", Check: func(r *Run) bool { return r.KnobTime("load.mix", "steady") >= 10*time.Second }},
-					{ID: "data-heavy", Check: func(r *Run) bool {
+				Prediction: &chapters.Prediction{ID: "page-p99", Choices: 3, Unit: "×",
+					Measured: kit.FactRatio("page_p99_ms_one_box", "page_p99_ms_one_box_steady"), Correct: ratioChoice},
+				Objectives: []chapters.Objective{
+					{ID: "steady", Check: func(r *chapters.Run) bool { return r.KnobTime("load.mix", "steady") >= 10*time.Second }},
+					{ID: "data-heavy", Check: func(r *chapters.Run) bool {
 						_, ok := r.Facts["page_p99_ms_one_box"]
 						return ok && r.KnobTime("load.mix", "data-heavy") >= 10*time.Second
 					}},
@@ -108,25 +94,25 @@ func Tiers() *Chapter {
 			},
 			{
 				ID: "split",
-				Build: func(sys *engine.System, opt Options) error {
-					db, err := addDB(sys, "db-1", "small", tiersWork(), sqldb.DefaultShape(), opt.Seed)
+				Build: func(sys *engine.System, opt chapters.Options) error {
+					db, err := kit.AddDB(sys, "db-1", "small", tiersWork(), sqldb.DefaultShape(), opt.Seed)
 					if err != nil {
 						return err
 					}
-					web, err := addWeb(sys, "web-1", "medium", tiersWork(), false, db, nil)
+					web, err := kit.AddWeb(sys, "web-1", "medium", tiersWork(), false, db, nil)
 					if err != nil {
 						return err
 					}
-					if err := startLoad(sys, opt, tiersRate, steadyMix(), web.URL); err != nil {
+					if err := kit.StartLoad(sys, opt, tiersRate, kit.SteadyMix(), web.URL); err != nil {
 						return err
 					}
-					mixKnob(sys)
-					sizeKnob(sys, "db.size", db.Sized)
+					kit.MixKnob(sys)
+					kit.SizeKnob(sys, "db.size", db.Sized)
 					sys.AddGauges(pageGauges(sys))
 					return nil
 				},
-				Keys: []Key{{Key: "m", Help: "mix", Knob: "load.mix"}, {Key: "d", Help: "db size", Knob: "db.size"}},
-				Watch: func(r *Run) {
+				Keys: []chapters.Key{{Key: "m", Help: "mix", Knob: "load.mix"}, {Key: "d", Help: "db size", Knob: "db.size"}},
+				Watch: func(r *chapters.Run) {
 					latchP99(r, "page_p99_ms_split_steady", engine.OpPage, "load.mix", "steady")
 					latchP99(r, "page_p99_ms_split", engine.OpPage, "load.mix", "data-heavy")
 					latchP99(r, "feed_p99_ms_db_small", engine.OpFeed, "load.mix", "data-heavy", "db.size", "small")
@@ -134,14 +120,14 @@ func Tiers() *Chapter {
 						latchP99(r, "feed_p99_ms_db_sized", engine.OpFeed, "load.mix", "data-heavy", "db.size", size)
 					}
 				},
-				Prediction: &Prediction{ID: "split-page-p99", Choices: 3, Unit: "×",
-					Measured: factRatio("page_p99_ms_split", "page_p99_ms_split_steady"), Correct: ratioChoice},
-				Objectives: []Objective{
-					{ID: "data-heavy-split", Check: func(r *Run) bool {
+				Prediction: &chapters.Prediction{ID: "split-page-p99", Choices: 3, Unit: "×",
+					Measured: kit.FactRatio("page_p99_ms_split", "page_p99_ms_split_steady"), Correct: ratioChoice},
+				Objectives: []chapters.Objective{
+					{ID: "data-heavy-split", Check: func(r *chapters.Run) bool {
 						_, ok := r.Facts["page_p99_ms_split"]
 						return ok && r.KnobTime("load.mix", "data-heavy") >= 10*time.Second
 					}},
-					{ID: "size-db", Check: func(r *Run) bool {
+					{ID: "size-db", Check: func(r *chapters.Run) bool {
 						small, ok1 := r.Facts["feed_p99_ms_db_small"]
 						sized, ok2 := r.Facts["feed_p99_ms_db_sized"]
 						return ok1 && ok2 && sized < small
@@ -151,19 +137,19 @@ func Tiers() *Chapter {
 			{
 				ID:    "sql-vs-kv",
 				Build: buildSQLvsKV,
-				Keys:  []Key{{Key: "v", Help: "store", Knob: "data.store"}},
-				Watch: func(r *Run) {
+				Keys:  []chapters.Key{{Key: "v", Help: "store", Knob: "data.store"}},
+				Watch: func(r *chapters.Run) {
 					for _, m := range storeMeters(r.Sys) {
 						for _, op := range []engine.Op{engine.OpRead, engine.OpFeed, engine.OpWrite} {
 							if q := m.meter.Quantiles(op); q.N > 0 {
-								r.Facts[fmt.Sprintf("%s_%s_p50_ms", m.name, op)] = round1(engine.Ms(q.P50))
+								r.Facts[fmt.Sprintf("%s_%s_p50_ms", m.name, op)] = chapters.Round1(engine.Ms(q.P50))
 								r.Facts["n_"+m.name+"_"+string(op)] = float64(q.N)
 							}
 						}
 					}
 				},
-				Prediction: &Prediction{ID: "feed-faster", Choices: 3, Unit: "×",
-					Measured: factRatio("kv_feed_p50_ms", "sql_feed_p50_ms"),
+				Prediction: &chapters.Prediction{ID: "feed-faster", Choices: 3, Unit: "×",
+					Measured: kit.FactRatio("kv_feed_p50_ms", "sql_feed_p50_ms"),
 					Correct: func(v float64) int {
 						switch {
 						case v < 0.8:
@@ -173,9 +159,9 @@ func Tiers() *Chapter {
 						}
 						return 2
 					}},
-				Objectives: []Objective{
-					{ID: "both-stores", Check: func(r *Run) bool { return r.Facts["n_sql_feed"] >= 200 && r.Facts["n_kv_feed"] >= 200 }},
-					{ID: "write-cost", Check: func(r *Run) bool { return r.Facts["n_sql_write"] >= 50 && r.Facts["n_kv_write"] >= 50 }},
+				Objectives: []chapters.Objective{
+					{ID: "both-stores", Check: func(r *chapters.Run) bool { return r.Facts["n_sql_feed"] >= 200 && r.Facts["n_kv_feed"] >= 200 }},
+					{ID: "write-cost", Check: func(r *chapters.Run) bool { return r.Facts["n_sql_write"] >= 50 && r.Facts["n_kv_write"] >= 50 }},
 				},
 			},
 		},
@@ -199,10 +185,10 @@ func kvShape() sqldb.DataShape {
 	return sqldb.DataShape{Users: 1000, PostsPerUser: 20, Follows: 30, FeedLen: 20}
 }
 
-func buildSQLvsKV(sys *engine.System, opt Options) error {
+func buildSQLvsKV(sys *engine.System, opt chapters.Options) error {
 	shape := kvShape()
 	// No modelled work here: both stores are measured as they really are.
-	db, err := addDB(sys, "db-1", "2xlarge", engine.WorkModel{}, shape, opt.Seed)
+	db, err := kit.AddDB(sys, "db-1", "2xlarge", engine.WorkModel{}, shape, opt.Seed)
 	if err != nil {
 		return err
 	}
@@ -248,7 +234,7 @@ func buildSQLvsKV(sys *engine.System, opt Options) error {
 		for _, op := range []engine.Op{engine.OpFeed, engine.OpWrite, engine.OpRead} {
 			for _, m := range []storeMeter{{"sql", sqlMeter}, {"kv", kvMeter}} {
 				if q := m.meter.Quantiles(op); q.N > 0 {
-					out = append(out, msGauge(m.name+" "+string(op)+" p50", q.P50))
+					out = append(out, kit.MsGauge(m.name+" "+string(op)+" p50", q.P50))
 				}
 			}
 		}
@@ -256,17 +242,5 @@ func buildSQLvsKV(sys *engine.System, opt Options) error {
 	})
 	mix := engine.Mix{engine.OpRead: 40, engine.OpFeed: 40, engine.OpWrite: 20}
 	cfgRate := 200.0
-	return startLoad(sys, Options{Rate: opt.Rate, Seed: opt.Seed}, cfgRate, mix, web.URL)
-}
-
-// factsLesson reports every latched fact except the sample counts.
-func factsLesson(r *Run) map[string]any {
-	out := map[string]any{}
-	for k, v := range r.Facts {
-		if len(k) > 2 && k[:2] == "n_" {
-			continue
-		}
-		out[k] = v
-	}
-	return out
+	return kit.StartLoad(sys, chapters.Options{Rate: opt.Rate, Seed: opt.Seed}, cfgRate, mix, web.URL)
 }

@@ -1,6 +1,8 @@
-package chapters
+package replication
 
 import (
+	"scalelab/chapters"
+	"scalelab/chapters/internal/chaptertest"
 	"scalelab/engine/repl"
 	"strings"
 	"testing"
@@ -11,10 +13,10 @@ import (
 
 // openRepl opens a replication step and returns a function that runs the
 // lab until cond holds (or fails the test after limit of lab time).
-func openRepl(t *testing.T, step int, opt Options) (*Session, func(what string, limit time.Duration, cond func() bool)) {
+func openRepl(t *testing.T, step int, opt chapters.Options) (*chapters.Session, func(what string, limit time.Duration, cond func() bool)) {
 	t.Helper()
 	ch := Replication()
-	s, err := Open(ch, step-1, opt)
+	s, err := chapters.Open(ch, step-1, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,13 +40,13 @@ func openRepl(t *testing.T, step int, opt Options) (*Session, func(what string, 
 	return s, until
 }
 
-func clusterOf(s *Session) *repl.Cluster { return replOf(s.Run).cl }
+func clusterOf(s *chapters.Session) *repl.Cluster { return replOf(s.Run).cl }
 
-func promotions(s *Session) int { return len(clusterOf(s).State().Promotions) }
+func promotions(s *chapters.Session) int { return len(clusterOf(s).State().Promotions) }
 
 // failoverCycle kills the primary, waits for the promotion, restarts the
 // old primary and waits until it has rejoined as a replica.
-func failoverCycle(t *testing.T, s *Session, until func(string, time.Duration, func() bool)) repl.Promotion {
+func failoverCycle(t *testing.T, s *chapters.Session, until func(string, time.Duration, func() bool)) repl.Promotion {
 	t.Helper()
 	cl := clusterOf(s)
 	n := promotions(s)
@@ -94,7 +96,7 @@ func absentOn(t *testing.T, cl *repl.Cluster, node string, ids []string) {
 }
 
 func TestReplicationAsyncFailoverLosesAcknowledgedWrites(t *testing.T) {
-	s, until := openRepl(t, 3, Options{})
+	s, until := openRepl(t, 3, chapters.Options{})
 	cl := clusterOf(s)
 	trials, lossy := 5, 0
 	for i := 0; i < trials; i++ {
@@ -126,7 +128,7 @@ func TestReplicationAsyncFailoverLosesAcknowledgedWrites(t *testing.T) {
 }
 
 func TestReplicationSemiSyncFailoverLosesNothing(t *testing.T) {
-	s, until := openRepl(t, 4, Options{})
+	s, until := openRepl(t, 4, chapters.Options{})
 	cl := clusterOf(s)
 	// Async loses acknowledged writes in most failovers (the test above), so
 	// ten clean semi-sync failovers would happen by chance with a
@@ -152,7 +154,7 @@ func TestReplicationSemiSyncFailoverLosesNothing(t *testing.T) {
 }
 
 func TestReplicationReadsSurviveWhileOneReplicaLives(t *testing.T) {
-	s, until := openRepl(t, 2, Options{})
+	s, until := openRepl(t, 2, chapters.Options{})
 	okBefore, badBefore, _ := s.Sys.Load.OpStats(engine.OpRead)
 	if err := s.Apply(engine.Action{Kind: engine.ActKill, Target: "db-2"}); err != nil {
 		t.Fatal(err)
@@ -188,27 +190,27 @@ func TestReplicationReadsSurviveWhileOneReplicaLives(t *testing.T) {
 }
 
 func TestReplicationStaleReadsGrowWithLagAndVanishWithReadYourWrites(t *testing.T) {
-	rep := RunStep(t, Replication(), 1, 36*time.Second, Options{}, "12s set repl.delay 200ms\n24s set repl.ryw wait")
-	low, high := Fact(t, rep, "stale_per_1k_reads_50ms"), Fact(t, rep, "stale_per_1k_reads_200ms")
+	rep := chaptertest.RunStep(t, Replication(), 1, 36*time.Second, chapters.Options{}, "12s set repl.delay 200ms\n24s set repl.ryw wait")
+	low, high := chaptertest.Fact(t, rep, "stale_per_1k_reads_50ms"), chaptertest.Fact(t, rep, "stale_per_1k_reads_200ms")
 	t.Logf("stale reads per 1,000: %.1f at 50 ms, %.1f at 200 ms", low, high)
 	if high <= low {
 		t.Errorf("stale reads should grow with replication lag: %.1f at 200 ms vs %.1f at 50 ms", high, low)
 	}
-	if !Met(rep, "ryw") {
+	if !chaptertest.Met(rep, "ryw") {
 		t.Errorf("read-your-writes (wait) at 200 ms should leave no stale reads: %v", rep.Lesson)
 	}
 }
 
 func TestReplicationPartitionSplitBrainAndFencing(t *testing.T) {
-	rep := RunStep(t, Replication(), 5, 34*time.Second, Options{},
+	rep := chaptertest.RunStep(t, Replication(), 5, 34*time.Second, chapters.Options{},
 		"2s partition @primary,web-1\n9s heal web-1\n12s set repl.min-replicas 1\n14s partition @primary,web-1\n22s heal web-1")
-	if got := Fact(t, rep, "split_brain_writes_min_replicas_0"); got == 0 {
+	if got := chaptertest.Fact(t, rep, "split_brain_writes_min_replicas_0"); got == 0 {
 		t.Errorf("without fencing the cut-off primary should keep taking writes after the promotion")
 	}
-	if got := Fact(t, rep, "split_brain_writes_min_replicas_1"); got != 0 {
+	if got := chaptertest.Fact(t, rep, "split_brain_writes_min_replicas_1"); got != 0 {
 		t.Errorf("with min-replicas 1 the cut-off primary took %v writes after the promotion; want none; events %v", got, rep.Events)
 	}
-	if !Met(rep, "fenced") {
+	if !chaptertest.Met(rep, "fenced") {
 		t.Errorf("fenced not met: %v", rep.Objectives)
 	}
 }
@@ -216,7 +218,7 @@ func TestReplicationPartitionSplitBrainAndFencing(t *testing.T) {
 // the cluster's state must be readable while the load runs (the TUI asks
 // every tick)
 func TestReplicationStateUnderLoad(t *testing.T) {
-	s, until := openRepl(t, 1, Options{})
+	s, until := openRepl(t, 1, chapters.Options{})
 	until("lag measured", 10*time.Second, func() bool { return clusterOf(s).State().Acked > 100 })
 	st := clusterOf(s).State()
 	if st.Primary != "db-1" || len(st.Nodes) != 3 {

@@ -1,24 +1,26 @@
-package chapters
+package cdn
 
 import (
+	"scalelab/chapters"
+	"scalelab/chapters/internal/chaptertest"
 	"testing"
 	"time"
 )
 
 // Edges near the users: far regions gain most; the origin serves a sliver.
 func TestCDNEdgesCutLatencyAndOffloadTheOrigin(t *testing.T) {
-	rep := RunStep(t, CDN(), 1, 26*time.Second, Options{}, "13s set cdn.route cdn")
+	rep := chaptertest.RunStep(t, CDN(), 1, 26*time.Second, chapters.Options{}, "13s set cdn.route cdn")
 	for _, reg := range []string{"us", "eu", "ap"} {
-		o, c := Fact(t, rep, "p50_ms_"+reg+"_origin"), Fact(t, rep, "p50_ms_"+reg+"_cdn")
+		o, c := chaptertest.Fact(t, rep, "p50_ms_"+reg+"_origin"), chaptertest.Fact(t, rep, "p50_ms_"+reg+"_cdn")
 		t.Logf("%s p50: %.1f ms to the origin, %.1f ms through its edge", reg, o, c)
 		if c >= o {
 			t.Errorf("%s: the edge (%.1f ms) should beat the origin (%.1f ms)", reg, c, o)
 		}
 	}
-	if ap := Fact(t, rep, "p50_ms_ap_cdn") / Fact(t, rep, "p50_ms_ap_origin"); ap > 0.2 {
+	if ap := chaptertest.Fact(t, rep, "p50_ms_ap_cdn") / chaptertest.Fact(t, rep, "p50_ms_ap_origin"); ap > 0.2 {
 		t.Errorf("Asia through its edge should take a fifth of the origin's p50 or less: %.2f", ap)
 	}
-	if !Met(rep, "with-cdn") || !Met(rep, "offload") {
+	if !chaptertest.Met(rep, "with-cdn") || !chaptertest.Met(rep, "offload") {
 		t.Errorf("edge hit ratio over 90%% and offload over 90%% expected: %v", rep.Objectives)
 	}
 	if rep.Requests.Failed != 0 {
@@ -30,17 +32,17 @@ func TestCDNEdgesCutLatencyAndOffloadTheOrigin(t *testing.T) {
 // purge ends it at once; versioned URLs never serve it.
 func TestCDNDeployPurgeAndVersionedURLs(t *testing.T) {
 	script := "0s set cdn.ttl 10s\n5s deploy\n20s deploy\n20.5s purge\n28s set cdn.urls versioned\n30s deploy"
-	rep := RunStep(t, CDN(), 2, 42*time.Second, Options{}, script)
-	window := Fact(t, rep, "stale_window_s")
+	rep := chaptertest.RunStep(t, CDN(), 2, 42*time.Second, chapters.Options{}, script)
+	window := chaptertest.Fact(t, rep, "stale_window_s")
 	t.Logf("stale for %.1f s after a deploy with a 10 s TTL; %v stale after a purge, %v with versioned URLs",
-		window, Fact(t, rep, "stale_after_purge"), Fact(t, rep, "stale_versioned"))
+		window, chaptertest.Fact(t, rep, "stale_after_purge"), chaptertest.Fact(t, rep, "stale_versioned"))
 	if window <= 0 || window > 11 {
 		t.Errorf("plain URLs should serve the old file after a deploy until the copies expire (≤ 10 s): %.1f s", window)
 	}
-	if v := Fact(t, rep, "stale_after_purge"); v != 0 {
+	if v := chaptertest.Fact(t, rep, "stale_after_purge"); v != 0 {
 		t.Errorf("%v stale responses after the purge", v)
 	}
-	if v := Fact(t, rep, "stale_versioned"); v != 0 {
+	if v := chaptertest.Fact(t, rep, "stale_versioned"); v != 0 {
 		t.Errorf("%v stale responses with versioned URLs", v)
 	}
 }
@@ -49,17 +51,17 @@ func TestCDNDeployPurgeAndVersionedURLs(t *testing.T) {
 // fails; with stale-if-error the edges ride out the origin's death.
 func TestCDNEdgeDeathFallsBackAndStaleIfError(t *testing.T) {
 	script := "8s kill edge-eu\n18s restart edge-eu\n18s set cdn.stale-if-error on\n30s kill origin"
-	rep := RunStep(t, CDN(), 3, 46*time.Second, Options{}, script)
-	fb := Fact(t, rep, "p50_ms_fallback")
+	rep := chaptertest.RunStep(t, CDN(), 3, 46*time.Second, chapters.Options{}, script)
+	fb := chaptertest.Fact(t, rep, "p50_ms_fallback")
 	t.Logf("edge-eu down: %.1f%% failed, eu p50 through the origin %.1f ms; origin down past the TTL: %.1f%% failed, %v stale copies served",
-		Fact(t, rep, "failed_pct_edge_down"), fb, Fact(t, rep, "failed_pct_origin_down"), Fact(t, rep, "stale_if_error_served"))
-	if f := Fact(t, rep, "failed_pct_edge_down"); f != 0 {
+		chaptertest.Fact(t, rep, "failed_pct_edge_down"), fb, chaptertest.Fact(t, rep, "failed_pct_origin_down"), chaptertest.Fact(t, rep, "stale_if_error_served"))
+	if f := chaptertest.Fact(t, rep, "failed_pct_edge_down"); f != 0 {
 		t.Errorf("%.2f%% of eu requests failed with fallback on", f)
 	}
 	if fb < 80 {
 		t.Errorf("fallback to the origin should cost eu users the distance: p50 %.1f ms", fb)
 	}
-	if f := Fact(t, rep, "failed_pct_origin_down"); f != 0 || Fact(t, rep, "stale_if_error_served") == 0 {
+	if f := chaptertest.Fact(t, rep, "failed_pct_origin_down"); f != 0 || chaptertest.Fact(t, rep, "stale_if_error_served") == 0 {
 		t.Errorf("with stale-if-error the edges should serve every request while the origin is down: %.2f%% failed", f)
 	}
 	if rep.Requests.Failed != 0 {

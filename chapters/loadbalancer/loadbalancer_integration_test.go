@@ -1,18 +1,20 @@
-package chapters
+package loadbalancer
 
 import (
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"scalelab/chapters"
+	"scalelab/chapters/internal/chaptertest"
 	"scalelab/engine"
 	"testing"
 	"time"
 )
 
 func TestLoadBalancerLeastConnBeatsRoundRobinWithASlowServer(t *testing.T) {
-	rep := RunStep(t, LoadBalancer(), 1, 32*time.Second, Options{}, "16s set lb.policy least-conn")
-	rr, lc := Fact(t, rep, "p99_ms_round_robin"), Fact(t, rep, "p99_ms_least_conn")
+	rep := chaptertest.RunStep(t, LoadBalancer(), 1, 32*time.Second, chapters.Options{}, "16s set lb.policy least-conn")
+	rr, lc := chaptertest.Fact(t, rep, "p99_ms_round_robin"), chaptertest.Fact(t, rep, "p99_ms_least_conn")
 	t.Logf("p99: round robin %.1f ms, least connections %.1f ms", rr, lc)
 	if lc >= rr {
 		t.Errorf("least-conn p99 %.1f ms should beat round robin %.1f ms with one small server", lc, rr)
@@ -20,34 +22,34 @@ func TestLoadBalancerLeastConnBeatsRoundRobinWithASlowServer(t *testing.T) {
 }
 
 func TestLoadBalancerWithoutHealthChecksFailsAThird(t *testing.T) {
-	rep := RunStep(t, LoadBalancer(), 2, 14*time.Second, Options{Rate: 150, Speed: 2}, "2s kill web-2")
-	got := Fact(t, rep, "failed_pct_unprotected")
+	rep := chaptertest.RunStep(t, LoadBalancer(), 2, 14*time.Second, chapters.Options{Rate: 150, Speed: 2}, "2s kill web-2")
+	got := chaptertest.Fact(t, rep, "failed_pct_unprotected")
 	if got < 20 || got > 47 {
 		t.Errorf("health checks off, no retries, 1 of 3 dead: want about a third failing, got %.1f%%", got)
 	}
 }
 
 func TestLoadBalancerHealthChecksAndRetriesHideADeadServer(t *testing.T) {
-	rep := RunStep(t, LoadBalancer(), 2, 34*time.Second, Options{Rate: 150, Speed: 2},
+	rep := chaptertest.RunStep(t, LoadBalancer(), 2, 34*time.Second, chapters.Options{Rate: 150, Speed: 2},
 		"0s set lb.health on\n0s set lb.retries 1\n3s kill web-2")
-	if got := Fact(t, rep, "failed_pct_protected"); got >= 1 {
+	if got := chaptertest.Fact(t, rep, "failed_pct_protected"); got >= 1 {
 		t.Errorf("with checks and retries, %.2f%% failed over the 30 s after the kill; want under 1%%", got)
 	}
 	// ejected within interval x fall + 1 s (defaults: 1 s x 2)
-	if got := Fact(t, rep, "eject_ms"); got > 3000 {
+	if got := chaptertest.Fact(t, rep, "eject_ms"); got > 3000 {
 		t.Errorf("ejected after %.0f ms; want within 3000 ms", got)
 	}
-	if !Met(rep, "kill-protected") {
+	if !chaptertest.Met(rep, "kill-protected") {
 		t.Errorf("kill-protected not met: %v", rep.Lesson)
 	}
 }
 
 func TestLoadBalancerAddAndDrainLive(t *testing.T) {
-	rep := RunStep(t, LoadBalancer(), 3, 14*time.Second, Options{Rate: 150, Speed: 2}, "2s add web\n5s drain web-1")
-	if got := Fact(t, rep, "added_node_rps"); got <= 0 {
+	rep := chaptertest.RunStep(t, LoadBalancer(), 3, 14*time.Second, chapters.Options{Rate: 150, Speed: 2}, "2s add web\n5s drain web-1")
+	if got := chaptertest.Fact(t, rep, "added_node_rps"); got <= 0 {
 		t.Errorf("the added server took no traffic")
 	}
-	if got := Fact(t, rep, "drain_failed"); got != 0 {
+	if got := chaptertest.Fact(t, rep, "drain_failed"); got != 0 {
 		t.Errorf("%v requests failed while draining; want none", got)
 	}
 	if rep.Requests.Failed != 0 {
@@ -70,9 +72,9 @@ func TestHeadlessRejectsUnknownTargetBeforeStarting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Headless(context.Background(), RunConfig{Chapter: ch, Duration: time.Second, Script: lines})
+	_, err = chapters.Headless(context.Background(), chapters.RunConfig{Chapter: ch, Duration: time.Second, Script: lines})
 	var se *engine.ScriptError
-	if !errors.Is(err, ErrBadTarget) || !errors.As(err, &se) || se.Line != 3 {
+	if !errors.Is(err, chapters.ErrBadTarget) || !errors.As(err, &se) || se.Line != 3 {
 		t.Fatalf("want a bad target on chaos line 3, got %v", err)
 	}
 	left, _ := filepath.Glob(filepath.Join(tmp, "scalelab-*"))

@@ -1,12 +1,13 @@
-package chapters
+package cache
 
 import (
 	"fmt"
+	"scalelab/chapters"
+	"scalelab/chapters/internal/kit"
 	"scalelab/engine/cache"
 	"scalelab/engine/kv"
 	"scalelab/engine/sqldb"
 	"scalelab/engine/web"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,8 +55,8 @@ func defaultCacheTune() cacheTune {
 type cacheLab struct {
 	sys   *engine.System
 	store *cache.CacheStore
-	gauge *ring // sampled by the gauges
-	watch *ring // sampled by Watch
+	gauge *kit.Ring // sampled by the gauges
+	watch *kit.Ring // sampled by Watch
 	tune  cacheTune
 
 	// Watch's state between snapshots
@@ -115,9 +116,9 @@ func parseBytes(s string) int64 {
 	return n
 }
 
-func buildCache(sys *engine.System, opt Options, tune cacheTune) error {
+func buildCache(sys *engine.System, opt chapters.Options, tune cacheTune) error {
 	shape := sqldb.DataShape{Users: tune.users, PostsPerUser: 2, Follows: 2, FeedLen: 20}
-	db, err := addDB(sys, "db-1", tune.dbSize, engine.WorkModel{Read: tune.readWork, Feed: 4 * tune.readWork, Write: 4 * time.Millisecond}, shape, opt.Seed)
+	db, err := kit.AddDB(sys, "db-1", tune.dbSize, engine.WorkModel{Read: tune.readWork, Feed: 4 * tune.readWork, Write: 4 * time.Millisecond}, shape, opt.Seed)
 	if err != nil {
 		return err
 	}
@@ -144,7 +145,7 @@ func buildCache(sys *engine.System, opt Options, tune cacheTune) error {
 	if err := sys.AddNode(w1); err != nil {
 		return err
 	}
-	l := &cacheLab{sys: sys, store: store, gauge: newRing(20 * time.Second), watch: newRing(30 * time.Second), tune: tune, upAt: -1}
+	l := &cacheLab{sys: sys, store: store, gauge: kit.NewRing(20 * time.Second), watch: kit.NewRing(30 * time.Second), tune: tune, upAt: -1}
 	sys.SetValue("cache", l)
 	l.knobs(tune)
 	sys.Handle(engine.ActAdd, l.addCache)
@@ -178,20 +179,20 @@ func (l *cacheLab) knobs(tune cacheTune) {
 		return nil
 	}
 	all := map[string]*engine.Knob{
-		"cache.ttl": choiceKnob("cache.ttl", cacheTTLs, tune.ttl, func(v string) error {
+		"cache.ttl": kit.ChoiceKnob("cache.ttl", cacheTTLs, tune.ttl, func(v string) error {
 			d, err := time.ParseDuration(v)
 			if err == nil {
 				store.SetTTL(ctx, d)
 			}
 			return err
 		}),
-		"load.keys": choiceKnob("load.keys", cacheKeyDists, "zipf", func(v string) error {
+		"load.keys": kit.ChoiceKnob("load.keys", cacheKeyDists, "zipf", func(v string) error {
 			if v == "uniform" {
 				return sys.Load.SetZipf(0)
 			}
 			return sys.Load.SetZipf(tune.zipf)
 		}),
-		"cache.pattern": choiceKnob("cache.pattern", cache.CachePatterns(), cache.PatternCacheAside, func(v string) error {
+		"cache.pattern": kit.ChoiceKnob("cache.pattern", cache.CachePatterns(), cache.PatternCacheAside, func(v string) error {
 			if err := store.SetPattern(v); err != nil {
 				return err
 			}
@@ -201,20 +202,20 @@ func (l *cacheLab) knobs(tune cacheTune) {
 			sys.Events.Add(engine.EvInfo, "cache-1", "flushed: every entry follows %s from now", v)
 			return nil
 		}),
-		"cache.memory": choiceKnob("cache.memory", cacheMemories, tune.memory, func(v string) error {
+		"cache.memory": kit.ChoiceKnob("cache.memory", cacheMemories, tune.memory, func(v string) error {
 			return eachCache(func(c *cache.Cache) error { c.SetMaxMemory(parseBytes(v)); return nil })
 		}),
-		"cache.policy": choiceKnob("cache.policy", cache.EvictionPolicies(), cache.EvictLRU, func(v string) error {
+		"cache.policy": kit.ChoiceKnob("cache.policy", cache.EvictionPolicies(), cache.EvictLRU, func(v string) error {
 			return eachCache(func(c *cache.Cache) error { return c.SetPolicy(v) })
 		}),
-		"cache.samples": choiceKnob("cache.samples", []string{"3", "5", "10"}, "5", func(v string) error {
+		"cache.samples": kit.ChoiceKnob("cache.samples", []string{"3", "5", "10"}, "5", func(v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil {
 				return err
 			}
 			return eachCache(func(c *cache.Cache) error { return c.SetSamples(n) })
 		}),
-		"cache.coalesce": choiceKnob("cache.coalesce", []string{"off", "on"}, "off", func(v string) error {
+		"cache.coalesce": kit.ChoiceKnob("cache.coalesce", []string{"off", "on"}, "off", func(v string) error {
 			store.SetCoalesce(v == "on")
 			return nil
 		}),
@@ -266,7 +267,7 @@ func (l *cacheLab) cachesUp() (n, up int) {
 
 func (l *cacheLab) gauges() []engine.Gauge {
 	now := l.sys.Clock.Now()
-	l.gauge.add(now, l.counts().slice()...)
+	l.gauge.Add(now, l.counts().slice()...)
 	var used int64
 	keys := 0
 	for _, c := range l.store.Caches() {
@@ -275,14 +276,14 @@ func (l *cacheLab) gauges() []engine.Gauge {
 		keys += st.Keys
 	}
 	out := []engine.Gauge{}
-	if dv, span, ok := l.gauge.delta(5 * time.Second); ok {
+	if dv, span, ok := l.gauge.Delta(5 * time.Second); ok {
 		d := countsOf(dv)
-		if hr, ok := ratioPct(d.hits, d.misses); ok {
-			out = append(out, engine.Gauge{Name: "hit ratio", Value: round1(hr), Unit: "%"})
+		if hr, ok := kit.RatioPct(d.hits, d.misses); ok {
+			out = append(out, engine.Gauge{Name: "hit ratio", Value: chapters.Round1(hr), Unit: "%"})
 		}
 		out = append(out,
-			engine.Gauge{Name: "db reads", Value: round1(perSec(d.dbReads, span)), Unit: "/s"},
-			engine.Gauge{Name: "evictions/s", Value: round1(perSec(d.evictions, span))})
+			engine.Gauge{Name: "db reads", Value: chapters.Round1(kit.PerSec(d.dbReads, span)), Unit: "/s"},
+			engine.Gauge{Name: "evictions/s", Value: chapters.Round1(kit.PerSec(d.evictions, span))})
 	}
 	out = append(out,
 		engine.Gauge{Name: "memory", Value: float64(used >> 10), Unit: "KB"},
@@ -293,29 +294,10 @@ func (l *cacheLab) gauges() []engine.Gauge {
 			out = append(out, engine.Gauge{Name: "db reads/expiry", Value: float64(b.Last)})
 		}
 	}
-	return leadGauges(out, l.tune.lead...)
+	return kit.LeadGauges(out, l.tune.lead...)
 }
 
-// leadGauges moves the named gauges to the front, in that order: what a
-// step is about is seen first on a small screen.
-func leadGauges(gs []engine.Gauge, names ...string) []engine.Gauge {
-	out := make([]engine.Gauge, 0, len(gs))
-	for _, n := range names {
-		for _, g := range gs {
-			if g.Name == n {
-				out = append(out, g)
-			}
-		}
-	}
-	for _, g := range gs {
-		if !slices.Contains(names, g.Name) {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
-func cacheOf(r *Run) *cacheLab {
+func cacheOf(r *chapters.Run) *cacheLab {
 	l, _ := r.Sys.Value("cache").(*cacheLab)
 	return l
 }
@@ -324,23 +306,23 @@ func cacheOf(r *Run) *cacheLab {
 const cacheSettle = 10 * time.Second
 
 // watchCache latches the chapter's figures on every snapshot.
-func watchCache(r *Run) {
+func watchCache(r *chapters.Run) {
 	l := cacheOf(r)
 	if l == nil {
 		return
 	}
 	now := r.Now()
 	cur := l.counts()
-	l.watch.add(now, cur.slice()...)
+	l.watch.Add(now, cur.slice()...)
 	step := cur.minus(l.last) // since the last snapshot
 	l.last = cur
-	dv, span, ok := l.watch.delta(5 * time.Second)
+	dv, span, ok := l.watch.Delta(5 * time.Second)
 	var d cacheCounts
 	if ok {
 		d = countsOf(dv)
 	}
-	hit, hitOK := ratioPct(d.hits, d.misses)
-	r.Facts["hit_ratio"] = round1(100 * l.store.Stats().HitRatio())
+	hit, hitOK := kit.RatioPct(d.hits, d.misses)
+	r.Facts["hit_ratio"] = chapters.Round1(100 * l.store.Stats().HitRatio())
 	r.Facts["evictions"] = cur.evictions
 	r.Facts["stale_reads"] = cur.stale
 	r.Facts["db_reads"] = cur.dbReads
@@ -354,23 +336,23 @@ func watchCache(r *Run) {
 	// keys and TTL
 	keys, ttl := r.KnobAt("load.keys", now), r.KnobAt("cache.ttl", now)
 	if keys != "" && ttl != "" && allUp && hitOK && r.Held(cacheSettle, "load.keys", keys, "cache.ttl", ttl) {
-		r.Facts["hit_pct_"+keys+"_"+ttl] = round1(hit)
-		r.Facts["db_reads_per_s_"+keys+"_"+ttl] = round1(perSec(d.dbReads, span))
+		r.Facts["hit_pct_"+keys+"_"+ttl] = chapters.Round1(hit)
+		r.Facts["db_reads_per_s_"+keys+"_"+ttl] = chapters.Round1(kit.PerSec(d.dbReads, span))
 	}
 	// write patterns: stale reads per pattern
 	if p := r.KnobAt("cache.pattern", now); p != "" {
-		k := factName(p)
+		k := kit.FactName(p)
 		r.Facts["n_reads_"+k] += step.hits + step.misses
 		r.Facts["n_stale_"+k] += step.stale
 		if n := r.Facts["n_reads_"+k]; n >= 500 {
-			r.Facts["stale_per_1k_reads_"+k] = round1(1000 * r.Facts["n_stale_"+k] / n)
+			r.Facts["stale_per_1k_reads_"+k] = chapters.Round1(1000 * r.Facts["n_stale_"+k] / n)
 		}
 	}
 	// memory
 	if m := r.KnobAt("cache.memory", now); m != "" && allUp && hitOK && r.Held(cacheSettle, "cache.memory", m, "cache.policy", cache.EvictLRU) {
 		k := strings.ToLower(m)
-		r.Facts["hit_pct_mem_"+k] = round1(hit)
-		r.Facts["evictions_per_s_mem_"+k] = round1(perSec(d.evictions, span))
+		r.Facts["hit_pct_mem_"+k] = chapters.Round1(hit)
+		r.Facts["evictions_per_s_mem_"+k] = chapters.Round1(kit.PerSec(d.evictions, span))
 	}
 	// the cache's death, with one node and with two
 	switch {
@@ -378,22 +360,22 @@ func watchCache(r *Run) {
 		r.Facts["n_readok_down"] += step.readOK
 		r.Facts["n_readbad_down"] += step.readBad
 		if t := r.Facts["n_readok_down"] + r.Facts["n_readbad_down"]; t >= 100 {
-			r.Facts["read_failed_pct_cache_down"] = round1(100 * r.Facts["n_readbad_down"] / t)
+			r.Facts["read_failed_pct_cache_down"] = chapters.Round1(100 * r.Facts["n_readbad_down"] / t)
 		}
 		if downFor(r, "cache-1") >= 5*time.Second {
-			r.Facts["db_reads_per_s_cache_down"] = round1(perSec(d.dbReads, span))
+			r.Facts["db_reads_per_s_cache_down"] = chapters.Round1(kit.PerSec(d.dbReads, span))
 			if dbn, ok := r.Latest.Node("db-1"); ok {
-				r.Facts["db_p99_ms_cache_down"] = round1(engine.Ms(dbn.P99))
+				r.Facts["db_p99_ms_cache_down"] = chapters.Round1(engine.Ms(dbn.P99))
 			}
 		}
 	case n >= 2 && up == n-1:
 		for _, c := range l.store.Caches() {
 			if c.Node().State() != engine.StateUp && downFor(r, c.Node().Name()) >= 5*time.Second {
-				r.Facts["db_reads_per_s_one_of_two_down"] = round1(perSec(d.dbReads, span))
+				r.Facts["db_reads_per_s_one_of_two_down"] = chapters.Round1(kit.PerSec(d.dbReads, span))
 			}
 		}
 	case allUp && hitOK && hit >= 80 && n == 1:
-		r.Facts["db_reads_per_s_cache_up"] = round1(perSec(d.dbReads, span))
+		r.Facts["db_reads_per_s_cache_up"] = chapters.Round1(kit.PerSec(d.dbReads, span))
 	}
 	// a cold restart refilling: from the up event to an 80% hit ratio,
 	// measured only over the time since
@@ -401,9 +383,9 @@ func watchCache(r *Run) {
 		l.upAt, l.refilled = e.T, false
 	}
 	if since := now - l.upAt; l.upAt >= 0 && !l.refilled && allUp && since >= 2*time.Second {
-		if dv, _, ok := l.watch.delta(min(since, 5*time.Second)); ok {
-			if h, ok := ratioPct(dv[0], dv[1]); ok && h >= 80 {
-				r.Facts["refill_s"] = round1(since.Seconds())
+		if dv, _, ok := l.watch.Delta(min(since, 5*time.Second)); ok {
+			if h, ok := kit.RatioPct(dv[0], dv[1]); ok && h >= 80 {
+				r.Facts["refill_s"] = chapters.Round1(since.Seconds())
 				l.refilled = true
 			}
 		}
@@ -411,15 +393,15 @@ func watchCache(r *Run) {
 	// the hot key's bursts, by whether coalescing was on when each began
 	b := l.store.Bursts(hotKey)
 	if n := b.Bursts - b.CoBursts; n >= 2 {
-		r.Facts["stampede_db_reads"] = round1(float64(b.Reads-b.CoReads) / float64(n))
+		r.Facts["stampede_db_reads"] = chapters.Round1(float64(b.Reads-b.CoReads) / float64(n))
 	}
 	if b.CoBursts >= 2 {
-		r.Facts["stampede_db_reads_coalesced"] = round1(float64(b.CoReads) / float64(b.CoBursts))
+		r.Facts["stampede_db_reads_coalesced"] = chapters.Round1(float64(b.CoReads) / float64(b.CoBursts))
 	}
 }
 
 // downFor is how long a node has been down (0 when up).
-func downFor(r *Run, name string) time.Duration {
+func downFor(r *chapters.Run, name string) time.Duration {
 	n, ok := r.Latest.Node(name)
 	if !ok || n.State == engine.StateUp || n.State == engine.StateSaturated {
 		return 0
@@ -430,8 +412,8 @@ func downFor(r *Run, name string) time.Duration {
 	return 0
 }
 
-func cacheLesson(r *Run) map[string]any {
-	out := factsLesson(r)
+func cacheLesson(r *chapters.Run) map[string]any {
+	out := kit.FactsLesson(r)
 	for _, k := range []string{"hit_ratio", "evictions", "stale_reads", "db_reads", "stampede_db_reads"} {
 		if _, ok := out[k]; !ok {
 			out[k] = 0.0
@@ -441,8 +423,8 @@ func cacheLesson(r *Run) map[string]any {
 }
 
 // cacheStep builds a step's topology with a tune.
-func cacheStep(change func(*cacheTune)) func(sys *engine.System, opt Options) error {
-	return func(sys *engine.System, opt Options) error {
+func cacheStep(change func(*cacheTune)) func(sys *engine.System, opt chapters.Options) error {
+	return func(sys *engine.System, opt chapters.Options) error {
 		t := defaultCacheTune()
 		change(&t)
 		return buildCache(sys, opt, t)
@@ -452,7 +434,7 @@ func cacheStep(change func(*cacheTune)) func(sys *engine.System, opt Options) er
 // Cache is chapter 5: a read-through cache on Redis in front of the
 // database: hit ratio, TTL, stale data, eviction, the cache's death and a
 // stampede on a hot key.
-func Cache() *Chapter {
+func Cache() *chapters.Chapter {
 	threeWay := func(lo, hi float64) func(v float64) int {
 		return func(v float64) int {
 			switch {
@@ -464,23 +446,23 @@ func Cache() *Chapter {
 			return 2
 		}
 	}
-	return &Chapter{
+	return &chapters.Chapter{
 		ID:     "cache",
 		Number: 5,
 		Lesson: cacheLesson,
-		Steps: []Step{
+		Steps: []chapters.Step{
 			{
 				ID:    "hit-ratio",
 				Build: cacheStep(func(t *cacheTune) { t.knobs = []string{"cache.ttl", "load.keys"} }),
-				Keys: []Key{
+				Keys: []chapters.Key{
 					{Key: "t", Help: "cache ttl", Knob: "cache.ttl"},
 					{Key: "z", Help: "key popularity", Knob: "load.keys"},
 				},
 				Watch:      watchCache,
-				Prediction: &Prediction{ID: "zipf-hit", Choices: 3, Unit: "%", Measured: factMeasured("hit_pct_zipf_60s"), Correct: threeWay(50, 80)},
-				Objectives: []Objective{
-					{ID: "warm", Check: func(r *Run) bool { return r.Facts["hit_pct_zipf_60s"] > 80 }},
-					{ID: "uniform", Check: func(r *Run) bool {
+				Prediction: &chapters.Prediction{ID: "zipf-hit", Choices: 3, Unit: "%", Measured: kit.FactMeasured("hit_pct_zipf_60s"), Correct: threeWay(50, 80)},
+				Objectives: []chapters.Objective{
+					{ID: "warm", Check: func(r *chapters.Run) bool { return r.Facts["hit_pct_zipf_60s"] > 80 }},
+					{ID: "uniform", Check: func(r *chapters.Run) bool {
 						for _, ttl := range cacheTTLs {
 							u, okU := r.Facts["hit_pct_uniform_"+ttl]
 							z, okZ := r.Facts["hit_pct_zipf_"+ttl]
@@ -490,7 +472,7 @@ func Cache() *Chapter {
 						}
 						return false
 					}},
-					{ID: "short-ttl", Check: func(r *Run) bool {
+					{ID: "short-ttl", Check: func(r *chapters.Run) bool {
 						short, ok1 := r.Facts["db_reads_per_s_zipf_1s"]
 						long, ok2 := r.Facts["db_reads_per_s_zipf_60s"]
 						return ok1 && ok2 && short > long
@@ -502,22 +484,22 @@ func Cache() *Chapter {
 				Build: cacheStep(func(t *cacheTune) {
 					t.ttl, t.knobs, t.lead = "5m", []string{"cache.pattern", "cache.ttl"}, []string{"stale reads", "hit ratio"}
 				}),
-				Keys: []Key{
+				Keys: []chapters.Key{
 					{Key: "w", Help: "write pattern", Knob: "cache.pattern"},
 					{Key: "t", Help: "cache ttl", Knob: "cache.ttl"},
 				},
 				Watch: watchCache,
-				Prediction: &Prediction{ID: "stale-aside", Choices: 3, Unit: "per 1k reads", Measured: factMeasured("stale_per_1k_reads_cache_aside"),
+				Prediction: &chapters.Prediction{ID: "stale-aside", Choices: 3, Unit: "per 1k reads", Measured: kit.FactMeasured("stale_per_1k_reads_cache_aside"),
 					Correct: func(v float64) int {
 						if v > 0 {
 							return 1
 						}
 						return 0
 					}},
-				Objectives: []Objective{
-					{ID: "see-stale", Check: func(r *Run) bool { return r.Facts["n_stale_cache_aside"] > 0 }},
-					{ID: "invalidate", Check: func(r *Run) bool { return cleanFor(r, cache.PatternInvalidate, 0) }},
-					{ID: "write-through", Check: func(r *Run) bool { return cleanFor(r, cache.PatternWriteThrough, 80) }},
+				Objectives: []chapters.Objective{
+					{ID: "see-stale", Check: func(r *chapters.Run) bool { return r.Facts["n_stale_cache_aside"] > 0 }},
+					{ID: "invalidate", Check: func(r *chapters.Run) bool { return cleanFor(r, cache.PatternInvalidate, 0) }},
+					{ID: "write-through", Check: func(r *chapters.Run) bool { return cleanFor(r, cache.PatternWriteThrough, 80) }},
 				},
 			},
 			{
@@ -525,28 +507,28 @@ func Cache() *Chapter {
 				Build: cacheStep(func(t *cacheTune) {
 					t.memory, t.knobs = cacheMemories[0], []string{"cache.memory", "cache.policy", "cache.samples"}
 				}),
-				Keys: []Key{
+				Keys: []chapters.Key{
 					{Key: "m", Help: "cache memory", Knob: "cache.memory"},
 					{Key: "p", Help: "eviction policy", Knob: "cache.policy"},
 					{Key: "e", Help: "eviction samples", Knob: "cache.samples"},
 				},
 				Watch:      watchCache,
-				Prediction: &Prediction{ID: "small-hit", Choices: 3, Unit: "%", Measured: factMeasured("hit_pct_mem_16kb"), Correct: threeWay(20, 75)},
-				Objectives: []Objective{
-					{ID: "churn", Check: func(r *Run) bool {
+				Prediction: &chapters.Prediction{ID: "small-hit", Choices: 3, Unit: "%", Measured: kit.FactMeasured("hit_pct_mem_16kb"), Correct: threeWay(20, 75)},
+				Objectives: []chapters.Objective{
+					{ID: "churn", Check: func(r *chapters.Run) bool {
 						h, ok := r.Facts["hit_pct_mem_16kb"]
 						return ok && h < 75 && r.Facts["evictions_per_s_mem_16kb"] >= 1
 					}},
-					{ID: "enough", Check: func(r *Run) bool {
+					{ID: "enough", Check: func(r *chapters.Run) bool {
 						h, ok := r.Facts["hit_pct_mem_4mb"]
 						return ok && h > 80 && r.Facts["evictions_per_s_mem_4mb"] == 0
 					}},
-					{ID: "noeviction", Check: func(r *Run) bool {
+					{ID: "noeviction", Check: func(r *chapters.Run) bool {
 						l := cacheOf(r)
 						if l == nil || !r.Held(5*time.Second, "cache.policy", cache.EvictNone) {
 							return false
 						}
-						dv, _, ok := l.watch.delta(5 * time.Second)
+						dv, _, ok := l.watch.Delta(5 * time.Second)
 						if !ok {
 							return false
 						}
@@ -558,17 +540,17 @@ func Cache() *Chapter {
 			{
 				ID:         "cache-dies",
 				Build:      cacheStep(func(t *cacheTune) {}),
-				Keys:       []Key{{Key: "a", Help: "add cache node", Action: engine.ActAdd, Target: "cache"}},
+				Keys:       []chapters.Key{{Key: "a", Help: "add cache node", Action: engine.ActAdd, Target: "cache"}},
 				Watch:      watchCache,
-				Prediction: &Prediction{ID: "cache-down-fail", Unit: "%", Measured: factMeasured("read_failed_pct_cache_down")},
-				Objectives: []Objective{
-					{ID: "kill-cache", Check: func(r *Run) bool {
+				Prediction: &chapters.Prediction{ID: "cache-down-fail", Unit: "%", Measured: kit.FactMeasured("read_failed_pct_cache_down")},
+				Objectives: []chapters.Objective{
+					{ID: "kill-cache", Check: func(r *chapters.Run) bool {
 						f, ok := r.Facts["read_failed_pct_cache_down"]
 						down, okD := r.Facts["db_reads_per_s_cache_down"]
 						return ok && okD && f == 0 && down > 2*r.Facts["db_reads_per_s_cache_up"]
 					}},
-					{ID: "cold", Check: func(r *Run) bool { _, ok := r.Facts["refill_s"]; return ok }},
-					{ID: "two-caches", Check: func(r *Run) bool {
+					{ID: "cold", Check: func(r *chapters.Run) bool { _, ok := r.Facts["refill_s"]; return ok }},
+					{ID: "two-caches", Check: func(r *chapters.Run) bool {
 						half, ok := r.Facts["db_reads_per_s_one_of_two_down"]
 						all, okAll := r.Facts["db_reads_per_s_cache_down"]
 						return ok && (!okAll || half < 0.75*all)
@@ -581,15 +563,15 @@ func Cache() *Chapter {
 					t.zipf, t.readWork, t.dbSize, t.ttl = 2, 100*time.Millisecond, "large", "5s"
 					t.knobs, t.lead = []string{"cache.coalesce", "cache.ttl"}, []string{"db reads/expiry", "db reads"}
 				}),
-				Keys: []Key{
+				Keys: []chapters.Key{
 					{Key: "c", Help: "coalesce misses", Knob: "cache.coalesce"},
 					{Key: "t", Help: "cache ttl", Knob: "cache.ttl"},
 				},
 				Watch:      watchCache,
-				Prediction: &Prediction{ID: "stampede-reads", Unit: "reads", Measured: factMeasured("stampede_db_reads")},
-				Objectives: []Objective{
-					{ID: "see-stampede", Check: func(r *Run) bool { return r.Facts["stampede_db_reads"] >= 5 }},
-					{ID: "coalesce", Check: func(r *Run) bool {
+				Prediction: &chapters.Prediction{ID: "stampede-reads", Unit: "reads", Measured: kit.FactMeasured("stampede_db_reads")},
+				Objectives: []chapters.Objective{
+					{ID: "see-stampede", Check: func(r *chapters.Run) bool { return r.Facts["stampede_db_reads"] >= 5 }},
+					{ID: "coalesce", Check: func(r *chapters.Run) bool {
 						v, ok := r.Facts["stampede_db_reads_coalesced"]
 						return ok && v <= 1
 					}},
@@ -604,17 +586,17 @@ func Cache() *Chapter {
 // cache-aside's (or under 2% of reads if cache-aside was not measured). Not
 // to zero: a miss that read the database just before a write can still put
 // the old value back after it, the race that remains.
-func cleanFor(r *Run, pattern string, minHit float64) bool {
+func cleanFor(r *chapters.Run, pattern string, minHit float64) bool {
 	l := cacheOf(r)
 	if l == nil || !r.Held(cacheSettle, "cache.pattern", pattern) {
 		return false
 	}
-	dv, _, ok := l.watch.delta(cacheSettle)
+	dv, _, ok := l.watch.Delta(cacheSettle)
 	if !ok {
 		return false
 	}
 	d := countsOf(dv)
-	hit, okH := ratioPct(d.hits, d.misses)
+	hit, okH := kit.RatioPct(d.hits, d.misses)
 	writes, _, _ := r.Sys.Load.OpStats(engine.OpWrite)
 	limit := 0.02
 	if aside, ok := r.Facts["stale_per_1k_reads_cache_aside"]; ok {

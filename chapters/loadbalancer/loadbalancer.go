@@ -1,7 +1,9 @@
-package chapters
+package loadbalancer
 
 import (
 	"fmt"
+	"scalelab/chapters"
+	"scalelab/chapters/internal/kit"
 	"scalelab/engine/lb"
 	"scalelab/engine/sqldb"
 	"scalelab/engine/web"
@@ -25,8 +27,8 @@ type lbTopology struct {
 	db  *sqldb.DBNode
 }
 
-func buildLB(sys *engine.System, opt Options, cfg lb.LBConfig, sizes ...string) (*lbTopology, error) {
-	db, err := addDB(sys, "db-1", "xlarge", lbWork(), sqldb.DefaultShape(), opt.Seed)
+func buildLB(sys *engine.System, opt chapters.Options, cfg lb.LBConfig, sizes ...string) (*lbTopology, error) {
+	db, err := kit.AddDB(sys, "db-1", "xlarge", lbWork(), sqldb.DefaultShape(), opt.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +54,7 @@ func buildLB(sys *engine.System, opt Options, cfg lb.LBConfig, sizes ...string) 
 func (t *lbTopology) addWeb(size string) (*web.WebNode, error) {
 	name := t.sys.NextName("web")
 	link := t.sys.AddLink(t.lb.Name(), name)
-	w, err := addWeb(t.sys, name, size, lbWork(), true, t.db, nil)
+	w, err := kit.AddWeb(t.sys, name, size, lbWork(), true, t.db, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +106,7 @@ func (t *lbTopology) elastic() {
 	})
 }
 
-func lbOf(r *Run) *lb.LB {
+func lbOf(r *chapters.Run) *lb.LB {
 	lb, _ := r.Sys.Value("lb").(*lb.LB)
 	return lb
 }
@@ -118,7 +120,7 @@ type webKill struct {
 	retries string
 }
 
-func webKills(r *Run) []webKill {
+func webKills(r *chapters.Run) []webKill {
 	var out []webKill
 	for _, e := range r.Events {
 		if e.Kind == engine.EvKill && strings.HasPrefix(e.Node, "web-") {
@@ -130,15 +132,15 @@ func webKills(r *Run) []webKill {
 
 // LoadBalancer is chapter 3: one public entry, private web servers, policies,
 // health checks, retries, adding and draining targets.
-func LoadBalancer() *Chapter {
-	return &Chapter{
+func LoadBalancer() *chapters.Chapter {
+	return &chapters.Chapter{
 		ID:     "loadbalancer",
 		Number: 3,
-		Lesson: factsLesson,
-		Steps: []Step{
+		Lesson: kit.FactsLesson,
+		Steps: []chapters.Step{
 			{
 				ID: "policies",
-				Build: func(sys *engine.System, opt Options) error {
+				Build: func(sys *engine.System, opt chapters.Options) error {
 					t, err := buildLB(sys, opt, lb.DefaultLBConfig("lb-1"), "medium", "medium", "small")
 					if err != nil {
 						return err
@@ -148,24 +150,24 @@ func LoadBalancer() *Chapter {
 						lat := t.lb.PolicyLatency()
 						for _, p := range lb.PolicyNames() {
 							if q, ok := lat[p]; ok && q.N > 0 {
-								out = append(out, msGauge("p99 "+p, q.P99))
+								out = append(out, kit.MsGauge("p99 "+p, q.P99))
 							}
 						}
 						return out
 					})
-					return startLoad(sys, opt, 540, lbMix(), t.lb.URL)
+					return kit.StartLoad(sys, opt, 540, lbMix(), t.lb.URL)
 				},
-				Keys: []Key{{Key: "p", Help: "policy", Knob: "lb.policy"}},
-				Watch: func(r *Run) {
+				Keys: []chapters.Key{{Key: "p", Help: "policy", Knob: "lb.policy"}},
+				Watch: func(r *chapters.Run) {
 					lat := lbOf(r).PolicyLatency()
 					for _, p := range lb.PolicyNames() {
 						if q, ok := lat[p]; ok && r.KnobTime("lb.policy", p) >= 10*time.Second {
-							r.Facts[policyFact(p)] = round1(engine.Ms(q.P99))
+							r.Facts[policyFact(p)] = chapters.Round1(engine.Ms(q.P99))
 						}
 					}
 				},
-				Prediction: &Prediction{ID: "best-policy", Choices: 3, Unit: "×",
-					Measured: factRatio(policyFact(lb.PolicyLeastConn), policyFact(lb.PolicyRoundRobin)),
+				Prediction: &chapters.Prediction{ID: "best-policy", Choices: 3, Unit: "×",
+					Measured: kit.FactRatio(policyFact(lb.PolicyLeastConn), policyFact(lb.PolicyRoundRobin)),
 					Correct: func(v float64) int {
 						switch {
 						case v < 0.8:
@@ -175,33 +177,33 @@ func LoadBalancer() *Chapter {
 						}
 						return 2
 					}},
-				Objectives: []Objective{
-					{ID: "try-rr", Check: func(r *Run) bool { return r.KnobTime("lb.policy", lb.PolicyRoundRobin) >= 15*time.Second }},
-					{ID: "try-lc", Check: func(r *Run) bool { return r.KnobTime("lb.policy", lb.PolicyLeastConn) >= 15*time.Second }},
+				Objectives: []chapters.Objective{
+					{ID: "try-rr", Check: func(r *chapters.Run) bool { return r.KnobTime("lb.policy", lb.PolicyRoundRobin) >= 15*time.Second }},
+					{ID: "try-lc", Check: func(r *chapters.Run) bool { return r.KnobTime("lb.policy", lb.PolicyLeastConn) >= 15*time.Second }},
 				},
 			},
 			{
 				ID: "health",
-				Build: func(sys *engine.System, opt Options) error {
+				Build: func(sys *engine.System, opt chapters.Options) error {
 					cfg := lb.DefaultLBConfig("lb-1")
 					cfg.Health.Enabled, cfg.Retries = false, 0
 					t, err := buildLB(sys, opt, cfg, "medium", "medium", "medium")
 					if err != nil {
 						return err
 					}
-					return startLoad(sys, opt, 300, lbMix(), t.lb.URL)
+					return kit.StartLoad(sys, opt, 300, lbMix(), t.lb.URL)
 				},
-				Keys: []Key{
+				Keys: []chapters.Key{
 					{Key: "c", Help: "health checks", Knob: "lb.health"},
 					{Key: "t", Help: "retries", Knob: "lb.retries"},
 				},
-				Watch: func(r *Run) {
+				Watch: func(r *chapters.Run) {
 					for _, k := range webKills(r) {
-						from := secOf(k.ev.T)
+						from := kit.SecOf(k.ev.T)
 						switch {
 						case k.health == "off" && k.retries == "0" && r.Seconds() >= from+11:
-							if p, ok := failedPct(r, from+1, from+11); ok {
-								r.Facts["failed_pct_unprotected"] = round1(p)
+							if p, ok := kit.FailedPct(r, from+1, from+11); ok {
+								r.Facts["failed_pct_unprotected"] = chapters.Round1(p)
 							}
 						case k.health == "on" && k.retries != "0":
 							for _, e := range r.Events {
@@ -211,17 +213,17 @@ func LoadBalancer() *Chapter {
 								}
 							}
 							if r.Seconds() >= from+30 {
-								if p, ok := failedPct(r, from, from+30); ok {
-									r.Facts["failed_pct_protected"] = round1(p)
+								if p, ok := kit.FailedPct(r, from, from+30); ok {
+									r.Facts["failed_pct_protected"] = chapters.Round1(p)
 								}
 							}
 						}
 					}
 				},
-				Prediction: &Prediction{ID: "unprotected-share", Unit: "%", Measured: factMeasured("failed_pct_unprotected")},
-				Objectives: []Objective{
-					{ID: "kill-unprotected", Check: func(r *Run) bool { _, ok := r.Facts["failed_pct_unprotected"]; return ok }},
-					{ID: "kill-protected", Check: func(r *Run) bool {
+				Prediction: &chapters.Prediction{ID: "unprotected-share", Unit: "%", Measured: kit.FactMeasured("failed_pct_unprotected")},
+				Objectives: []chapters.Objective{
+					{ID: "kill-unprotected", Check: func(r *chapters.Run) bool { _, ok := r.Facts["failed_pct_unprotected"]; return ok }},
+					{ID: "kill-protected", Check: func(r *chapters.Run) bool {
 						p, ok := r.Facts["failed_pct_protected"]
 						return ok && p < 1
 					}},
@@ -229,19 +231,19 @@ func LoadBalancer() *Chapter {
 			},
 			{
 				ID: "elastic",
-				Build: func(sys *engine.System, opt Options) error {
+				Build: func(sys *engine.System, opt chapters.Options) error {
 					t, err := buildLB(sys, opt, lb.DefaultLBConfig("lb-1"), "medium", "medium", "medium")
 					if err != nil {
 						return err
 					}
 					t.elastic()
-					return startLoad(sys, opt, 300, lbMix(), t.lb.URL)
+					return kit.StartLoad(sys, opt, 300, lbMix(), t.lb.URL)
 				},
-				Keys: []Key{
+				Keys: []chapters.Key{
 					{Key: "a", Help: "add web", Action: engine.ActAdd, Target: "web"},
 					{Key: "d", Help: "drain", Action: engine.ActDrain},
 				},
-				Watch: func(r *Run) {
+				Watch: func(r *chapters.Run) {
 					added, _ := r.Sys.Value("added").([]string)
 					for _, name := range added {
 						if n, ok := r.Latest.Node(name); ok && n.RPS > r.Facts["added_node_rps"] {
@@ -249,15 +251,15 @@ func LoadBalancer() *Chapter {
 						}
 					}
 					for _, d := range r.EventsOf(lb.EvDrain) {
-						if done, ok := r.LastEvent(lb.EvDrained, d.Node); ok && done.T >= d.T && r.Seconds() > secOf(done.T) {
-							_, _, failed, _ := r.Window(secOf(d.T), secOf(done.T)+1)
+						if done, ok := r.LastEvent(lb.EvDrained, d.Node); ok && done.T >= d.T && r.Seconds() > kit.SecOf(done.T) {
+							_, _, failed, _ := r.Window(kit.SecOf(d.T), kit.SecOf(done.T)+1)
 							r.Facts["drain_failed"] = float64(failed)
 						}
 					}
 				},
-				Objectives: []Objective{
-					{ID: "add", Check: func(r *Run) bool { return r.Facts["added_node_rps"] > 0 }},
-					{ID: "drain", Check: func(r *Run) bool { v, ok := r.Facts["drain_failed"]; return ok && v == 0 }},
+				Objectives: []chapters.Objective{
+					{ID: "add", Check: func(r *chapters.Run) bool { return r.Facts["added_node_rps"] > 0 }},
+					{ID: "drain", Check: func(r *chapters.Run) bool { v, ok := r.Facts["drain_failed"]; return ok && v == 0 }},
 				},
 			},
 		},

@@ -1,6 +1,8 @@
-package chapters
+package scaling
 
 import (
+	"scalelab/chapters"
+	"scalelab/chapters/internal/kit"
 	"scalelab/engine/sqldb"
 	"strings"
 	"time"
@@ -29,7 +31,7 @@ func meanWork(w engine.WorkModel, m engine.Mix) time.Duration {
 }
 
 // killOf finds the newest kill of a node whose name starts with prefix.
-func killOf(r *Run, prefix string) (engine.Event, bool) {
+func killOf(r *chapters.Run, prefix string) (engine.Event, bool) {
 	for i := len(r.Events) - 1; i >= 0; i-- {
 		if e := r.Events[i]; e.Kind == engine.EvKill && strings.HasPrefix(e.Node, prefix) {
 			return e, true
@@ -39,7 +41,7 @@ func killOf(r *Run, prefix string) (engine.Event, bool) {
 }
 
 // upAfter finds the first time node came up after t.
-func upAfter(r *Run, node string, t time.Duration) (engine.Event, bool) {
+func upAfter(r *chapters.Run, node string, t time.Duration) (engine.Event, bool) {
 	for _, e := range r.Events {
 		if e.Kind == engine.EvUp && e.Node == node && e.T > t {
 			return e, true
@@ -48,32 +50,25 @@ func upAfter(r *Run, node string, t time.Duration) (engine.Event, bool) {
 	return engine.Event{}, false
 }
 
-func factMeasured(key string) func(r *Run) (float64, bool) {
-	return func(r *Run) (float64, bool) {
-		v, ok := r.Facts[key]
-		return v, ok
-	}
-}
-
 // Scaling is chapter 2: scale up until the ceiling, the single point of
 // failure, and scale out without an entry point.
-func Scaling() *Chapter {
-	return &Chapter{
+func Scaling() *chapters.Chapter {
+	return &chapters.Chapter{
 		ID:     "scaling",
 		Number: 2,
-		Lesson: factsLesson,
-		Steps: []Step{
+		Lesson: kit.FactsLesson,
+		Steps: []chapters.Step{
 			{
 				ID: "scale-up",
-				Build: func(sys *engine.System, opt Options) error {
-					app, err := addApp(sys, "app-1", "small", scalingWork(), opt.Seed)
+				Build: func(sys *engine.System, opt chapters.Options) error {
+					app, err := kit.AddApp(sys, "app-1", "small", scalingWork(), opt.Seed)
 					if err != nil {
 						return err
 					}
-					if err := startLoad(sys, opt, 60, scalingMix(), app.URL); err != nil {
+					if err := kit.StartLoad(sys, opt, 60, scalingMix(), app.URL); err != nil {
 						return err
 					}
-					sizeKnob(sys, "app.size", app.Sized)
+					kit.SizeKnob(sys, "app.size", app.Sized)
 					mean := meanWork(scalingWork(), scalingMix())
 					sys.AddGauges(func() []engine.Gauge {
 						s := app.Size()
@@ -85,13 +80,13 @@ func Scaling() *Chapter {
 					})
 					return nil
 				},
-				Keys: []Key{{Key: "z", Help: "size", Knob: "app.size"}},
-				Watch: func(r *Run) {
+				Keys: []chapters.Key{{Key: "z", Help: "size", Knob: "app.size"}},
+				Watch: func(r *chapters.Run) {
 					sizes := engine.Sizes()
 					cur := r.KnobAt("app.size", r.Now())
 					for i := 1; i < len(sizes); i++ {
 						if sizes[i].Name == cur {
-							r.Facts["cost_ratio_per_size"] = round1(sizes[i].CostHour / sizes[i-1].CostHour)
+							r.Facts["cost_ratio_per_size"] = chapters.Round1(sizes[i].CostHour / sizes[i-1].CostHour)
 						}
 					}
 					largest := sizes[len(sizes)-1]
@@ -109,8 +104,8 @@ func Scaling() *Chapter {
 						r.Facts["saturated_at_largest"] = 1
 					}
 				},
-				Prediction: &Prediction{ID: "cost-double", Choices: 3, Unit: "×",
-					Measured: factMeasured("cost_ratio_per_size"),
+				Prediction: &chapters.Prediction{ID: "cost-double", Choices: 3, Unit: "×",
+					Measured: kit.FactMeasured("cost_ratio_per_size"),
 					Correct: func(v float64) int {
 						switch {
 						case v < 1.9:
@@ -120,40 +115,40 @@ func Scaling() *Chapter {
 						}
 						return 2
 					}},
-				Objectives: []Objective{
-					{ID: "grow", Check: func(r *Run) bool { return r.KnobAt("app.size", r.Now()) == "2xlarge" }},
-					{ID: "ceiling", Check: func(r *Run) bool { return r.Facts["saturated_at_largest"] == 1 }},
+				Objectives: []chapters.Objective{
+					{ID: "grow", Check: func(r *chapters.Run) bool { return r.KnobAt("app.size", r.Now()) == "2xlarge" }},
+					{ID: "ceiling", Check: func(r *chapters.Run) bool { return r.Facts["saturated_at_largest"] == 1 }},
 				},
 			},
 			{
 				ID: "spof",
-				Build: func(sys *engine.System, opt Options) error {
-					app, err := addApp(sys, "app-1", "large", scalingWork(), opt.Seed)
+				Build: func(sys *engine.System, opt chapters.Options) error {
+					app, err := kit.AddApp(sys, "app-1", "large", scalingWork(), opt.Seed)
 					if err != nil {
 						return err
 					}
-					return startLoad(sys, opt, 100, scalingMix(), app.URL)
+					return kit.StartLoad(sys, opt, 100, scalingMix(), app.URL)
 				},
-				Watch: func(r *Run) {
+				Watch: func(r *chapters.Run) {
 					kill, ok := killOf(r, "app-1")
 					if !ok {
 						return
 					}
-					from, to := secOf(kill.T)+1, r.Seconds()
+					from, to := kit.SecOf(kill.T)+1, r.Seconds()
 					if up, ok := upAfter(r, "app-1", kill.T); ok {
-						to = secOf(up.T)
-						r.Facts["outage_s"] = round1((up.T - kill.T).Seconds())
+						to = kit.SecOf(up.T)
+						r.Facts["outage_s"] = chapters.Round1((up.T - kill.T).Seconds())
 					}
 					if to-from >= 2 {
-						if p, ok := failedPct(r, from, to); ok {
-							r.Facts["outage_failed_pct"] = round1(p)
+						if p, ok := kit.FailedPct(r, from, to); ok {
+							r.Facts["outage_failed_pct"] = chapters.Round1(p)
 						}
 					}
 				},
-				Prediction: &Prediction{ID: "outage-share", Unit: "%", Measured: factMeasured("outage_failed_pct")},
-				Objectives: []Objective{
-					{ID: "kill", Check: func(r *Run) bool { _, ok := killOf(r, "app-1"); return ok }},
-					{ID: "recover", Check: func(r *Run) bool {
+				Prediction: &chapters.Prediction{ID: "outage-share", Unit: "%", Measured: kit.FactMeasured("outage_failed_pct")},
+				Objectives: []chapters.Objective{
+					{ID: "kill", Check: func(r *chapters.Run) bool { _, ok := killOf(r, "app-1"); return ok }},
+					{ID: "recover", Check: func(r *chapters.Run) bool {
 						kill, ok := killOf(r, "app-1")
 						if !ok {
 							return false
@@ -162,7 +157,7 @@ func Scaling() *Chapter {
 						if !ok {
 							return false
 						}
-						from := secOf(up.T) + 1
+						from := kit.SecOf(up.T) + 1
 						if r.Seconds() < from+10 {
 							return false
 						}
@@ -173,36 +168,36 @@ func Scaling() *Chapter {
 			},
 			{
 				ID: "scale-out",
-				Build: func(sys *engine.System, opt Options) error {
-					db, err := addDB(sys, "db-1", "xlarge", scalingWork(), sqldb.DefaultShape(), opt.Seed)
+				Build: func(sys *engine.System, opt chapters.Options) error {
+					db, err := kit.AddDB(sys, "db-1", "xlarge", scalingWork(), sqldb.DefaultShape(), opt.Seed)
 					if err != nil {
 						return err
 					}
 					var webs []engine.Node
 					for _, name := range []string{"web-1", "web-2", "web-3"} {
-						w, err := addWeb(sys, name, "large", scalingWork(), false, db, nil)
+						w, err := kit.AddWeb(sys, name, "large", scalingWork(), false, db, nil)
 						if err != nil {
 							return err
 						}
 						webs = append(webs, w)
 					}
-					return startLoad(sys, opt, 300, scalingMix(), randomEntry(opt.Seed, webs...))
+					return kit.StartLoad(sys, opt, 300, scalingMix(), kit.RandomEntry(opt.Seed, webs...))
 				},
-				Watch: func(r *Run) {
+				Watch: func(r *chapters.Run) {
 					kill, ok := killOf(r, "web-")
 					if !ok {
 						return
 					}
-					from := secOf(kill.T) + 1
+					from := kit.SecOf(kill.T) + 1
 					if r.Seconds() >= from+10 {
-						if p, ok := failedPct(r, from, from+10); ok {
-							r.Facts["scale_out_failed_pct"] = round1(p)
+						if p, ok := kit.FailedPct(r, from, from+10); ok {
+							r.Facts["scale_out_failed_pct"] = chapters.Round1(p)
 						}
 					}
 				},
-				Prediction: &Prediction{ID: "out-share", Unit: "%", Measured: factMeasured("scale_out_failed_pct")},
-				Objectives: []Objective{
-					{ID: "kill-one", Check: func(r *Run) bool { _, ok := r.Facts["scale_out_failed_pct"]; return ok }},
+				Prediction: &chapters.Prediction{ID: "out-share", Unit: "%", Measured: kit.FactMeasured("scale_out_failed_pct")},
+				Objectives: []chapters.Objective{
+					{ID: "kill-one", Check: func(r *chapters.Run) bool { _, ok := r.Facts["scale_out_failed_pct"]; return ok }},
 				},
 			},
 		},

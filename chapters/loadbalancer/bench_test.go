@@ -1,4 +1,4 @@
-package chapters
+package loadbalancer
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"scalelab/chapters/internal/kit"
 	"scalelab/engine/lb"
 	"scalelab/engine/sqldb"
 	"sync/atomic"
@@ -23,7 +24,7 @@ func zeroWorkLB(b *testing.B) (*engine.System, *lb.LB) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { sys.Close() })
-	db, err := addDB(sys, "db-1", "2xlarge", engine.WorkModel{}, sqldb.DefaultShape(), 1)
+	db, err := kit.AddDB(sys, "db-1", "2xlarge", engine.WorkModel{}, sqldb.DefaultShape(), 1)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func zeroWorkLB(b *testing.B) (*engine.System, *lb.LB) {
 	for i := 1; i <= 3; i++ {
 		name := fmt.Sprintf("web-%d", i)
 		link := sys.AddLink("lb-1", name)
-		w, err := addWeb(sys, name, "2xlarge", engine.WorkModel{}, true, db, nil)
+		w, err := kit.AddWeb(sys, name, "2xlarge", engine.WorkModel{}, true, db, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,8 +1,9 @@
-package chapters
+package cache
 
 import (
 	"io"
 	"net/http"
+	"scalelab/chapters/internal/kit"
 	"scalelab/engine/cache"
 	"scalelab/engine/kv"
 	"scalelab/engine/sqldb"
@@ -25,7 +26,7 @@ func BenchmarkCachePath(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer sys.Close()
-	db, err := addDB(sys, "db-1", "2xlarge", engine.WorkModel{}, sqldb.DefaultShape(), 1)
+	db, err := kit.AddDB(sys, "db-1", "2xlarge", engine.WorkModel{}, sqldb.DefaultShape(), 1)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func BenchmarkCachePath(b *testing.B) {
 	if err := sys.AddNode(cached); err != nil {
 		b.Fatal(err)
 	}
-	direct, err := addWeb(sys, "web-2", "2xlarge", engine.WorkModel{}, false, db, nil)
+	direct, err := kit.AddWeb(sys, "web-2", "2xlarge", engine.WorkModel{}, false, db, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

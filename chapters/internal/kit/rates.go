@@ -1,4 +1,4 @@
-package chapters
+package kit
 
 import (
 	"sync"
@@ -9,17 +9,17 @@ import (
 // ratio over the last few seconds can be read from any two samples. It is
 // safe for concurrent use (gauges and Watch sample from different
 // goroutines, each with its own ring).
-type ring struct {
+type Ring struct {
 	mu   sync.Mutex
 	keep time.Duration
 	t    []time.Duration
 	v    [][]float64
 }
 
-func newRing(keep time.Duration) *ring { return &ring{keep: keep} }
+func NewRing(keep time.Duration) *Ring { return &Ring{keep: keep} }
 
 // add records the counters at lab time t.
-func (r *ring) add(t time.Duration, v ...float64) {
+func (r *Ring) Add(t time.Duration, v ...float64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if n := len(r.t); n > 0 && t <= r.t[n-1] {
@@ -37,7 +37,7 @@ func (r *ring) add(t time.Duration, v ...float64) {
 // delta returns how much each counter grew over the last d (or less, when
 // the ring holds less) and the lab time that covers; ok is false with
 // under half of d.
-func (r *ring) delta(d time.Duration) (dv []float64, span time.Duration, ok bool) {
+func (r *Ring) Delta(d time.Duration) (dv []float64, span time.Duration, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := len(r.t)
@@ -60,7 +60,7 @@ func (r *ring) delta(d time.Duration) (dv []float64, span time.Duration, ok bool
 }
 
 // perSec is a counter's growth per lab second over span.
-func perSec(x float64, span time.Duration) float64 {
+func PerSec(x float64, span time.Duration) float64 {
 	if span <= 0 {
 		return 0
 	}
@@ -68,7 +68,7 @@ func perSec(x float64, span time.Duration) float64 {
 }
 
 // ratioPct is 100*a/(a+b), and whether there was anything to divide.
-func ratioPct(a, b float64) (float64, bool) {
+func RatioPct(a, b float64) (float64, bool) {
 	if a+b <= 0 {
 		return 0, false
 	}

@@ -1,23 +1,23 @@
-package chapters
+package cache
 
 // The scenario files sort after the other test files, so their real-time
 // runs start once the other packages' tests, which go test runs alongside
 // this package's, have finished and left the CPU to them.
 
 import (
+	"scalelab/chapters"
+	"scalelab/chapters/internal/chaptertest"
 	"strings"
 	"testing"
 	"time"
-
-	"scalelab/engine"
 )
 
 // Zipf keys with a 60 s TTL: the cache answers most reads and the database
 // sees only the misses; uniform keys over the same users hit far less.
 func TestCacheZipfHitRatioSparesTheDatabase(t *testing.T) {
-	rep := RunStep(t, Cache(), 1, 36*time.Second, Options{}, "24s set load.keys uniform")
-	hit, dbps := Fact(t, rep, "hit_pct_zipf_60s"), Fact(t, rep, "db_reads_per_s_zipf_60s")
-	uniform := Fact(t, rep, "hit_pct_uniform_60s")
+	rep := chaptertest.RunStep(t, Cache(), 1, 36*time.Second, chapters.Options{}, "24s set load.keys uniform")
+	hit, dbps := chaptertest.Fact(t, rep, "hit_pct_zipf_60s"), chaptertest.Fact(t, rep, "db_reads_per_s_zipf_60s")
+	uniform := chaptertest.Fact(t, rep, "hit_pct_uniform_60s")
 	reads := 0.9 * cacheRate // read share of the load
 	t.Logf("Zipf, 60 s TTL: hit ratio %.1f%%, %.0f database reads/s of %.0f reads/s; uniform: %.1f%%", hit, dbps, reads, uniform)
 	if hit <= 80 {
@@ -37,13 +37,13 @@ func TestCacheZipfHitRatioSparesTheDatabase(t *testing.T) {
 
 // A cache far smaller than the hot set evicts all the time and hits less.
 func TestCacheTooSmallEvicts(t *testing.T) {
-	rep := RunStep(t, Cache(), 3, 16*time.Second, Options{}, "")
-	hit, evps := Fact(t, rep, "hit_pct_mem_16kb"), Fact(t, rep, "evictions_per_s_mem_16kb")
+	rep := chaptertest.RunStep(t, Cache(), 3, 16*time.Second, chapters.Options{}, "")
+	hit, evps := chaptertest.Fact(t, rep, "hit_pct_mem_16kb"), chaptertest.Fact(t, rep, "evictions_per_s_mem_16kb")
 	t.Logf("16 KB cache: hit ratio %.1f%%, %.0f evictions/s", hit, evps)
 	if hit >= 70 || evps < 20 {
 		t.Errorf("a 16 KB cache should churn: hit ratio %.1f%% (want under 70%%), %.1f evictions/s (want 20+)", hit, evps)
 	}
-	if !Met(rep, "churn") {
+	if !chaptertest.Met(rep, "churn") {
 		t.Error("objective churn not met")
 	}
 }
@@ -51,11 +51,11 @@ func TestCacheTooSmallEvicts(t *testing.T) {
 // The cache dies: reads fall through to the database, none fails; it comes
 // back empty and refills.
 func TestCacheDeathFailsNoRead(t *testing.T) {
-	rep := RunStep(t, Cache(), 4, 38*time.Second, Options{}, "10s kill cache-1\n20s restart cache-1")
-	up, down := Fact(t, rep, "db_reads_per_s_cache_up"), Fact(t, rep, "db_reads_per_s_cache_down")
+	rep := chaptertest.RunStep(t, Cache(), 4, 38*time.Second, chapters.Options{}, "10s kill cache-1\n20s restart cache-1")
+	up, down := chaptertest.Fact(t, rep, "db_reads_per_s_cache_up"), chaptertest.Fact(t, rep, "db_reads_per_s_cache_down")
 	t.Logf("database reads/s: %.0f with the cache, %.0f without; p99 of db-1 without: %.1f ms; refilled to 80%% in %.1f s",
-		up, down, Fact(t, rep, "db_p99_ms_cache_down"), Fact(t, rep, "refill_s"))
-	if f := Fact(t, rep, "read_failed_pct_cache_down"); f != 0 || rep.Requests.Failed != 0 {
+		up, down, chaptertest.Fact(t, rep, "db_p99_ms_cache_down"), chaptertest.Fact(t, rep, "refill_s"))
+	if f := chaptertest.Fact(t, rep, "read_failed_pct_cache_down"); f != 0 || rep.Requests.Failed != 0 {
 		t.Errorf("with the cache down %.2f%% of reads failed (%d requests in all); the database can serve them", f, rep.Requests.Failed)
 	}
 	if down < 3*up {
@@ -65,7 +65,7 @@ func TestCacheDeathFailsNoRead(t *testing.T) {
 	for _, e := range rep.Events {
 		cold = cold || (e.Kind == "up" && e.Node == "cache-1" && strings.Contains(e.Detail, "empty"))
 	}
-	if !cold || !Met(rep, "cold") {
+	if !cold || !chaptertest.Met(rep, "cold") {
 		t.Errorf("the restarted cache should come back empty and refill: cold %v, events %v", cold, rep.Events)
 	}
 }
@@ -73,32 +73,10 @@ func TestCacheDeathFailsNoRead(t *testing.T) {
 // A hot key expires under load: without coalescing the database gets a
 // burst; with it, one read.
 func TestCacheCoalescingStopsTheStampede(t *testing.T) {
-	rep := RunStep(t, Cache(), 5, 32*time.Second, Options{}, "16s set cache.coalesce on")
-	without, with := Fact(t, rep, "stampede_db_reads"), Fact(t, rep, "stampede_db_reads_coalesced")
+	rep := chaptertest.RunStep(t, Cache(), 5, 32*time.Second, chapters.Options{}, "16s set cache.coalesce on")
+	without, with := chaptertest.Fact(t, rep, "stampede_db_reads"), chaptertest.Fact(t, rep, "stampede_db_reads_coalesced")
 	t.Logf("database reads per expiry of the hot key: %.1f without coalescing, %.1f with", without, with)
 	if with > 1 || with*10 > without {
 		t.Errorf("coalescing should cut the hot key's reads per expiry by 90%% or more: %.1f → %.1f", without, with)
-	}
-}
-
-// A script may name a node an earlier `add` line creates.
-func TestAddedByScript(t *testing.T) {
-	added := map[string]bool{"cache": true}
-	unknown := engine.ErrUnknownTarget
-	for _, tc := range []struct {
-		a    engine.Action
-		err  error
-		want bool
-	}{
-		{engine.Action{Kind: engine.ActKill, Target: "cache-2"}, unknown, true},
-		{engine.Action{Kind: engine.ActKill, Target: "cache-x"}, unknown, false},
-		{engine.Action{Kind: engine.ActKill, Target: "db-2"}, unknown, false},
-		{engine.Action{Kind: engine.ActKill, Target: "cache-2"}, engine.ErrNotSupported, false},
-		{engine.Action{Kind: engine.ActCut, Target: "cache-2,cache-3"}, unknown, true},
-		{engine.Action{Kind: engine.ActLatency, Target: "web-1>cache-2"}, unknown, false},
-	} {
-		if got := addedByScript(added, tc.a, tc.err); got != tc.want {
-			t.Errorf("%v (%v): %v, want %v", tc.a, tc.err, got, tc.want)
-		}
 	}
 }

@@ -1,8 +1,10 @@
-package chapters
+package cdn
 
 import (
 	"fmt"
 	"net/http"
+	"scalelab/chapters"
+	"scalelab/chapters/internal/kit"
 	"scalelab/engine/cdn"
 	"strings"
 	"sync"
@@ -47,11 +49,11 @@ type cdnLab struct {
 	origin   *cdn.Origin
 	edges    []*cdn.Edge
 	browsers *cdn.Browsers
-	gauge    *ring
-	watch    *ring
+	gauge    *kit.Ring
+	watch    *kit.Ring
 	lead     []string
 	ringsMu  sync.Mutex
-	rings    map[string]*ring // per edge, for the gauges
+	rings    map[string]*kit.Ring // per edge, for the gauges
 
 	// Watch's state between snapshots
 	purgeBase   map[time.Duration]int64    // stale count 1 s after each purge
@@ -94,7 +96,7 @@ type cdnTune struct {
 	lead       []string // the gauges the step shows first
 }
 
-func buildCDN(sys *engine.System, opt Options, tune cdnTune) error {
+func buildCDN(sys *engine.System, opt chapters.Options, tune cdnTune) error {
 	var files []cdn.StaticFile
 	for _, f := range assets.StaticFiles() {
 		files = append(files, cdn.StaticFile{Name: f.Name, Type: f.Type, Body: f.Body, Text: f.Text})
@@ -107,7 +109,7 @@ func buildCDN(sys *engine.System, opt Options, tune cdnTune) error {
 	if err := sys.AddNode(origin); err != nil {
 		return err
 	}
-	l := &cdnLab{sys: sys, origin: origin, gauge: newRing(20 * time.Second), watch: newRing(30 * time.Second), lead: tune.lead,
+	l := &cdnLab{sys: sys, origin: origin, gauge: kit.NewRing(20 * time.Second), watch: kit.NewRing(30 * time.Second), lead: tune.lead,
 		purgeBase: map[time.Duration]int64{}, deployBase: map[time.Duration]int64{}, regionTotal: map[string][2]int64{},
 		originDown: map[time.Duration][2]int64{}}
 	for _, reg := range cdnRegions() {
@@ -127,8 +129,8 @@ func buildCDN(sys *engine.System, opt Options, tune cdnTune) error {
 	l.browsers.SetCDN(tune.route == "cdn")
 	sys.SetValue("cdn", l)
 	l.knobs(tune)
-	sys.Handle(engine.ActDeploy, func(engine.Action) error { origin.Deploy(); return nil })
-	sys.Handle(engine.ActPurge, func(engine.Action) error { return l.purge() })
+	sys.Handle(cdn.ActDeploy, func(engine.Action) error { origin.Deploy(); return nil })
+	sys.Handle(cdn.ActPurge, func(engine.Action) error { return l.purge() })
 	sys.AddGauges(l.gauges)
 
 	cfg := engine.DefaultLoadConfig()
@@ -176,17 +178,17 @@ func (l *cdnLab) knobs(tune cdnTune) {
 		return func(v string) error { apply(v == "on"); return nil }
 	}
 	all := map[string]*engine.Knob{
-		"cdn.route": choiceKnob("cdn.route", []string{"cdn", "origin"}, tune.route, func(v string) error { b.SetCDN(v == "cdn"); return nil }),
-		"cdn.ttl": choiceKnob("cdn.ttl", cdnTTLs, tune.ttl, func(v string) error {
+		"cdn.route": kit.ChoiceKnob("cdn.route", []string{"cdn", "origin"}, tune.route, func(v string) error { b.SetCDN(v == "cdn"); return nil }),
+		"cdn.ttl": kit.ChoiceKnob("cdn.ttl", cdnTTLs, tune.ttl, func(v string) error {
 			d, err := time.ParseDuration(v)
 			if err == nil {
 				o.SetTTL(d)
 			}
 			return err
 		}),
-		"cdn.urls":           choiceKnob("cdn.urls", []string{"plain", "versioned"}, "plain", func(v string) error { b.SetVersioned(v == "versioned"); return nil }),
-		"cdn.fallback":       choiceKnob("cdn.fallback", []string{"on", "off"}, "on", onOff(b.SetFallback)),
-		"cdn.stale-if-error": choiceKnob("cdn.stale-if-error", []string{"off", "on"}, "off", onOff(o.SetStaleIfError)),
+		"cdn.urls":           kit.ChoiceKnob("cdn.urls", []string{"plain", "versioned"}, "plain", func(v string) error { b.SetVersioned(v == "versioned"); return nil }),
+		"cdn.fallback":       kit.ChoiceKnob("cdn.fallback", []string{"on", "off"}, "on", onOff(b.SetFallback)),
+		"cdn.stale-if-error": kit.ChoiceKnob("cdn.stale-if-error", []string{"off", "on"}, "off", onOff(o.SetStaleIfError)),
 	}
 	for _, k := range tune.knobs {
 		l.sys.AddKnob(all[k])
@@ -195,22 +197,22 @@ func (l *cdnLab) knobs(tune cdnTune) {
 
 func (l *cdnLab) gauges() []engine.Gauge {
 	now := l.sys.Clock.Now()
-	l.gauge.add(now, l.counts().slice()...)
+	l.gauge.Add(now, l.counts().slice()...)
 	var out []engine.Gauge
-	if dv, span, ok := l.gauge.delta(5 * time.Second); ok {
+	if dv, span, ok := l.gauge.Delta(5 * time.Second); ok {
 		d := cdnCountsOf(dv)
-		if hr, ok := ratioPct(d.edgeHits, d.edgeMisses); ok {
-			out = append(out, engine.Gauge{Name: "edge hit ratio", Value: round1(hr), Unit: "%"})
+		if hr, ok := kit.RatioPct(d.edgeHits, d.edgeMisses); ok {
+			out = append(out, engine.Gauge{Name: "edge hit ratio", Value: chapters.Round1(hr), Unit: "%"})
 		}
 		if d.requests > 0 {
-			out = append(out, engine.Gauge{Name: "origin offload", Value: round1(max(0, 100*(1-d.originReqs/d.requests))), Unit: "%"})
+			out = append(out, engine.Gauge{Name: "origin offload", Value: chapters.Round1(max(0, 100*(1-d.originReqs/d.requests))), Unit: "%"})
 		}
-		out = append(out, engine.Gauge{Name: "origin req/s", Value: round1(perSec(d.originReqs, span))})
-		out = append(out, engine.Gauge{Name: "egress $/h", Value: round1(egressPerHour(d, span)), Unit: "$/h", Modelled: true})
+		out = append(out, engine.Gauge{Name: "origin req/s", Value: chapters.Round1(kit.PerSec(d.originReqs, span))})
+		out = append(out, engine.Gauge{Name: "egress $/h", Value: chapters.Round1(egressPerHour(d, span)), Unit: "$/h", Modelled: true})
 	}
 	for _, reg := range cdnRegions() {
 		if _, q := l.browsers.Latency.Recent(reg.Name); q.N > 0 {
-			out = append(out, msGauge("p50 "+reg.Name, q.P50))
+			out = append(out, kit.MsGauge("p50 "+reg.Name, q.P50))
 		}
 	}
 	n, _ := l.browsers.Stale()
@@ -218,26 +220,26 @@ func (l *cdnLab) gauges() []engine.Gauge {
 	// each edge's own hit ratio, over the same seconds
 	for _, e := range l.edges {
 		st := e.Stats()
-		l.edgeRing(e.Name()).add(now, float64(st.Hits), float64(st.Misses))
-		if dv, _, ok := l.edgeRing(e.Name()).delta(5 * time.Second); ok {
-			if hr, ok := ratioPct(dv[0], dv[1]); ok {
-				out = append(out, engine.Gauge{Name: e.Name() + " hit", Value: round1(hr), Unit: "%"})
+		l.edgeRing(e.Name()).Add(now, float64(st.Hits), float64(st.Misses))
+		if dv, _, ok := l.edgeRing(e.Name()).Delta(5 * time.Second); ok {
+			if hr, ok := kit.RatioPct(dv[0], dv[1]); ok {
+				out = append(out, engine.Gauge{Name: e.Name() + " hit", Value: chapters.Round1(hr), Unit: "%"})
 			}
 		}
 	}
-	return leadGauges(out, l.lead...)
+	return kit.LeadGauges(out, l.lead...)
 }
 
 // edgeRing is the gauges' ring of one edge's hits and misses.
-func (l *cdnLab) edgeRing(name string) *ring {
+func (l *cdnLab) edgeRing(name string) *kit.Ring {
 	l.ringsMu.Lock()
 	defer l.ringsMu.Unlock()
 	if l.rings == nil {
-		l.rings = map[string]*ring{}
+		l.rings = map[string]*kit.Ring{}
 	}
 	r := l.rings[name]
 	if r == nil {
-		r = newRing(20 * time.Second)
+		r = kit.NewRing(20 * time.Second)
 		l.rings[name] = r
 	}
 	return r
@@ -245,31 +247,31 @@ func (l *cdnLab) edgeRing(name string) *ring {
 
 // egressPerHour is the modelled egress bill per hour at the rate of d.
 func egressPerHour(d cdnCounts, span time.Duration) float64 {
-	gbPerHour := func(bytes float64) float64 { return perSec(bytes, span) * 3600 / 1e9 }
+	gbPerHour := func(bytes float64) float64 { return kit.PerSec(bytes, span) * 3600 / 1e9 }
 	return gbPerHour(d.originBytes)*originPerGB + gbPerHour(d.edgeBytes)*cdnPerGB
 }
 
-func cdnOf(r *Run) *cdnLab {
+func cdnOf(r *chapters.Run) *cdnLab {
 	l, _ := r.Sys.Value("cdn").(*cdnLab)
 	return l
 }
 
 // watchCDN latches the chapter's figures on every snapshot.
-func watchCDN(r *Run) {
+func watchCDN(r *chapters.Run) {
 	l := cdnOf(r)
 	if l == nil {
 		return
 	}
 	now := r.Now()
 	cur := l.counts()
-	l.watch.add(now, cur.slice()...)
+	l.watch.Add(now, cur.slice()...)
 	r.Facts["edge_hit_ratio"] = 0
-	if hr, ok := ratioPct(cur.edgeHits, cur.edgeMisses); ok {
-		r.Facts["edge_hit_ratio"] = round1(hr)
+	if hr, ok := kit.RatioPct(cur.edgeHits, cur.edgeMisses); ok {
+		r.Facts["edge_hit_ratio"] = chapters.Round1(hr)
 	}
 	r.Facts["origin_requests"] = cur.originReqs
 	if cur.requests > 0 {
-		r.Facts["offload_pct"] = round1(max(0, 100*(1-cur.originReqs/cur.requests)))
+		r.Facts["offload_pct"] = chapters.Round1(max(0, 100*(1-cur.originReqs/cur.requests)))
 	}
 	stale, lastStale := l.browsers.Stale()
 	r.Facts["stale_responses"] = float64(stale)
@@ -292,11 +294,11 @@ func watchCDN(r *Run) {
 	if knob := r.KnobAt("cdn.route", now); knob == route && edgesUp && originUp && r.Held(10*time.Second, "cdn.route", knob) {
 		for _, reg := range cdnRegions() {
 			if _, q := l.browsers.Latency.Recent(reg.Name + "/" + route); q.N >= 20 {
-				r.Facts["p50_ms_"+reg.Name+"_"+route] = round1(engine.Ms(q.P50))
+				r.Facts["p50_ms_"+reg.Name+"_"+route] = chapters.Round1(engine.Ms(q.P50))
 			}
 		}
-		if dv, span, ok := l.watch.delta(5 * time.Second); ok {
-			r.Facts["egress_usd_per_h_"+route] = round1(egressPerHour(cdnCountsOf(dv), span))
+		if dv, span, ok := l.watch.Delta(5 * time.Second); ok {
+			r.Facts["egress_usd_per_h_"+route] = chapters.Round1(egressPerHour(cdnCountsOf(dv), span))
 		}
 	}
 	ttl := l.origin.TTL()
@@ -336,7 +338,7 @@ func watchCDN(r *Run) {
 			if lastStale > d.T {
 				w = (lastStale - d.T).Seconds()
 			}
-			r.Facts["stale_window_s"] = round1(w)
+			r.Facts["stale_window_s"] = chapters.Round1(w)
 		}
 	}
 	// failures by region while its edge is down, by fallback
@@ -356,11 +358,11 @@ func watchCDN(r *Run) {
 		r.Facts["n_ok_edge_down"+suffix] += float64(ok - prev[0])
 		r.Facts["n_bad_edge_down"+suffix] += float64(bad - prev[1])
 		if t := r.Facts["n_ok_edge_down"+suffix] + r.Facts["n_bad_edge_down"+suffix]; t >= 50 {
-			r.Facts["failed_pct_edge_down"+suffix] = round1(100 * r.Facts["n_bad_edge_down"+suffix] / t)
+			r.Facts["failed_pct_edge_down"+suffix] = chapters.Round1(100 * r.Facts["n_bad_edge_down"+suffix] / t)
 		}
 		if fb == "on" {
 			if _, q := l.browsers.Latency.Recent(reg + "/fallback"); q.N >= 20 {
-				r.Facts["p50_ms_fallback"] = round1(engine.Ms(q.P50))
+				r.Facts["p50_ms_fallback"] = chapters.Round1(engine.Ms(q.P50))
 			}
 		}
 	}
@@ -376,14 +378,14 @@ func watchCDN(r *Run) {
 			}
 			okN, bad := t.OK-base[0], t.Failed-base[1]
 			if okN+bad >= 100 {
-				r.Facts["failed_pct_origin_down"] = round1(100 * float64(bad) / float64(okN+bad))
+				r.Facts["failed_pct_origin_down"] = chapters.Round1(100 * float64(bad) / float64(okN+bad))
 			}
 		}
 	}
 }
 
-func cdnLesson(r *Run) map[string]any {
-	out := factsLesson(r)
+func cdnLesson(r *chapters.Run) map[string]any {
+	out := kit.FactsLesson(r)
 	for _, k := range []string{"edge_hit_ratio", "origin_requests", "stale_responses"} {
 		if _, ok := out[k]; !ok {
 			out[k] = 0.0
@@ -393,7 +395,7 @@ func cdnLesson(r *Run) map[string]any {
 	if l := cdnOf(r); l != nil {
 		for _, reg := range cdnRegions() {
 			if _, _, q := l.browsers.Latency.Totals(reg.Name); q.N > 0 {
-				by[reg.Name] = round1(engine.Ms(q.P50))
+				by[reg.Name] = chapters.Round1(engine.Ms(q.P50))
 			}
 		}
 	}
@@ -401,17 +403,17 @@ func cdnLesson(r *Run) map[string]any {
 	return out
 }
 
-func cdnStep(tune cdnTune) func(sys *engine.System, opt Options) error {
-	return func(sys *engine.System, opt Options) error { return buildCDN(sys, opt, tune) }
+func cdnStep(tune cdnTune) func(sys *engine.System, opt chapters.Options) error {
+	return func(sys *engine.System, opt chapters.Options) error { return buildCDN(sys, opt, tune) }
 }
 
 // recentCDN is the last 5 s of counters, held under route cdn for 10 s.
-func recentCDN(r *Run) (cdnCounts, bool) {
+func recentCDN(r *chapters.Run) (cdnCounts, bool) {
 	l := cdnOf(r)
 	if l == nil || !r.Held(10*time.Second, "cdn.route", "cdn") {
 		return cdnCounts{}, false
 	}
-	dv, _, ok := l.watch.delta(5 * time.Second)
+	dv, _, ok := l.watch.Delta(5 * time.Second)
 	if !ok {
 		return cdnCounts{}, false
 	}
@@ -421,24 +423,24 @@ func recentCDN(r *Run) (cdnCounts, bool) {
 // CDN is chapter 6: static files from edges near the users; Cache-Control
 // TTLs; origin offload; deploys with purge or versioned URLs; an edge's and
 // the origin's death.
-func CDN() *Chapter {
-	return &Chapter{
+func CDN() *chapters.Chapter {
+	return &chapters.Chapter{
 		ID:     "cdn",
 		Number: 6,
 		Lesson: cdnLesson,
-		Steps: []Step{
+		Steps: []chapters.Step{
 			{
 				ID:    "edges",
 				Build: cdnStep(cdnTune{route: "origin", ttl: "60s", knobs: []string{"cdn.route"}, lead: []string{"p50 us", "p50 eu", "p50 ap", "edge hit ratio", "origin offload"}}),
-				Keys:  []Key{{Key: "c", Help: "use the cdn", Knob: "cdn.route"}},
+				Keys:  []chapters.Key{{Key: "c", Help: "use the cdn", Knob: "cdn.route"}},
 				Watch: watchCDN,
-				Prediction: &Prediction{ID: "ap-p50", Choices: 3, Unit: "%", Measured: func(r *Run) (float64, bool) {
+				Prediction: &chapters.Prediction{ID: "ap-p50", Choices: 3, Unit: "%", Measured: func(r *chapters.Run) (float64, bool) {
 					o, ok1 := r.Facts["p50_ms_ap_origin"]
 					c, ok2 := r.Facts["p50_ms_ap_cdn"]
 					if !ok1 || !ok2 || o == 0 {
 						return 0, false
 					}
-					return round1(100 * c / o), true
+					return chapters.Round1(100 * c / o), true
 				}, Correct: func(v float64) int {
 					switch {
 					case v > 70:
@@ -448,8 +450,8 @@ func CDN() *Chapter {
 					}
 					return 2
 				}},
-				Objectives: []Objective{
-					{ID: "no-cdn", Check: func(r *Run) bool {
+				Objectives: []chapters.Objective{
+					{ID: "no-cdn", Check: func(r *chapters.Run) bool {
 						for _, reg := range cdnRegions() {
 							if _, ok := r.Facts["p50_ms_"+reg.Name+"_origin"]; !ok {
 								return false
@@ -457,12 +459,12 @@ func CDN() *Chapter {
 						}
 						return true
 					}},
-					{ID: "with-cdn", Check: func(r *Run) bool {
+					{ID: "with-cdn", Check: func(r *chapters.Run) bool {
 						d, ok := recentCDN(r)
-						hr, okH := ratioPct(d.edgeHits, d.edgeMisses)
+						hr, okH := kit.RatioPct(d.edgeHits, d.edgeMisses)
 						return ok && okH && hr > 90
 					}},
-					{ID: "offload", Check: func(r *Run) bool {
+					{ID: "offload", Check: func(r *chapters.Run) bool {
 						d, ok := recentCDN(r)
 						return ok && d.requests > 0 && d.originReqs < 0.1*d.requests
 					}},
@@ -471,14 +473,14 @@ func CDN() *Chapter {
 			{
 				ID:    "deploy",
 				Build: cdnStep(cdnTune{route: "cdn", ttl: "60s", knobs: []string{"cdn.ttl", "cdn.urls"}, lead: []string{"stale responses", "edge hit ratio", "origin req/s"}}),
-				Keys: []Key{
-					{Key: "d", Help: "deploy new version", Action: engine.ActDeploy, Target: "origin"},
-					{Key: "u", Help: "purge the cdn", Action: engine.ActPurge, Target: "cdn"},
+				Keys: []chapters.Key{
+					{Key: "d", Help: "deploy new version", Action: cdn.ActDeploy, Target: "origin"},
+					{Key: "u", Help: "purge the cdn", Action: cdn.ActPurge, Target: "cdn"},
 					{Key: "t", Help: "edge ttl", Knob: "cdn.ttl"},
 					{Key: "v", Help: "versioned urls", Knob: "cdn.urls"},
 				},
 				Watch: watchCDN,
-				Prediction: &Prediction{ID: "stale-after-deploy", Choices: 3, Unit: "s", Measured: factMeasured("stale_window_s"), Correct: func(v float64) int {
+				Prediction: &chapters.Prediction{ID: "stale-after-deploy", Choices: 3, Unit: "s", Measured: kit.FactMeasured("stale_window_s"), Correct: func(v float64) int {
 					switch {
 					case v == 0:
 						return 0
@@ -487,13 +489,13 @@ func CDN() *Chapter {
 					}
 					return 2
 				}},
-				Objectives: []Objective{
-					{ID: "stale", Check: func(r *Run) bool { return r.Facts["stale_window_s"] > 0 }},
-					{ID: "purge", Check: func(r *Run) bool {
+				Objectives: []chapters.Objective{
+					{ID: "stale", Check: func(r *chapters.Run) bool { return r.Facts["stale_window_s"] > 0 }},
+					{ID: "purge", Check: func(r *chapters.Run) bool {
 						v, ok := r.Facts["stale_after_purge"]
 						return ok && v == 0
 					}},
-					{ID: "versioned", Check: func(r *Run) bool {
+					{ID: "versioned", Check: func(r *chapters.Run) bool {
 						v, ok := r.Facts["stale_versioned"]
 						return ok && v == 0
 					}},
@@ -502,20 +504,20 @@ func CDN() *Chapter {
 			{
 				ID:    "edge-dies",
 				Build: cdnStep(cdnTune{route: "cdn", ttl: "10s", knobs: []string{"cdn.fallback", "cdn.stale-if-error"}, lead: []string{"p50 us", "p50 eu", "p50 ap", "origin req/s"}}),
-				Keys: []Key{
+				Keys: []chapters.Key{
 					{Key: "f", Help: "origin fallback", Knob: "cdn.fallback"},
 					{Key: "e", Help: "stale if error", Knob: "cdn.stale-if-error"},
 				},
 				Watch:      watchCDN,
-				Prediction: &Prediction{ID: "edge-dies-fail", Unit: "%", Measured: factMeasured("failed_pct_edge_down")},
-				Objectives: []Objective{
-					{ID: "fallback", Check: func(r *Run) bool {
+				Prediction: &chapters.Prediction{ID: "edge-dies-fail", Unit: "%", Measured: kit.FactMeasured("failed_pct_edge_down")},
+				Objectives: []chapters.Objective{
+					{ID: "fallback", Check: func(r *chapters.Run) bool {
 						v, ok := r.Facts["failed_pct_edge_down"]
 						_, okP := r.Facts["p50_ms_fallback"]
 						return ok && okP && v == 0
 					}},
-					{ID: "no-fallback", Check: func(r *Run) bool { return r.Facts["failed_pct_edge_down_no_fallback"] > 0 }},
-					{ID: "stale-if-error", Check: func(r *Run) bool {
+					{ID: "no-fallback", Check: func(r *chapters.Run) bool { return r.Facts["failed_pct_edge_down_no_fallback"] > 0 }},
+					{ID: "stale-if-error", Check: func(r *chapters.Run) bool {
 						v, ok := r.Facts["failed_pct_origin_down"]
 						return ok && v == 0 && r.Facts["stale_if_error_served"] > 0
 					}},

@@ -1,27 +1,28 @@
-package chapters
+package chaptertest
 
 import (
 	"context"
+	"scalelab/chapters"
 	"scalelab/engine"
 	"testing"
 	"time"
 )
 
 // RunStep runs a step headless for dur with a chaos script and returns its report.
-func RunStep(t *testing.T, ch *Chapter, step int, dur time.Duration, opt Options, script string) *Report {
+func RunStep(t *testing.T, ch *chapters.Chapter, step int, dur time.Duration, opt chapters.Options, script string) *chapters.Report {
 	t.Helper()
 	lines, err := engine.ParseScript("chaos", script)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Headless(context.Background(), RunConfig{Chapter: ch, Step: step - 1, Duration: dur, Options: opt, Script: lines})
+	rep, err := chapters.Headless(context.Background(), chapters.RunConfig{Chapter: ch, Step: step - 1, Duration: dur, Options: opt, Script: lines})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return rep
 }
 
-func Fact(t *testing.T, rep *Report, key string) float64 {
+func Fact(t *testing.T, rep *chapters.Report, key string) float64 {
 	t.Helper()
 	v, ok := rep.Lesson[key]
 	if !ok {
@@ -30,7 +31,7 @@ func Fact(t *testing.T, rep *Report, key string) float64 {
 	return v.(float64)
 }
 
-func Met(rep *Report, id string) bool {
+func Met(rep *chapters.Report, id string) bool {
 	for _, o := range rep.Objectives {
 		if o.ID == id {
 			return o.Met
@@ -40,7 +41,7 @@ func Met(rep *Report, id string) bool {
 }
 
 // failedIn sums failures over load seconds [from, to).
-func FailedIn(rep *Report, from, to int) (failed, done int64) {
+func FailedIn(rep *chapters.Report, from, to int) (failed, done int64) {
 	for _, p := range rep.Series {
 		if p.Sec >= from && p.Sec < to {
 			failed += p.Failed

@@ -1,7 +1,9 @@
-package chapters
+package replication
 
 import (
 	"fmt"
+	"scalelab/chapters"
+	"scalelab/chapters/internal/kit"
 	"scalelab/engine/repl"
 	"scalelab/engine/web"
 	"sort"
@@ -34,7 +36,7 @@ type replWatch struct {
 	upAt        map[string]time.Duration // replica restarts waiting to catch up
 }
 
-func buildReplication(sys *engine.System, opt Options, tune func(*repl.ClusterConfig)) error {
+func buildReplication(sys *engine.System, opt chapters.Options, tune func(*repl.ClusterConfig)) error {
 	cfg := repl.DefaultClusterConfig()
 	cfg.Seed = opt.Seed
 	cfg.LinkDelay = 50 * time.Millisecond
@@ -66,7 +68,7 @@ func buildReplication(sys *engine.System, opt Options, tune func(*repl.ClusterCo
 	if opt.Rate > 0 {
 		cfgLoad.Rate = opt.Rate
 	}
-	cfgLoad.Entry = randomEntry(opt.Seed, webs...)
+	cfgLoad.Entry = kit.RandomEntry(opt.Seed, webs...)
 	l, err := engine.NewLoad(cfgLoad, sys.Clock)
 	if err != nil {
 		return err
@@ -81,30 +83,26 @@ func replGauges(sys *engine.System, cl *repl.Cluster) []engine.Gauge {
 	out := []engine.Gauge{
 		{Name: "stale reads", Value: float64(rs.Stale)},
 		{Name: "lost writes", Value: float64(len(st.Lost))},
-		{Name: "primary reads", Value: pct(rs.PrimaryReads, rs.Reads), Unit: "%"},
+		{Name: "primary reads", Value: chapters.Pct(rs.PrimaryReads, rs.Reads), Unit: "%"},
 	}
 	for _, n := range st.Nodes {
 		if n.Role == "replica" && n.State == engine.StateUp {
 			out = append(out, engine.Gauge{Name: n.Name + " lag", Value: engine.Ms(n.Lag), Unit: "ms"})
 		}
 	}
-	if p := opP99(sys, engine.OpWrite); p > 0 {
-		out = append(out, msGauge("write p99", p))
+	if p := kit.OpP99(sys, engine.OpWrite); p > 0 {
+		out = append(out, kit.MsGauge("write p99", p))
 	}
 	return out
 }
 
-func replOf(r *Run) *replicated {
+func replOf(r *chapters.Run) *replicated {
 	t, _ := r.Sys.Value("replicated").(*replicated)
 	return t
 }
 
-// factName makes a fact key part from a knob value ("200ms" → "200ms",
-// "semi-sync" → "semi_sync").
-func factName(v string) string { return strings.ReplaceAll(v, "-", "_") }
-
 // watchReplication latches the chapter's figures on every snapshot.
-func watchReplication(r *Run) {
+func watchReplication(r *chapters.Run) {
 	t := replOf(r)
 	if t == nil {
 		return
@@ -113,7 +111,7 @@ func watchReplication(r *Run) {
 	rs := t.cl.RouterStats()
 	okR, badR, _ := r.Sys.Load.OpStats(engine.OpRead)
 	delay, ryw := r.KnobAt("repl.delay", r.Now()), r.KnobAt("repl.ryw", r.Now())
-	key := factName(delay) + "_" + factName(ryw)
+	key := kit.FactName(delay) + "_" + kit.FactName(ryw)
 	r.Facts["n_reads_"+key] += float64(rs.Reads - w.lastStats.Reads)
 	r.Facts["n_stale_"+key] += float64(rs.Stale - w.lastStats.Stale)
 	// reads by how many replicas are up
@@ -133,12 +131,12 @@ func watchReplication(r *Run) {
 
 	for _, d := range []string{"50ms", "200ms", "1s"} {
 		if n := r.Facts["n_reads_"+d+"_off"]; n >= 200 {
-			r.Facts["stale_per_1k_reads_"+d] = round1(1000 * r.Facts["n_stale_"+d+"_off"] / n)
+			r.Facts["stale_per_1k_reads_"+d] = chapters.Round1(1000 * r.Facts["n_stale_"+d+"_off"] / n)
 		}
 	}
 	if n := r.Facts["n_readok_up0"] + r.Facts["n_readbad_up0"]; n >= 50 {
-		r.Facts["read_failed_pct_no_replica"] = round1(100 * r.Facts["n_readbad_up0"] / n)
-		r.Facts["primary_read_pct_no_replica"] = round1(100 * r.Facts["n_primaryreads_up0"] / max(r.Facts["n_reads_up0"], 1))
+		r.Facts["read_failed_pct_no_replica"] = chapters.Round1(100 * r.Facts["n_readbad_up0"] / n)
+		r.Facts["primary_read_pct_no_replica"] = chapters.Round1(100 * r.Facts["n_primaryreads_up0"] / max(r.Facts["n_reads_up0"], 1))
 	}
 	// a restarted replica catching up: from its up event to zero lag
 	for _, e := range r.Events {
@@ -156,7 +154,7 @@ func watchReplication(r *Run) {
 	}
 	// failovers
 	mode := r.KnobAt("repl.mode", r.Now())
-	r.Facts["max_lag_ms"] = round1(engine.Ms(st.MaxLag))
+	r.Facts["max_lag_ms"] = chapters.Round1(engine.Ms(st.MaxLag))
 	r.Facts["stale_reads"] = float64(rs.Stale)
 	r.Facts["writes_unavailable_ms"] = float64(rs.WritesDown.Milliseconds())
 	for i, p := range st.Promotions {
@@ -164,7 +162,7 @@ func watchReplication(r *Run) {
 			r.Facts["failover_ms"] = float64((p.At - cause).Milliseconds())
 		}
 		m := r.KnobAt("repl.mode", p.At)
-		r.Facts["lost_writes_"+factName(m)] = float64(len(p.Lost))
+		r.Facts["lost_writes_"+kit.FactName(m)] = float64(len(p.Lost))
 		if i == 0 {
 			r.Facts["lost_writes_first_failover"] = float64(len(p.Lost))
 		}
@@ -180,15 +178,15 @@ func watchReplication(r *Run) {
 		}
 	}
 	r.Facts["replayed"] = float64(replayed)
-	if p := opP99(r.Sys, engine.OpWrite); p > 0 && r.Held(settle, "repl.mode", mode) && len(st.Promotions) == 0 {
+	if p := kit.OpP99(r.Sys, engine.OpWrite); p > 0 && r.Held(kit.Settle, "repl.mode", mode) && len(st.Promotions) == 0 {
 		_, q := r.Sys.Load.OpRecent(engine.OpWrite)
-		r.Facts["write_p50_ms_"+factName(mode)] = round1(engine.Ms(q.P50))
+		r.Facts["write_p50_ms_"+kit.FactName(mode)] = chapters.Round1(engine.Ms(q.P50))
 	}
 }
 
 // lastCause is when the primary that a promotion replaced was killed or
 // cut off, before the promotion.
-func lastCause(r *Run, p repl.Promotion) (time.Duration, bool) {
+func lastCause(r *chapters.Run, p repl.Promotion) (time.Duration, bool) {
 	var t time.Duration = -1
 	for _, e := range r.Events {
 		if e.T > p.At {
@@ -201,8 +199,8 @@ func lastCause(r *Run, p repl.Promotion) (time.Duration, bool) {
 	return t, t >= 0
 }
 
-func replicationLesson(r *Run) map[string]any {
-	out := factsLesson(r)
+func replicationLesson(r *chapters.Run) map[string]any {
+	out := kit.FactsLesson(r)
 	t := replOf(r)
 	if t == nil {
 		return out
@@ -232,8 +230,8 @@ func replicationLesson(r *Run) map[string]any {
 // Replication is chapter 4: a primary takes writes, replicas take reads;
 // lag and stale reads; replica and primary failures; async loses
 // acknowledged writes on failover, semi-sync does not; a partition.
-func Replication() *Chapter {
-	staleRatio := func(r *Run) (float64, bool) {
+func Replication() *chapters.Chapter {
+	staleRatio := func(r *chapters.Run) (float64, bool) {
 		a, ok1 := r.Facts["stale_per_1k_reads_50ms"]
 		b, ok2 := r.Facts["stale_per_1k_reads_200ms"]
 		if !ok1 || !ok2 {
@@ -245,34 +243,34 @@ func Replication() *Chapter {
 			}
 			return 99, true
 		}
-		return round1(b / a), true
+		return chapters.Round1(b / a), true
 	}
-	return &Chapter{
+	return &chapters.Chapter{
 		ID:     "replication",
 		Number: 4,
 		Lesson: replicationLesson,
-		Steps: []Step{
+		Steps: []chapters.Step{
 			{
 				ID:    "read-replicas",
-				Build: func(sys *engine.System, opt Options) error { return buildReplication(sys, opt, nil) },
-				Keys: []Key{
+				Build: func(sys *engine.System, opt chapters.Options) error { return buildReplication(sys, opt, nil) },
+				Keys: []chapters.Key{
 					{Key: "y", Help: "replication delay", Knob: "repl.delay"},
 					{Key: "w", Help: "read your writes", Knob: "repl.ryw"},
 					{Key: "c", Help: "apply cost", Knob: "repl.apply"},
 				},
 				Watch: watchReplication,
-				Prediction: &Prediction{ID: "stale-delay", Choices: 3, Unit: "×", Measured: staleRatio,
+				Prediction: &chapters.Prediction{ID: "stale-delay", Choices: 3, Unit: "×", Measured: staleRatio,
 					Correct: func(v float64) int {
 						if v < 1.5 {
 							return 0
 						}
 						return 1
 					}},
-				Objectives: []Objective{
-					{ID: "see-stale", Check: func(r *Run) bool {
+				Objectives: []chapters.Objective{
+					{ID: "see-stale", Check: func(r *chapters.Run) bool {
 						return r.KnobTime("repl.delay", "200ms") >= 10*time.Second && r.Facts["n_stale_200ms_off"] > 0
 					}},
-					{ID: "ryw", Check: func(r *Run) bool {
+					{ID: "ryw", Check: func(r *chapters.Run) bool {
 						for _, m := range []string{repl.RYWPrimary, repl.RYWWait} {
 							k := "200ms_" + m
 							if r.Facts["n_reads_"+k] >= 1000 && r.Facts["n_stale_"+k] == 0 {
@@ -285,20 +283,20 @@ func Replication() *Chapter {
 			},
 			{
 				ID:         "replica-dies",
-				Build:      func(sys *engine.System, opt Options) error { return buildReplication(sys, opt, nil) },
-				Keys:       []Key{{Key: "a", Help: "add replica", Action: engine.ActAdd, Target: "db"}},
+				Build:      func(sys *engine.System, opt chapters.Options) error { return buildReplication(sys, opt, nil) },
+				Keys:       []chapters.Key{{Key: "a", Help: "add replica", Action: engine.ActAdd, Target: "db"}},
 				Watch:      watchReplication,
-				Prediction: &Prediction{ID: "no-replica-reads", Unit: "%", Measured: factMeasured("read_failed_pct_no_replica")},
-				Objectives: []Objective{
-					{ID: "kill-replica", Check: func(r *Run) bool {
+				Prediction: &chapters.Prediction{ID: "no-replica-reads", Unit: "%", Measured: kit.FactMeasured("read_failed_pct_no_replica")},
+				Objectives: []chapters.Objective{
+					{ID: "kill-replica", Check: func(r *chapters.Run) bool {
 						return r.Facts["n_readok_up1"] >= 500 && r.Facts["n_readbad_up1"] == 0
 					}},
-					{ID: "no-replica", Check: func(r *Run) bool {
+					{ID: "no-replica", Check: func(r *chapters.Run) bool {
 						v, ok := r.Facts["read_failed_pct_no_replica"]
 						return ok && v == 0
 					}},
-					{ID: "catch-up", Check: func(r *Run) bool { _, ok := r.Facts["catchup_ms"]; return ok }},
-					{ID: "add-replica", Check: func(r *Run) bool {
+					{ID: "catch-up", Check: func(r *chapters.Run) bool { _, ok := r.Facts["catchup_ms"]; return ok }},
+					{ID: "add-replica", Check: func(r *chapters.Run) bool {
 						for _, e := range r.EventsOf(repl.EvSeed) {
 							if strings.HasPrefix(e.Detail, "new replica") && replOf(r).cl.CaughtUp(e.Node) {
 								return true
@@ -310,37 +308,39 @@ func Replication() *Chapter {
 			},
 			{
 				ID:         "failover",
-				Build:      func(sys *engine.System, opt Options) error { return buildReplication(sys, opt, nil) },
-				Keys:       []Key{{Key: "R", Help: "replay set-aside", Knob: "repl.recover"}},
+				Build:      func(sys *engine.System, opt chapters.Options) error { return buildReplication(sys, opt, nil) },
+				Keys:       []chapters.Key{{Key: "R", Help: "replay set-aside", Knob: "repl.recover"}},
 				Watch:      watchReplication,
-				Prediction: &Prediction{ID: "lost-async", Unit: "writes", Measured: factMeasured("lost_writes_first_failover")},
-				Objectives: []Objective{
-					{ID: "kill-primary", Check: func(r *Run) bool { _, ok := r.Facts["failover_ms"]; return ok }},
-					{ID: "rejoin", Check: func(r *Run) bool { _, ok := r.LastEvent(repl.EvSetAside, ""); return ok }},
-					{ID: "replay", Check: func(r *Run) bool { return r.Facts["set_aside"] > 0 && r.Facts["replayed"] == r.Facts["set_aside"] }},
+				Prediction: &chapters.Prediction{ID: "lost-async", Unit: "writes", Measured: kit.FactMeasured("lost_writes_first_failover")},
+				Objectives: []chapters.Objective{
+					{ID: "kill-primary", Check: func(r *chapters.Run) bool { _, ok := r.Facts["failover_ms"]; return ok }},
+					{ID: "rejoin", Check: func(r *chapters.Run) bool { _, ok := r.LastEvent(repl.EvSetAside, ""); return ok }},
+					{ID: "replay", Check: func(r *chapters.Run) bool {
+						return r.Facts["set_aside"] > 0 && r.Facts["replayed"] == r.Facts["set_aside"]
+					}},
 				},
 			},
 			{
 				ID: "semi-sync",
-				Build: func(sys *engine.System, opt Options) error {
+				Build: func(sys *engine.System, opt chapters.Options) error {
 					return buildReplication(sys, opt, func(c *repl.ClusterConfig) { c.Mode = repl.ModeSemiSync })
 				},
-				Keys:  []Key{{Key: "m", Help: "replication mode", Knob: "repl.mode"}},
+				Keys:  []chapters.Key{{Key: "m", Help: "replication mode", Knob: "repl.mode"}},
 				Watch: watchReplication,
-				Prediction: &Prediction{ID: "lost-semi-sync", Choices: 3, Unit: "writes", Measured: factMeasured("lost_writes_semi_sync"),
+				Prediction: &chapters.Prediction{ID: "lost-semi-sync", Choices: 3, Unit: "writes", Measured: kit.FactMeasured("lost_writes_semi_sync"),
 					Correct: func(v float64) int {
 						if v == 0 {
 							return 0
 						}
 						return 1
 					}},
-				Objectives: []Objective{
-					{ID: "write-cost", Check: func(r *Run) bool {
+				Objectives: []chapters.Objective{
+					{ID: "write-cost", Check: func(r *chapters.Run) bool {
 						_, a := r.Facts["write_p50_ms_async"]
 						_, s := r.Facts["write_p50_ms_semi_sync"]
 						return a && s
 					}},
-					{ID: "lose-nothing", Check: func(r *Run) bool {
+					{ID: "lose-nothing", Check: func(r *chapters.Run) bool {
 						v, ok := r.Facts["lost_writes_semi_sync"]
 						return ok && v == 0
 					}},
@@ -348,14 +348,14 @@ func Replication() *Chapter {
 			},
 			{
 				ID:    "partition",
-				Build: func(sys *engine.System, opt Options) error { return buildReplication(sys, opt, nil) },
-				Keys: []Key{
+				Build: func(sys *engine.System, opt chapters.Options) error { return buildReplication(sys, opt, nil) },
+				Keys: []chapters.Key{
 					{Key: "p", Help: "cut primary and web-1", Action: engine.ActCut, Target: "@primary,web-1"},
 					{Key: "e", Help: "heal", Action: engine.ActHeal, Target: "web-1"},
 					{Key: "f", Help: "min replicas", Knob: "repl.min-replicas"},
 				},
 				Watch: watchReplication,
-				Prediction: &Prediction{ID: "two-primaries", Choices: 3, Measured: func(r *Run) (float64, bool) {
+				Prediction: &chapters.Prediction{ID: "two-primaries", Choices: 3, Measured: func(r *chapters.Run) (float64, bool) {
 					v, ok := r.Facts["split_brain_writes_min_replicas_0"]
 					if !ok {
 						return 0, false
@@ -370,9 +370,9 @@ func Replication() *Chapter {
 					}
 					return 0
 				}},
-				Objectives: []Objective{
-					{ID: "split-brain", Check: func(r *Run) bool { return r.Facts["split_brain_writes_min_replicas_0"] > 0 }},
-					{ID: "fenced", Check: func(r *Run) bool {
+				Objectives: []chapters.Objective{
+					{ID: "split-brain", Check: func(r *chapters.Run) bool { return r.Facts["split_brain_writes_min_replicas_0"] > 0 }},
+					{ID: "fenced", Check: func(r *chapters.Run) bool {
 						v, ok := r.Facts["split_brain_writes_min_replicas_1"]
 						_, refused := r.LastEvent(repl.EvRefuse, "")
 						return ok && v == 0 && refused

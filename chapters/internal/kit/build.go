@@ -1,0 +1,207 @@
+package kit
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"scalelab/chapters"
+	"scalelab/engine/sqldb"
+	"scalelab/engine/web"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"scalelab/engine"
+)
+
+// Mixes of request kinds the chapters use.
+func SteadyMix() engine.Mix {
+	return engine.Mix{engine.OpPage: 60, engine.OpRead: 25, engine.OpFeed: 10, engine.OpWrite: 5}
+}
+
+func dataHeavyMix() engine.Mix {
+	return engine.Mix{engine.OpPage: 30, engine.OpRead: 10, engine.OpFeed: 30, engine.OpWrite: 30}
+}
+
+// startLoad installs the generator on a system.
+func StartLoad(sys *engine.System, opt chapters.Options, rate float64, mix engine.Mix, entry func() string) error {
+	cfg := engine.DefaultLoadConfig()
+	cfg.Rate = rate
+	if opt.Rate > 0 {
+		cfg.Rate = opt.Rate
+	}
+	cfg.Mix = mix
+	cfg.Entry = entry
+	cfg.Seed = opt.Seed
+	cfg.Keys = sqldb.DefaultShape().Users
+	l, err := engine.NewLoad(cfg, sys.Clock)
+	if err != nil {
+		return err
+	}
+	sys.SetLoad(l)
+	return nil
+}
+
+// choiceKnob is a knob whose value is one of values: Set checks it, applies
+// it and remembers it for Get.
+func ChoiceKnob(name string, values []string, initial string, apply func(v string) error) *engine.Knob {
+	var cur atomic.Value
+	cur.Store(initial)
+	return &engine.Knob{
+		Name:   name,
+		Values: values,
+		Get:    func() string { return cur.Load().(string) },
+		Set: func(v string) error {
+			if !slices.Contains(values, v) {
+				return fmt.Errorf("%s %q: have %s", name, v, strings.Join(values, ", "))
+			}
+			if err := apply(v); err != nil {
+				return err
+			}
+			cur.Store(v)
+			return nil
+		},
+	}
+}
+
+// mixKnob lets a key switch the load between steady and data-heavy.
+func MixKnob(sys *engine.System) {
+	sys.AddKnob(ChoiceKnob("load.mix", []string{"steady", "data-heavy"}, "steady", func(v string) error {
+		if v == "steady" {
+			sys.Load.SetMix(SteadyMix())
+		} else {
+			sys.Load.SetMix(dataHeavyMix())
+		}
+		return nil
+	}))
+}
+
+// sizeKnob lets a key change a node's modelled machine size.
+func SizeKnob(sys *engine.System, name string, z *engine.Sized) {
+	sys.AddKnob(&engine.Knob{
+		Name:   name,
+		Values: engine.SizeNames(),
+		Get:    func() string { return z.Size().Name },
+		Set:    z.Resize,
+	})
+}
+
+func AddApp(sys *engine.System, name, size string, work engine.WorkModel, seed int64) (*web.AppNode, error) {
+	n, err := web.NewAppNode(sys, web.AppConfig{Name: name, Size: size, Work: work, Shape: sqldb.DefaultShape(), Seed: seed})
+	if err != nil {
+		return nil, err
+	}
+	return n, sys.AddNode(n)
+}
+
+func AddDB(sys *engine.System, name, size string, work engine.WorkModel, shape sqldb.DataShape, seed int64) (*sqldb.DBNode, error) {
+	n, err := sqldb.NewDBNode(sys, sqldb.DBConfig{Name: name, Size: size, Work: work, Shape: shape, Seed: seed})
+	if err != nil {
+		return nil, err
+	}
+	return n, sys.AddNode(n)
+}
+
+// addWeb adds a web server that talks to db through a new link.
+func AddWeb(sys *engine.System, name, size string, work engine.WorkModel, private bool, db *sqldb.DBNode, meter *engine.Meter) (*web.WebNode, error) {
+	store := engine.Store(sqldb.NewDBClient(sys, db, sys.AddLink(name, db.Name()), meter))
+	n, err := web.NewWebNode(sys, web.WebConfig{Name: name, Size: size, Work: work, Private: private, Store: func() engine.Store { return store }})
+	if err != nil {
+		return nil, err
+	}
+	return n, sys.AddNode(n)
+}
+
+// randomEntry picks one server per request, as clients given several DNS
+// records do; they do not know which servers are alive.
+func RandomEntry(seed int64, nodes ...engine.Node) func() string {
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(uint64(seed), 7))
+	return func() string {
+		mu.Lock()
+		n := nodes[rng.IntN(len(nodes))]
+		mu.Unlock()
+		return "http://" + n.Addr()
+	}
+}
+
+// gauge helpers
+
+func MsGauge(name string, d time.Duration) engine.Gauge {
+	return engine.Gauge{Name: name, Value: engine.Ms(d), Unit: "ms"}
+}
+
+// opP99 is the recent p99 of one kind of request as the users saw it.
+func OpP99(sys *engine.System, op engine.Op) time.Duration {
+	_, q := sys.Load.OpRecent(op)
+	return q.P99
+}
+
+// secOf is the load second a lab time falls in.
+func SecOf(t time.Duration) int { return int(t / time.Second) }
+
+// failedPct is the share of finished requests that failed in load seconds
+// [from, to), and whether any finished.
+func FailedPct(r *chapters.Run, from, to int) (float64, bool) {
+	ratio, n := r.FailRatio(from, to)
+	return 100 * ratio, n > 0
+}
+
+// factRatio measures a/b from two latched facts.
+func FactRatio(a, b string) func(r *chapters.Run) (float64, bool) {
+	return func(r *chapters.Run) (float64, bool) {
+		x, ok1 := r.Facts[a]
+		y, ok2 := r.Facts[b]
+		if !ok1 || !ok2 || y <= 0 {
+			return 0, false
+		}
+		return chapters.Round1(x / y), true
+	}
+}
+
+// factsLesson reports every latched fact except the sample counts.
+func FactsLesson(r *chapters.Run) map[string]any {
+	out := map[string]any{}
+	for k, v := range r.Facts {
+		if len(k) > 2 && k[:2] == "n_" {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// settle is how long a setting must hold before its figures are latched:
+// the gauges cover the last 5 s.
+const Settle = 6 * time.Second
+
+func FactMeasured(key string) func(r *chapters.Run) (float64, bool) {
+	return func(r *chapters.Run) (float64, bool) {
+		v, ok := r.Facts[key]
+		return v, ok
+	}
+}
+
+// factName makes a fact key part from a knob value ("200ms" → "200ms",
+// "semi-sync" → "semi_sync").
+func FactName(v string) string { return strings.ReplaceAll(v, "-", "_") }
+
+// leadGauges moves the named gauges to the front, in that order: what a
+// step is about is seen first on a small screen.
+func LeadGauges(gs []engine.Gauge, names ...string) []engine.Gauge {
+	out := make([]engine.Gauge, 0, len(gs))
+	for _, n := range names {
+		for _, g := range gs {
+			if g.Name == n {
+				out = append(out, g)
+			}
+		}
+	}
+	for _, g := range gs {
+		if !slices.Contains(names, g.Name) {
+			out = append(out, g)
+		}
+	}
+	return out
+}

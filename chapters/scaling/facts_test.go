@@ -1,0 +1,9 @@
+package scaling
+
+import (
+	"testing"
+
+	"scalelab/chapters/internal/chaptertest"
+)
+
+func TestFactsHaveLabels(t *testing.T) { chaptertest.CheckFactLabels(t) }

@@ -1,0 +1,18 @@
+package tiers
+
+import (
+	"testing"
+
+	"scalelab/chapters/internal/chaptertest"
+	"scalelab/engine"
+)
+
+func TestFactsHaveLabels(t *testing.T) {
+	var extra []string
+	for _, store := range []string{"sql", "kv"} {
+		for _, op := range []engine.Op{engine.OpRead, engine.OpFeed, engine.OpWrite} {
+			extra = append(extra, store+"_"+string(op)+"_p50_ms")
+		}
+	}
+	chaptertest.CheckFactLabels(t, extra...)
+}
