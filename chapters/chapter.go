@@ -22,22 +22,111 @@ type Chapter struct {
 	Lesson func(r *Run) map[string]any
 }
 
-// Step is one guided step of a chapter. Its words (title, what to do, the
-// prediction's question and choices, objective texts) live in assets under
-// the same ids.
+// Step is one guided step of a chapter, as the lab and the runner see it.
+// Its words (title, what to do, the prediction's question and choices,
+// objective texts) live in assets under the same ids. A chapter defines a
+// step with StepOf, which types the step's topology.
 type Step struct {
 	ID string
-	// Build makes the step's topology and load on a new system.
-	Build func(sys *engine.System, opt Options) error
 	// Keys are this step's own keys beside the global ones.
 	Keys []Key
 	// Prediction, when set, is asked before the learner acts.
 	Prediction *Prediction
 	// Objectives are checked on every snapshot; once met they stay met.
 	Objectives []Objective
+
+	// build makes the step's topology and load on a new system and binds
+	// the step's watch, checks and measure to that topology.
+	build func(sys *engine.System, opt Options) (*bound, error)
+}
+
+// bound is a step's hooks tied to one built topology.
+type bound struct {
+	watch    func(r *Run)
+	checks   []func(r *Run) bool // one per Step.Objectives
+	measured func(r *Run) (float64, bool)
+	lesson   func(r *Run) map[string]any
+}
+
+// StepOf defines a step whose Build returns its own topology, of type T:
+// the watch, the objectives and the prediction's measure receive it, typed.
+type StepOf[T any] struct {
+	ID string
+	// Build makes the step's topology and load on a new system.
+	Build func(sys *engine.System, opt Options) (T, error)
+	// Keys are this step's own keys beside the global ones.
+	Keys []Key
+	// Prediction, when set, is asked before the learner acts.
+	Prediction *PredictionOf[T]
+	// Objectives are checked on every snapshot; once met they stay met.
+	Objectives []ObjectiveOf[T]
 	// Watch, when set, runs on every snapshot before the objectives, to
 	// latch measured figures into Run.Facts.
-	Watch func(r *Run)
+	Watch func(r *Run, t T)
+	// Lesson, when set, gives this step's measured facts in place of the
+	// chapter's Lesson, for facts read from the topology itself.
+	Lesson func(r *Run, t T) map[string]any
+}
+
+// Steps makes the steps of a chapter whose steps share one topology type.
+func Steps[T any](defs ...StepOf[T]) []Step {
+	out := make([]Step, len(defs))
+	for i, d := range defs {
+		out[i] = d.Step()
+	}
+	return out
+}
+
+// PredictionOf is a step's prediction with its measure.
+type PredictionOf[T any] struct {
+	ID string
+	// Choices is the number of choices (their words are in assets); 0 asks
+	// for a number.
+	Choices int
+	Unit    string
+	// Measured returns the measured value once it is known.
+	Measured func(r *Run, t T) (float64, bool)
+	// Correct maps the measured value to the right choice (Choices > 0).
+	Correct func(v float64) int
+}
+
+// ObjectiveOf is a goal checked live from snapshots.
+type ObjectiveOf[T any] struct {
+	ID    string
+	Check func(r *Run, t T) bool
+}
+
+// Step makes the step the lab and the runner use.
+func (d StepOf[T]) Step() Step {
+	st := Step{ID: d.ID, Keys: d.Keys}
+	if p := d.Prediction; p != nil {
+		st.Prediction = &Prediction{ID: p.ID, Choices: p.Choices, Unit: p.Unit, Correct: p.Correct}
+	}
+	for _, o := range d.Objectives {
+		st.Objectives = append(st.Objectives, Objective{ID: o.ID})
+	}
+	st.build = func(sys *engine.System, opt Options) (*bound, error) {
+		t, err := d.Build(sys, opt)
+		if err != nil {
+			return nil, err
+		}
+		b := &bound{}
+		if d.Watch != nil {
+			b.watch = func(r *Run) { d.Watch(r, t) }
+		}
+		for _, o := range d.Objectives {
+			check := o.Check
+			b.checks = append(b.checks, func(r *Run) bool { return check(r, t) })
+		}
+		if p := d.Prediction; p != nil && p.Measured != nil {
+			b.measured = func(r *Run) (float64, bool) { return p.Measured(r, t) }
+		}
+		if d.Lesson != nil {
+			b.lesson = func(r *Run) map[string]any { return d.Lesson(r, t) }
+		}
+		return b, nil
+	}
+	return st
 }
 
 // Key is a chapter-specific key.
@@ -60,16 +149,13 @@ type Prediction struct {
 	// for a number.
 	Choices int
 	Unit    string
-	// Measured returns the measured value once it is known.
-	Measured func(r *Run) (float64, bool)
 	// Correct maps the measured value to the right choice (Choices > 0).
 	Correct func(v float64) int
 }
 
-// Objective is a goal checked live from snapshots.
+// Objective is a goal of a step, checked live from snapshots.
 type Objective struct {
-	ID    string
-	Check func(r *Run) bool
+	ID string
 }
 
 // Options are what a learner or a runner can change about a step.

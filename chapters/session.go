@@ -177,6 +177,7 @@ type Session struct {
 	Sys     *engine.System
 	Run     *Run
 	met     map[string]bool
+	hooks   *bound
 }
 
 // Open builds and starts a step. The caller must Close it.
@@ -212,23 +213,24 @@ func Build(ch *Chapter, index int, opt Options) (*Session, error) {
 		}
 	}
 	step := &ch.Steps[index]
-	if err := step.Build(sys, opt); err != nil {
+	hooks, err := step.build(sys, opt)
+	if err != nil {
 		_ = sys.Close()
 		return nil, fmt.Errorf("%s step %d: %w", ch.ID, index+1, err)
 	}
-	return &Session{Chapter: ch, Index: index, Step: step, Sys: sys, Run: newRun(sys), met: map[string]bool{}}, nil
+	return &Session{Chapter: ch, Index: index, Step: step, Sys: sys, Run: newRun(sys), met: map[string]bool{}, hooks: hooks}, nil
 }
 
 // Observe takes a snapshot into the run and checks the objectives; it
 // returns the ids of objectives met by this snapshot.
 func (s *Session) Observe(snap engine.Snapshot) []string {
 	s.Run.observe(snap)
-	if s.Step.Watch != nil {
-		s.Step.Watch(s.Run)
+	if s.hooks.watch != nil {
+		s.hooks.watch(s.Run)
 	}
 	var newly []string
-	for _, o := range s.Step.Objectives {
-		if !s.met[o.ID] && o.Check(s.Run) {
+	for i, o := range s.Step.Objectives {
+		if !s.met[o.ID] && s.hooks.checks[i](s.Run) {
 			s.met[o.ID] = true
 			newly = append(newly, o.ID)
 		}
@@ -259,15 +261,17 @@ func (s *Session) Apply(a engine.Action) error {
 // Measured returns the prediction's measured value, if the step has one and
 // it is known.
 func (s *Session) Measured() (float64, bool) {
-	p := s.Step.Prediction
-	if p == nil || p.Measured == nil {
+	if s.hooks.measured == nil {
 		return 0, false
 	}
-	return p.Measured(s.Run)
+	return s.hooks.measured(s.Run)
 }
 
 // Lesson returns the chapter's measured facts for this run.
 func (s *Session) Lesson() map[string]any {
+	if s.hooks.lesson != nil {
+		return s.hooks.lesson(s.Run)
+	}
 	if s.Chapter.Lesson == nil {
 		return map[string]any{}
 	}

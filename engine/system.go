@@ -130,7 +130,6 @@ type System struct {
 	knobs    []*Knob
 	gauges   []func() []Gauge
 	handlers map[Kind]func(Action) error
-	values   map[string]any
 	cuts     *cutSet
 	aliases  map[string]func() []Node
 	rng      *rand.Rand
@@ -163,7 +162,6 @@ func NewSystem(seed int64) (*System, error) {
 		Token:    hex.EncodeToString(b[:]),
 		Dir:      dir,
 		handlers: map[Kind]func(Action) error{},
-		values:   map[string]any{},
 		cuts:     &cutSet{},
 		aliases:  map[string]func() []Node{},
 		rng:      rand.New(rand.NewPCG(uint64(seed), 0x5ca1e1ab)),
@@ -311,21 +309,6 @@ func (s *System) Handle(k Kind, fn func(Action) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.handlers[k] = fn
-}
-
-// SetValue keeps a value for the chapter that built this system (e.g. the
-// load balancer, for its lesson figures).
-func (s *System) SetValue(key string, v any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.values[key] = v
-}
-
-// Value returns what SetValue kept, or nil.
-func (s *System) Value(key string) any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.values[key]
 }
 
 // SetLoad installs the traffic generator; Start starts it.

@@ -656,10 +656,6 @@ func TestSystemLifecycle(t *testing.T) {
 	if err := os.WriteFile(sys.Dir+"/x.db", []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sys.SetValue("lb", 42)
-	if sys.Value("lb") != 42 || sys.Value("none") != nil {
-		t.Error("SetValue/Value")
-	}
 	var order []int
 	var mu sync.Mutex
 	for i := 1; i <= 3; i++ {

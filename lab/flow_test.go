@@ -27,13 +27,13 @@ import (
 // loopback with load, built from engine servers so the flow test does not
 // depend on a chapter's topology.
 func flowChapter() *chapters.Chapter {
-	build := func(sys *engine.System, opt chapters.Options) error {
+	build := func(sys *engine.System, opt chapters.Options) (*engine.System, error) {
 		ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 		lb := engine.NewServer(engine.ServerConfig{Name: "lb-1", Role: "lb", Layer: engine.LayerEntry}, sys.Clock, sys.Events, ok)
 		web := engine.NewServer(engine.ServerConfig{Name: "web-1", Role: "web", Layer: engine.LayerWeb}, sys.Clock, sys.Events, ok)
 		for _, n := range []engine.Node{lb, web} {
 			if err := sys.AddNode(n); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		sys.AddLink("lb-1", "web-1")
@@ -41,16 +41,16 @@ func flowChapter() *chapters.Chapter {
 		cfg.Rate, cfg.Entry = 40, lb.URL
 		load, err := engine.NewLoad(cfg, sys.Clock)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sys.SetLoad(load)
-		return nil
+		return sys, nil
 	}
 	return &chapters.Chapter{ID: "flow", Number: 1, Steps: []chapters.Step{
-		{ID: "one", Build: build, Objectives: []chapters.Objective{{ID: "kill", Check: func(r *chapters.Run) bool {
+		chapters.StepOf[*engine.System]{ID: "one", Build: build, Objectives: []chapters.ObjectiveOf[*engine.System]{{ID: "kill", Check: func(r *chapters.Run, _ *engine.System) bool {
 			_, ok := r.LastEvent(engine.EvKill, "")
 			return ok
-		}}}},
+		}}}}.Step(),
 	}}
 }
 

@@ -129,9 +129,9 @@ func TestStaleSnapshotIgnored(t *testing.T) {
 
 func TestOpenErrorShown(t *testing.T) {
 	words := testWords(t)
-	boom := chapters.Chapter{ID: "boom", Number: 1, Steps: []chapters.Step{{ID: "s", Build: func(*engine.System, chapters.Options) error {
-		return errNoSystem
-	}}}}
+	boom := chapters.Chapter{ID: "boom", Number: 1, Steps: []chapters.Step{chapters.StepOf[*engine.System]{ID: "s", Build: func(*engine.System, chapters.Options) (*engine.System, error) {
+		return nil, errNoSystem
+	}}.Step()}}
 	m := newModel(config{all: []*chapters.Chapter{&boom}, lang: "en", noColor: true, tr: words,
 		factLabel: func(k string) string { return k }, loadLesson: func(string) (*assets.Lesson, error) { return fixtureLesson(), nil }})
 	m.Update(tea.WindowSizeMsg{Width: 100, Height: 30})

@@ -103,50 +103,60 @@ func (l *cacheLab) counts() cacheCounts {
 	return c
 }
 
-func parseBytes(s string) int64 {
+// parseBytes reads a memory size such as 16KB or 4MB. A bad size is an
+// error, never "no limit".
+func parseBytes(s string) (int64, error) {
 	var n int64
 	var unit string
-	fmt.Sscanf(s, "%d%s", &n, &unit)
+	if _, err := fmt.Sscanf(s, "%d%s", &n, &unit); err != nil || n <= 0 {
+		return 0, fmt.Errorf("memory %q is not a size such as 16KB or 4MB", s)
+	}
 	switch strings.ToUpper(unit) {
 	case "KB":
-		return n << 10
+		return n << 10, nil
 	case "MB":
-		return n << 20
+		return n << 20, nil
 	}
-	return n
+	return 0, fmt.Errorf("memory %q: the unit is KB or MB", s)
 }
 
-func buildCache(sys *engine.System, opt chapters.Options, tune cacheTune) error {
+func buildCache(sys *engine.System, opt chapters.Options, tune cacheTune) (*cacheLab, error) {
 	shape := sqldb.DataShape{Users: tune.users, PostsPerUser: 2, Follows: 2, FeedLen: 20}
 	db, err := kit.AddDB(sys, "db-1", tune.dbSize, engine.WorkModel{Read: tune.readWork, Feed: 4 * tune.readWork, Write: 4 * time.Millisecond}, shape, opt.Seed)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	node, err := kv.NewCacheNode(sys, "cache-1")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := sys.AddNode(node); err != nil {
-		return err
+		return nil, err
 	}
-	cfg := cache.CacheConfig{MaxMemory: parseBytes(tune.memory), Policy: cache.EvictLRU, Samples: 5}
+	mem, err := parseBytes(tune.memory)
+	if err != nil {
+		return nil, err
+	}
+	ttl, err := time.ParseDuration(tune.ttl)
+	if err != nil {
+		return nil, fmt.Errorf("cache ttl: %w", err)
+	}
+	cfg := cache.CacheConfig{MaxMemory: mem, Policy: cache.EvictLRU, Samples: 5}
 	c1, err := cache.NewCache(sys, node, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c1.SetLink(sys.AddLink("web-1", "cache-1"))
-	ttl, _ := time.ParseDuration(tune.ttl)
 	dbc := sqldb.NewDBClient(sys, db, sys.AddLink("web-1", "db-1"), nil)
 	store := cache.NewCacheStore(c1, dbc, sys.Clock, ttl)
 	w1, err := web.NewWebNode(sys, web.WebConfig{Name: "web-1", Size: "xlarge", Work: engine.WorkModel{Web: time.Millisecond}, Store: func() engine.Store { return store }})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := sys.AddNode(w1); err != nil {
-		return err
+		return nil, err
 	}
 	l := &cacheLab{sys: sys, store: store, gauge: kit.NewRing(20 * time.Second), watch: kit.NewRing(30 * time.Second), tune: tune, upAt: -1}
-	sys.SetValue("cache", l)
 	l.knobs(tune)
 	sys.Handle(engine.ActAdd, l.addCache)
 	sys.AddGauges(l.gauges)
@@ -160,10 +170,10 @@ func buildCache(sys *engine.System, opt chapters.Options, tune cacheTune) error 
 	cfgLoad.Entry = func() string { return "http://" + w1.Addr() }
 	ld, err := engine.NewLoad(cfgLoad, sys.Clock)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sys.SetLoad(ld)
-	return nil
+	return l, nil
 }
 
 // knobs adds the step's knobs.
@@ -203,7 +213,11 @@ func (l *cacheLab) knobs(tune cacheTune) {
 			return nil
 		}),
 		"cache.memory": kit.ChoiceKnob("cache.memory", cacheMemories, tune.memory, func(v string) error {
-			return eachCache(func(c *cache.Cache) error { c.SetMaxMemory(parseBytes(v)); return nil })
+			n, err := parseBytes(v)
+			if err != nil {
+				return err
+			}
+			return eachCache(func(c *cache.Cache) error { c.SetMaxMemory(n); return nil })
 		}),
 		"cache.policy": kit.ChoiceKnob("cache.policy", cache.EvictionPolicies(), cache.EvictLRU, func(v string) error {
 			return eachCache(func(c *cache.Cache) error { return c.SetPolicy(v) })
@@ -297,20 +311,11 @@ func (l *cacheLab) gauges() []engine.Gauge {
 	return kit.LeadGauges(out, l.tune.lead...)
 }
 
-func cacheOf(r *chapters.Run) *cacheLab {
-	l, _ := r.Sys.Value("cache").(*cacheLab)
-	return l
-}
-
 // settle is how long knobs must hold before a figure counts for them.
 const cacheSettle = 10 * time.Second
 
 // watchCache latches the chapter's figures on every snapshot.
-func watchCache(r *chapters.Run) {
-	l := cacheOf(r)
-	if l == nil {
-		return
-	}
+func watchCache(r *chapters.Run, l *cacheLab) {
 	now := r.Now()
 	cur := l.counts()
 	l.watch.Add(now, cur.slice()...)
@@ -423,8 +428,8 @@ func cacheLesson(r *chapters.Run) map[string]any {
 }
 
 // cacheStep builds a step's topology with a tune.
-func cacheStep(change func(*cacheTune)) func(sys *engine.System, opt chapters.Options) error {
-	return func(sys *engine.System, opt chapters.Options) error {
+func cacheStep(change func(*cacheTune)) func(sys *engine.System, opt chapters.Options) (*cacheLab, error) {
+	return func(sys *engine.System, opt chapters.Options) (*cacheLab, error) {
 		t := defaultCacheTune()
 		change(&t)
 		return buildCache(sys, opt, t)
@@ -451,7 +456,7 @@ func Cache() *chapters.Chapter {
 		Number: 5,
 		Lesson: cacheLesson,
 		Steps: []chapters.Step{
-			{
+			chapters.StepOf[*cacheLab]{
 				ID:    "hit-ratio",
 				Build: cacheStep(func(t *cacheTune) { t.knobs = []string{"cache.ttl", "load.keys"} }),
 				Keys: []chapters.Key{
@@ -459,10 +464,10 @@ func Cache() *chapters.Chapter {
 					{Key: "z", Help: "key popularity", Knob: "load.keys"},
 				},
 				Watch:      watchCache,
-				Prediction: &chapters.Prediction{ID: "zipf-hit", Choices: 3, Unit: "%", Measured: kit.FactMeasured("hit_pct_zipf_60s"), Correct: threeWay(50, 80)},
-				Objectives: []chapters.Objective{
-					{ID: "warm", Check: func(r *chapters.Run) bool { return r.Facts["hit_pct_zipf_60s"] > 80 }},
-					{ID: "uniform", Check: func(r *chapters.Run) bool {
+				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "zipf-hit", Choices: 3, Unit: "%", Measured: kit.FactMeasured[*cacheLab]("hit_pct_zipf_60s"), Correct: threeWay(50, 80)},
+				Objectives: []chapters.ObjectiveOf[*cacheLab]{
+					{ID: "warm", Check: func(r *chapters.Run, t *cacheLab) bool { return r.Facts["hit_pct_zipf_60s"] > 80 }},
+					{ID: "uniform", Check: func(r *chapters.Run, t *cacheLab) bool {
 						for _, ttl := range cacheTTLs {
 							u, okU := r.Facts["hit_pct_uniform_"+ttl]
 							z, okZ := r.Facts["hit_pct_zipf_"+ttl]
@@ -472,14 +477,14 @@ func Cache() *chapters.Chapter {
 						}
 						return false
 					}},
-					{ID: "short-ttl", Check: func(r *chapters.Run) bool {
+					{ID: "short-ttl", Check: func(r *chapters.Run, t *cacheLab) bool {
 						short, ok1 := r.Facts["db_reads_per_s_zipf_1s"]
 						long, ok2 := r.Facts["db_reads_per_s_zipf_60s"]
 						return ok1 && ok2 && short > long
 					}},
 				},
-			},
-			{
+			}.Step(),
+			chapters.StepOf[*cacheLab]{
 				ID: "stale",
 				Build: cacheStep(func(t *cacheTune) {
 					t.ttl, t.knobs, t.lead = "5m", []string{"cache.pattern", "cache.ttl"}, []string{"stale reads", "hit ratio"}
@@ -489,20 +494,20 @@ func Cache() *chapters.Chapter {
 					{Key: "t", Help: "cache ttl", Knob: "cache.ttl"},
 				},
 				Watch: watchCache,
-				Prediction: &chapters.Prediction{ID: "stale-aside", Choices: 3, Unit: "per 1k reads", Measured: kit.FactMeasured("stale_per_1k_reads_cache_aside"),
+				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "stale-aside", Choices: 3, Unit: "per 1k reads", Measured: kit.FactMeasured[*cacheLab]("stale_per_1k_reads_cache_aside"),
 					Correct: func(v float64) int {
 						if v > 0 {
 							return 1
 						}
 						return 0
 					}},
-				Objectives: []chapters.Objective{
-					{ID: "see-stale", Check: func(r *chapters.Run) bool { return r.Facts["n_stale_cache_aside"] > 0 }},
-					{ID: "invalidate", Check: func(r *chapters.Run) bool { return cleanFor(r, cache.PatternInvalidate, 0) }},
-					{ID: "write-through", Check: func(r *chapters.Run) bool { return cleanFor(r, cache.PatternWriteThrough, 80) }},
+				Objectives: []chapters.ObjectiveOf[*cacheLab]{
+					{ID: "see-stale", Check: func(r *chapters.Run, t *cacheLab) bool { return r.Facts["n_stale_cache_aside"] > 0 }},
+					{ID: "invalidate", Check: func(r *chapters.Run, t *cacheLab) bool { return cleanFor(r, t, cache.PatternInvalidate, 0) }},
+					{ID: "write-through", Check: func(r *chapters.Run, t *cacheLab) bool { return cleanFor(r, t, cache.PatternWriteThrough, 80) }},
 				},
-			},
-			{
+			}.Step(),
+			chapters.StepOf[*cacheLab]{
 				ID: "eviction",
 				Build: cacheStep(func(t *cacheTune) {
 					t.memory, t.knobs = cacheMemories[0], []string{"cache.memory", "cache.policy", "cache.samples"}
@@ -513,19 +518,19 @@ func Cache() *chapters.Chapter {
 					{Key: "e", Help: "eviction samples", Knob: "cache.samples"},
 				},
 				Watch:      watchCache,
-				Prediction: &chapters.Prediction{ID: "small-hit", Choices: 3, Unit: "%", Measured: kit.FactMeasured("hit_pct_mem_16kb"), Correct: threeWay(20, 75)},
-				Objectives: []chapters.Objective{
-					{ID: "churn", Check: func(r *chapters.Run) bool {
+				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "small-hit", Choices: 3, Unit: "%", Measured: kit.FactMeasured[*cacheLab]("hit_pct_mem_16kb"), Correct: threeWay(20, 75)},
+				Objectives: []chapters.ObjectiveOf[*cacheLab]{
+					{ID: "churn", Check: func(r *chapters.Run, t *cacheLab) bool {
 						h, ok := r.Facts["hit_pct_mem_16kb"]
 						return ok && h < 75 && r.Facts["evictions_per_s_mem_16kb"] >= 1
 					}},
-					{ID: "enough", Check: func(r *chapters.Run) bool {
+					{ID: "enough", Check: func(r *chapters.Run, t *cacheLab) bool {
 						h, ok := r.Facts["hit_pct_mem_4mb"]
 						return ok && h > 80 && r.Facts["evictions_per_s_mem_4mb"] == 0
 					}},
-					{ID: "noeviction", Check: func(r *chapters.Run) bool {
-						l := cacheOf(r)
-						if l == nil || !r.Held(5*time.Second, "cache.policy", cache.EvictNone) {
+					{ID: "noeviction", Check: func(r *chapters.Run, t *cacheLab) bool {
+						l := t
+						if !r.Held(5*time.Second, "cache.policy", cache.EvictNone) {
 							return false
 						}
 						dv, _, ok := l.watch.Delta(5 * time.Second)
@@ -536,28 +541,28 @@ func Cache() *chapters.Chapter {
 						return d.refused > 0 && d.readOK > 0 && d.readBad == 0
 					}},
 				},
-			},
-			{
+			}.Step(),
+			chapters.StepOf[*cacheLab]{
 				ID:         "cache-dies",
 				Build:      cacheStep(func(t *cacheTune) {}),
 				Keys:       []chapters.Key{{Key: "a", Help: "add cache node", Action: engine.ActAdd, Target: "cache"}},
 				Watch:      watchCache,
-				Prediction: &chapters.Prediction{ID: "cache-down-fail", Unit: "%", Measured: kit.FactMeasured("read_failed_pct_cache_down")},
-				Objectives: []chapters.Objective{
-					{ID: "kill-cache", Check: func(r *chapters.Run) bool {
+				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "cache-down-fail", Unit: "%", Measured: kit.FactMeasured[*cacheLab]("read_failed_pct_cache_down")},
+				Objectives: []chapters.ObjectiveOf[*cacheLab]{
+					{ID: "kill-cache", Check: func(r *chapters.Run, t *cacheLab) bool {
 						f, ok := r.Facts["read_failed_pct_cache_down"]
 						down, okD := r.Facts["db_reads_per_s_cache_down"]
 						return ok && okD && f == 0 && down > 2*r.Facts["db_reads_per_s_cache_up"]
 					}},
-					{ID: "cold", Check: func(r *chapters.Run) bool { _, ok := r.Facts["refill_s"]; return ok }},
-					{ID: "two-caches", Check: func(r *chapters.Run) bool {
+					{ID: "cold", Check: func(r *chapters.Run, t *cacheLab) bool { _, ok := r.Facts["refill_s"]; return ok }},
+					{ID: "two-caches", Check: func(r *chapters.Run, t *cacheLab) bool {
 						half, ok := r.Facts["db_reads_per_s_one_of_two_down"]
 						all, okAll := r.Facts["db_reads_per_s_cache_down"]
 						return ok && (!okAll || half < 0.75*all)
 					}},
 				},
-			},
-			{
+			}.Step(),
+			chapters.StepOf[*cacheLab]{
 				ID: "stampede",
 				Build: cacheStep(func(t *cacheTune) {
 					t.zipf, t.readWork, t.dbSize, t.ttl = 2, 100*time.Millisecond, "large", "5s"
@@ -568,15 +573,15 @@ func Cache() *chapters.Chapter {
 					{Key: "t", Help: "cache ttl", Knob: "cache.ttl"},
 				},
 				Watch:      watchCache,
-				Prediction: &chapters.Prediction{ID: "stampede-reads", Unit: "reads", Measured: kit.FactMeasured("stampede_db_reads")},
-				Objectives: []chapters.Objective{
-					{ID: "see-stampede", Check: func(r *chapters.Run) bool { return r.Facts["stampede_db_reads"] >= 5 }},
-					{ID: "coalesce", Check: func(r *chapters.Run) bool {
+				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "stampede-reads", Unit: "reads", Measured: kit.FactMeasured[*cacheLab]("stampede_db_reads")},
+				Objectives: []chapters.ObjectiveOf[*cacheLab]{
+					{ID: "see-stampede", Check: func(r *chapters.Run, t *cacheLab) bool { return r.Facts["stampede_db_reads"] >= 5 }},
+					{ID: "coalesce", Check: func(r *chapters.Run, t *cacheLab) bool {
 						v, ok := r.Facts["stampede_db_reads_coalesced"]
 						return ok && v <= 1
 					}},
 				},
-			},
+			}.Step(),
 		},
 	}
 }
@@ -586,9 +591,8 @@ func Cache() *chapters.Chapter {
 // cache-aside's (or under 2% of reads if cache-aside was not measured). Not
 // to zero: a miss that read the database just before a write can still put
 // the old value back after it, the race that remains.
-func cleanFor(r *chapters.Run, pattern string, minHit float64) bool {
-	l := cacheOf(r)
-	if l == nil || !r.Held(cacheSettle, "cache.pattern", pattern) {
+func cleanFor(r *chapters.Run, l *cacheLab, pattern string, minHit float64) bool {
+	if !r.Held(cacheSettle, "cache.pattern", pattern) {
 		return false
 	}
 	dv, _, ok := l.watch.Delta(cacheSettle)

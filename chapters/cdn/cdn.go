@@ -96,18 +96,21 @@ type cdnTune struct {
 	lead       []string // the gauges the step shows first
 }
 
-func buildCDN(sys *engine.System, opt chapters.Options, tune cdnTune) error {
+func buildCDN(sys *engine.System, opt chapters.Options, tune cdnTune) (*cdnLab, error) {
 	var files []cdn.StaticFile
 	for _, f := range assets.StaticFiles() {
 		files = append(files, cdn.StaticFile{Name: f.Name, Type: f.Type, Body: f.Body, Text: f.Text})
 	}
-	ttl, _ := time.ParseDuration(tune.ttl)
+	ttl, err := time.ParseDuration(tune.ttl)
+	if err != nil {
+		return nil, fmt.Errorf("edge ttl: %w", err)
+	}
 	origin, err := cdn.NewOrigin(sys, cdn.OriginConfig{Name: "origin", Size: "medium", Work: 5 * time.Millisecond, Files: files, TTL: ttl})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := sys.AddNode(origin); err != nil {
-		return err
+		return nil, err
 	}
 	l := &cdnLab{sys: sys, origin: origin, gauge: kit.NewRing(20 * time.Second), watch: kit.NewRing(30 * time.Second), lead: tune.lead,
 		purgeBase: map[time.Duration]int64{}, deployBase: map[time.Duration]int64{}, regionTotal: map[string][2]int64{},
@@ -118,16 +121,15 @@ func buildCDN(sys *engine.System, opt chapters.Options, tune cdnTune) error {
 		link.SetLatency(edgeToOrigin[reg.Name])
 		e, err := cdn.NewEdge(sys, cdn.EdgeConfig{Name: name, Region: reg.Name, Size: "large", Work: 500 * time.Microsecond, Origin: origin, Link: link})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := sys.AddNode(e); err != nil {
-			return err
+			return nil, err
 		}
 		l.edges = append(l.edges, e)
 	}
 	l.browsers = cdn.NewBrowsers(sys.Clock, origin, l.edges, cdnRegions(), cdnFiles())
 	l.browsers.SetCDN(tune.route == "cdn")
-	sys.SetValue("cdn", l)
 	l.knobs(tune)
 	sys.Handle(cdn.ActDeploy, func(engine.Action) error { origin.Deploy(); return nil })
 	sys.Handle(cdn.ActPurge, func(engine.Action) error { return l.purge() })
@@ -142,10 +144,10 @@ func buildCDN(sys *engine.System, opt chapters.Options, tune cdnTune) error {
 	cfg.Fetch, cfg.Observe = l.browsers.Fetch, l.browsers.Observe
 	ld, err := engine.NewLoad(cfg, sys.Clock)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sys.SetLoad(ld)
-	return nil
+	return l, nil
 }
 
 // purge calls every edge's purge API (an HTTP PURGE of everything).
@@ -251,17 +253,8 @@ func egressPerHour(d cdnCounts, span time.Duration) float64 {
 	return gbPerHour(d.originBytes)*originPerGB + gbPerHour(d.edgeBytes)*cdnPerGB
 }
 
-func cdnOf(r *chapters.Run) *cdnLab {
-	l, _ := r.Sys.Value("cdn").(*cdnLab)
-	return l
-}
-
 // watchCDN latches the chapter's figures on every snapshot.
-func watchCDN(r *chapters.Run) {
-	l := cdnOf(r)
-	if l == nil {
-		return
-	}
+func watchCDN(r *chapters.Run, l *cdnLab) {
 	now := r.Now()
 	cur := l.counts()
 	l.watch.Add(now, cur.slice()...)
@@ -384,7 +377,7 @@ func watchCDN(r *chapters.Run) {
 	}
 }
 
-func cdnLesson(r *chapters.Run) map[string]any {
+func cdnLesson(r *chapters.Run, l *cdnLab) map[string]any {
 	out := kit.FactsLesson(r)
 	for _, k := range []string{"edge_hit_ratio", "origin_requests", "stale_responses"} {
 		if _, ok := out[k]; !ok {
@@ -392,25 +385,22 @@ func cdnLesson(r *chapters.Run) map[string]any {
 		}
 	}
 	by := map[string]float64{}
-	if l := cdnOf(r); l != nil {
-		for _, reg := range cdnRegions() {
-			if _, _, q := l.browsers.Latency.Totals(reg.Name); q.N > 0 {
-				by[reg.Name] = chapters.Round1(engine.Ms(q.P50))
-			}
+	for _, reg := range cdnRegions() {
+		if _, _, q := l.browsers.Latency.Totals(reg.Name); q.N > 0 {
+			by[reg.Name] = chapters.Round1(engine.Ms(q.P50))
 		}
 	}
 	out["p50_ms_by_region"] = by
 	return out
 }
 
-func cdnStep(tune cdnTune) func(sys *engine.System, opt chapters.Options) error {
-	return func(sys *engine.System, opt chapters.Options) error { return buildCDN(sys, opt, tune) }
+func cdnStep(tune cdnTune) func(sys *engine.System, opt chapters.Options) (*cdnLab, error) {
+	return func(sys *engine.System, opt chapters.Options) (*cdnLab, error) { return buildCDN(sys, opt, tune) }
 }
 
 // recentCDN is the last 5 s of counters, held under route cdn for 10 s.
-func recentCDN(r *chapters.Run) (cdnCounts, bool) {
-	l := cdnOf(r)
-	if l == nil || !r.Held(10*time.Second, "cdn.route", "cdn") {
+func recentCDN(r *chapters.Run, l *cdnLab) (cdnCounts, bool) {
+	if !r.Held(10*time.Second, "cdn.route", "cdn") {
 		return cdnCounts{}, false
 	}
 	dv, _, ok := l.watch.Delta(5 * time.Second)
@@ -427,14 +417,14 @@ func CDN() *chapters.Chapter {
 	return &chapters.Chapter{
 		ID:     "cdn",
 		Number: 6,
-		Lesson: cdnLesson,
+		Lesson: kit.FactsLesson,
 		Steps: []chapters.Step{
-			{
+			chapters.StepOf[*cdnLab]{
 				ID:    "edges",
 				Build: cdnStep(cdnTune{route: "origin", ttl: "60s", knobs: []string{"cdn.route"}, lead: []string{"p50 us", "p50 eu", "p50 ap", "edge hit ratio", "origin offload"}}),
 				Keys:  []chapters.Key{{Key: "c", Help: "use the cdn", Knob: "cdn.route"}},
-				Watch: watchCDN,
-				Prediction: &chapters.Prediction{ID: "ap-p50", Choices: 3, Unit: "%", Measured: func(r *chapters.Run) (float64, bool) {
+				Watch: watchCDN, Lesson: cdnLesson,
+				Prediction: &chapters.PredictionOf[*cdnLab]{ID: "ap-p50", Choices: 3, Unit: "%", Measured: func(r *chapters.Run, t *cdnLab) (float64, bool) {
 					o, ok1 := r.Facts["p50_ms_ap_origin"]
 					c, ok2 := r.Facts["p50_ms_ap_cdn"]
 					if !ok1 || !ok2 || o == 0 {
@@ -450,8 +440,8 @@ func CDN() *chapters.Chapter {
 					}
 					return 2
 				}},
-				Objectives: []chapters.Objective{
-					{ID: "no-cdn", Check: func(r *chapters.Run) bool {
+				Objectives: []chapters.ObjectiveOf[*cdnLab]{
+					{ID: "no-cdn", Check: func(r *chapters.Run, t *cdnLab) bool {
 						for _, reg := range cdnRegions() {
 							if _, ok := r.Facts["p50_ms_"+reg.Name+"_origin"]; !ok {
 								return false
@@ -459,18 +449,18 @@ func CDN() *chapters.Chapter {
 						}
 						return true
 					}},
-					{ID: "with-cdn", Check: func(r *chapters.Run) bool {
-						d, ok := recentCDN(r)
+					{ID: "with-cdn", Check: func(r *chapters.Run, t *cdnLab) bool {
+						d, ok := recentCDN(r, t)
 						hr, okH := kit.RatioPct(d.edgeHits, d.edgeMisses)
 						return ok && okH && hr > 90
 					}},
-					{ID: "offload", Check: func(r *chapters.Run) bool {
-						d, ok := recentCDN(r)
+					{ID: "offload", Check: func(r *chapters.Run, t *cdnLab) bool {
+						d, ok := recentCDN(r, t)
 						return ok && d.requests > 0 && d.originReqs < 0.1*d.requests
 					}},
 				},
-			},
-			{
+			}.Step(),
+			chapters.StepOf[*cdnLab]{
 				ID:    "deploy",
 				Build: cdnStep(cdnTune{route: "cdn", ttl: "60s", knobs: []string{"cdn.ttl", "cdn.urls"}, lead: []string{"stale responses", "edge hit ratio", "origin req/s"}}),
 				Keys: []chapters.Key{
@@ -479,8 +469,8 @@ func CDN() *chapters.Chapter {
 					{Key: "t", Help: "edge ttl", Knob: "cdn.ttl"},
 					{Key: "v", Help: "versioned urls", Knob: "cdn.urls"},
 				},
-				Watch: watchCDN,
-				Prediction: &chapters.Prediction{ID: "stale-after-deploy", Choices: 3, Unit: "s", Measured: kit.FactMeasured("stale_window_s"), Correct: func(v float64) int {
+				Watch: watchCDN, Lesson: cdnLesson,
+				Prediction: &chapters.PredictionOf[*cdnLab]{ID: "stale-after-deploy", Choices: 3, Unit: "s", Measured: kit.FactMeasured[*cdnLab]("stale_window_s"), Correct: func(v float64) int {
 					switch {
 					case v == 0:
 						return 0
@@ -489,40 +479,40 @@ func CDN() *chapters.Chapter {
 					}
 					return 2
 				}},
-				Objectives: []chapters.Objective{
-					{ID: "stale", Check: func(r *chapters.Run) bool { return r.Facts["stale_window_s"] > 0 }},
-					{ID: "purge", Check: func(r *chapters.Run) bool {
+				Objectives: []chapters.ObjectiveOf[*cdnLab]{
+					{ID: "stale", Check: func(r *chapters.Run, t *cdnLab) bool { return r.Facts["stale_window_s"] > 0 }},
+					{ID: "purge", Check: func(r *chapters.Run, t *cdnLab) bool {
 						v, ok := r.Facts["stale_after_purge"]
 						return ok && v == 0
 					}},
-					{ID: "versioned", Check: func(r *chapters.Run) bool {
+					{ID: "versioned", Check: func(r *chapters.Run, t *cdnLab) bool {
 						v, ok := r.Facts["stale_versioned"]
 						return ok && v == 0
 					}},
 				},
-			},
-			{
+			}.Step(),
+			chapters.StepOf[*cdnLab]{
 				ID:    "edge-dies",
 				Build: cdnStep(cdnTune{route: "cdn", ttl: "10s", knobs: []string{"cdn.fallback", "cdn.stale-if-error"}, lead: []string{"p50 us", "p50 eu", "p50 ap", "origin req/s"}}),
 				Keys: []chapters.Key{
 					{Key: "f", Help: "origin fallback", Knob: "cdn.fallback"},
 					{Key: "e", Help: "stale if error", Knob: "cdn.stale-if-error"},
 				},
-				Watch:      watchCDN,
-				Prediction: &chapters.Prediction{ID: "edge-dies-fail", Unit: "%", Measured: kit.FactMeasured("failed_pct_edge_down")},
-				Objectives: []chapters.Objective{
-					{ID: "fallback", Check: func(r *chapters.Run) bool {
+				Watch: watchCDN, Lesson: cdnLesson,
+				Prediction: &chapters.PredictionOf[*cdnLab]{ID: "edge-dies-fail", Unit: "%", Measured: kit.FactMeasured[*cdnLab]("failed_pct_edge_down")},
+				Objectives: []chapters.ObjectiveOf[*cdnLab]{
+					{ID: "fallback", Check: func(r *chapters.Run, t *cdnLab) bool {
 						v, ok := r.Facts["failed_pct_edge_down"]
 						_, okP := r.Facts["p50_ms_fallback"]
 						return ok && okP && v == 0
 					}},
-					{ID: "no-fallback", Check: func(r *chapters.Run) bool { return r.Facts["failed_pct_edge_down_no_fallback"] > 0 }},
-					{ID: "stale-if-error", Check: func(r *chapters.Run) bool {
+					{ID: "no-fallback", Check: func(r *chapters.Run, t *cdnLab) bool { return r.Facts["failed_pct_edge_down_no_fallback"] > 0 }},
+					{ID: "stale-if-error", Check: func(r *chapters.Run, t *cdnLab) bool {
 						v, ok := r.Facts["failed_pct_origin_down"]
 						return ok && v == 0 && r.Facts["stale_if_error_served"] > 0
 					}},
 				},
-			},
+			}.Step(),
 		},
 	}
 }

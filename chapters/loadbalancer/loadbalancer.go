@@ -7,7 +7,9 @@ import (
 	"scalelab/engine/lb"
 	"scalelab/engine/sqldb"
 	"scalelab/engine/web"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"scalelab/engine"
@@ -25,6 +27,16 @@ type lbTopology struct {
 	sys *engine.System
 	lb  *lb.LB
 	db  *sqldb.DBNode
+
+	mu    sync.Mutex
+	added []string // web servers the learner added
+}
+
+// addedNames returns the web servers the learner added.
+func (t *lbTopology) addedNames() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.added)
 }
 
 func buildLB(sys *engine.System, opt chapters.Options, cfg lb.LBConfig, sizes ...string) (*lbTopology, error) {
@@ -46,7 +58,6 @@ func buildLB(sys *engine.System, opt chapters.Options, cfg lb.LBConfig, sizes ..
 			return nil, err
 		}
 	}
-	sys.SetValue("lb", lb)
 	return t, nil
 }
 
@@ -72,8 +83,9 @@ func (t *lbTopology) elastic() {
 		if err != nil {
 			return err
 		}
-		added, _ := t.sys.Value("added").([]string)
-		t.sys.SetValue("added", append(added, w.Name()))
+		t.mu.Lock()
+		t.added = append(t.added, w.Name())
+		t.mu.Unlock()
 		return nil
 	})
 	t.sys.Handle(engine.ActDrain, func(a engine.Action) error {
@@ -106,11 +118,6 @@ func (t *lbTopology) elastic() {
 	})
 }
 
-func lbOf(r *chapters.Run) *lb.LB {
-	lb, _ := r.Sys.Value("lb").(*lb.LB)
-	return lb
-}
-
 func policyFact(policy string) string { return "p99_ms_" + strings.ReplaceAll(policy, "-", "_") }
 
 // webKills lists kills of web servers with the LB's knobs at that moment.
@@ -138,12 +145,12 @@ func LoadBalancer() *chapters.Chapter {
 		Number: 3,
 		Lesson: kit.FactsLesson,
 		Steps: []chapters.Step{
-			{
+			chapters.StepOf[*lbTopology]{
 				ID: "policies",
-				Build: func(sys *engine.System, opt chapters.Options) error {
+				Build: func(sys *engine.System, opt chapters.Options) (*lbTopology, error) {
 					t, err := buildLB(sys, opt, lb.DefaultLBConfig("lb-1"), "medium", "medium", "small")
 					if err != nil {
-						return err
+						return nil, err
 					}
 					sys.AddGauges(func() []engine.Gauge {
 						var out []engine.Gauge
@@ -155,19 +162,19 @@ func LoadBalancer() *chapters.Chapter {
 						}
 						return out
 					})
-					return kit.StartLoad(sys, opt, 540, lbMix(), t.lb.URL)
+					return t, kit.StartLoad(sys, opt, 540, lbMix(), t.lb.URL)
 				},
 				Keys: []chapters.Key{{Key: "p", Help: "policy", Knob: "lb.policy"}},
-				Watch: func(r *chapters.Run) {
-					lat := lbOf(r).PolicyLatency()
+				Watch: func(r *chapters.Run, t *lbTopology) {
+					lat := t.lb.PolicyLatency()
 					for _, p := range lb.PolicyNames() {
 						if q, ok := lat[p]; ok && r.KnobTime("lb.policy", p) >= 10*time.Second {
 							r.Facts[policyFact(p)] = chapters.Round1(engine.Ms(q.P99))
 						}
 					}
 				},
-				Prediction: &chapters.Prediction{ID: "best-policy", Choices: 3, Unit: "×",
-					Measured: kit.FactRatio(policyFact(lb.PolicyLeastConn), policyFact(lb.PolicyRoundRobin)),
+				Prediction: &chapters.PredictionOf[*lbTopology]{ID: "best-policy", Choices: 3, Unit: "×",
+					Measured: kit.FactRatio[*lbTopology](policyFact(lb.PolicyLeastConn), policyFact(lb.PolicyRoundRobin)),
 					Correct: func(v float64) int {
 						switch {
 						case v < 0.8:
@@ -177,27 +184,31 @@ func LoadBalancer() *chapters.Chapter {
 						}
 						return 2
 					}},
-				Objectives: []chapters.Objective{
-					{ID: "try-rr", Check: func(r *chapters.Run) bool { return r.KnobTime("lb.policy", lb.PolicyRoundRobin) >= 15*time.Second }},
-					{ID: "try-lc", Check: func(r *chapters.Run) bool { return r.KnobTime("lb.policy", lb.PolicyLeastConn) >= 15*time.Second }},
+				Objectives: []chapters.ObjectiveOf[*lbTopology]{
+					{ID: "try-rr", Check: func(r *chapters.Run, t *lbTopology) bool {
+						return r.KnobTime("lb.policy", lb.PolicyRoundRobin) >= 15*time.Second
+					}},
+					{ID: "try-lc", Check: func(r *chapters.Run, t *lbTopology) bool {
+						return r.KnobTime("lb.policy", lb.PolicyLeastConn) >= 15*time.Second
+					}},
 				},
-			},
-			{
+			}.Step(),
+			chapters.StepOf[*lbTopology]{
 				ID: "health",
-				Build: func(sys *engine.System, opt chapters.Options) error {
+				Build: func(sys *engine.System, opt chapters.Options) (*lbTopology, error) {
 					cfg := lb.DefaultLBConfig("lb-1")
 					cfg.Health.Enabled, cfg.Retries = false, 0
 					t, err := buildLB(sys, opt, cfg, "medium", "medium", "medium")
 					if err != nil {
-						return err
+						return nil, err
 					}
-					return kit.StartLoad(sys, opt, 300, lbMix(), t.lb.URL)
+					return t, kit.StartLoad(sys, opt, 300, lbMix(), t.lb.URL)
 				},
 				Keys: []chapters.Key{
 					{Key: "c", Help: "health checks", Knob: "lb.health"},
 					{Key: "t", Help: "retries", Knob: "lb.retries"},
 				},
-				Watch: func(r *chapters.Run) {
+				Watch: func(r *chapters.Run, t *lbTopology) {
 					for _, k := range webKills(r) {
 						from := kit.SecOf(k.ev.T)
 						switch {
@@ -220,32 +231,31 @@ func LoadBalancer() *chapters.Chapter {
 						}
 					}
 				},
-				Prediction: &chapters.Prediction{ID: "unprotected-share", Unit: "%", Measured: kit.FactMeasured("failed_pct_unprotected")},
-				Objectives: []chapters.Objective{
-					{ID: "kill-unprotected", Check: func(r *chapters.Run) bool { _, ok := r.Facts["failed_pct_unprotected"]; return ok }},
-					{ID: "kill-protected", Check: func(r *chapters.Run) bool {
+				Prediction: &chapters.PredictionOf[*lbTopology]{ID: "unprotected-share", Unit: "%", Measured: kit.FactMeasured[*lbTopology]("failed_pct_unprotected")},
+				Objectives: []chapters.ObjectiveOf[*lbTopology]{
+					{ID: "kill-unprotected", Check: func(r *chapters.Run, t *lbTopology) bool { _, ok := r.Facts["failed_pct_unprotected"]; return ok }},
+					{ID: "kill-protected", Check: func(r *chapters.Run, t *lbTopology) bool {
 						p, ok := r.Facts["failed_pct_protected"]
 						return ok && p < 1
 					}},
 				},
-			},
-			{
+			}.Step(),
+			chapters.StepOf[*lbTopology]{
 				ID: "elastic",
-				Build: func(sys *engine.System, opt chapters.Options) error {
+				Build: func(sys *engine.System, opt chapters.Options) (*lbTopology, error) {
 					t, err := buildLB(sys, opt, lb.DefaultLBConfig("lb-1"), "medium", "medium", "medium")
 					if err != nil {
-						return err
+						return nil, err
 					}
 					t.elastic()
-					return kit.StartLoad(sys, opt, 300, lbMix(), t.lb.URL)
+					return t, kit.StartLoad(sys, opt, 300, lbMix(), t.lb.URL)
 				},
 				Keys: []chapters.Key{
 					{Key: "a", Help: "add web", Action: engine.ActAdd, Target: "web"},
 					{Key: "d", Help: "drain", Action: engine.ActDrain},
 				},
-				Watch: func(r *chapters.Run) {
-					added, _ := r.Sys.Value("added").([]string)
-					for _, name := range added {
+				Watch: func(r *chapters.Run, t *lbTopology) {
+					for _, name := range t.addedNames() {
 						if n, ok := r.Latest.Node(name); ok && n.RPS > r.Facts["added_node_rps"] {
 							r.Facts["added_node_rps"] = n.RPS
 						}
@@ -257,11 +267,11 @@ func LoadBalancer() *chapters.Chapter {
 						}
 					}
 				},
-				Objectives: []chapters.Objective{
-					{ID: "add", Check: func(r *chapters.Run) bool { return r.Facts["added_node_rps"] > 0 }},
-					{ID: "drain", Check: func(r *chapters.Run) bool { v, ok := r.Facts["drain_failed"]; return ok && v == 0 }},
+				Objectives: []chapters.ObjectiveOf[*lbTopology]{
+					{ID: "add", Check: func(r *chapters.Run, t *lbTopology) bool { return r.Facts["added_node_rps"] > 0 }},
+					{ID: "drain", Check: func(r *chapters.Run, t *lbTopology) bool { v, ok := r.Facts["drain_failed"]; return ok && v == 0 }},
 				},
-			},
+			}.Step(),
 		},
 	}
 }

@@ -36,7 +36,7 @@ type replWatch struct {
 	upAt        map[string]time.Duration // replica restarts waiting to catch up
 }
 
-func buildReplication(sys *engine.System, opt chapters.Options, tune func(*repl.ClusterConfig)) error {
+func buildReplication(sys *engine.System, opt chapters.Options, tune func(*repl.ClusterConfig)) (*replicated, error) {
 	cfg := repl.DefaultClusterConfig()
 	cfg.Seed = opt.Seed
 	cfg.LinkDelay = 50 * time.Millisecond
@@ -45,7 +45,7 @@ func buildReplication(sys *engine.System, opt chapters.Options, tune func(*repl.
 	}
 	cl, err := repl.NewCluster(sys, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	t := &replicated{cl: cl, watch: &replWatch{upAt: map[string]time.Duration{}}}
 	var webs []engine.Node
@@ -53,15 +53,14 @@ func buildReplication(sys *engine.System, opt chapters.Options, tune func(*repl.
 		rt := repl.NewRouter(sys, cl, name)
 		w, err := web.NewWebNode(sys, web.WebConfig{Name: name, Size: "xlarge", Work: engine.WorkModel{Web: time.Millisecond}, Store: func() engine.Store { return rt }})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := sys.AddNode(w); err != nil {
-			return err
+			return nil, err
 		}
 		t.routers = append(t.routers, rt)
 		webs = append(webs, w)
 	}
-	sys.SetValue("replicated", t)
 	sys.AddGauges(func() []engine.Gauge { return replGauges(sys, cl) })
 	cfgLoad := engine.DefaultLoadConfig()
 	cfgLoad.Rate, cfgLoad.Mix, cfgLoad.Seed = replicationRate, replicationMix(), opt.Seed
@@ -71,10 +70,10 @@ func buildReplication(sys *engine.System, opt chapters.Options, tune func(*repl.
 	cfgLoad.Entry = kit.RandomEntry(opt.Seed, webs...)
 	l, err := engine.NewLoad(cfgLoad, sys.Clock)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sys.SetLoad(l)
-	return nil
+	return t, nil
 }
 
 func replGauges(sys *engine.System, cl *repl.Cluster) []engine.Gauge {
@@ -96,17 +95,8 @@ func replGauges(sys *engine.System, cl *repl.Cluster) []engine.Gauge {
 	return out
 }
 
-func replOf(r *chapters.Run) *replicated {
-	t, _ := r.Sys.Value("replicated").(*replicated)
-	return t
-}
-
 // watchReplication latches the chapter's figures on every snapshot.
-func watchReplication(r *chapters.Run) {
-	t := replOf(r)
-	if t == nil {
-		return
-	}
+func watchReplication(r *chapters.Run, t *replicated) {
 	w := t.watch
 	rs := t.cl.RouterStats()
 	okR, badR, _ := r.Sys.Load.OpStats(engine.OpRead)
@@ -199,12 +189,8 @@ func lastCause(r *chapters.Run, p repl.Promotion) (time.Duration, bool) {
 	return t, t >= 0
 }
 
-func replicationLesson(r *chapters.Run) map[string]any {
+func replicationLesson(r *chapters.Run, t *replicated) map[string]any {
 	out := kit.FactsLesson(r)
-	t := replOf(r)
-	if t == nil {
-		return out
-	}
 	st := t.cl.State()
 	out["mode"] = st.Mode
 	out["lost_write_ids"] = append([]string{}, st.Lost...)
@@ -231,7 +217,17 @@ func replicationLesson(r *chapters.Run) map[string]any {
 // lag and stale reads; replica and primary failures; async loses
 // acknowledged writes on failover, semi-sync does not; a partition.
 func Replication() *chapters.Chapter {
-	staleRatio := func(r *chapters.Run) (float64, bool) {
+	return &chapters.Chapter{
+		ID:     "replication",
+		Number: 4,
+		Lesson: kit.FactsLesson,
+		Steps:  chapters.Steps(replicationSteps()...),
+	}
+}
+
+// replicationSteps are the chapter's steps; they share one topology.
+func replicationSteps() []chapters.StepOf[*replicated] {
+	staleRatio := func(r *chapters.Run, _ *replicated) (float64, bool) {
 		a, ok1 := r.Facts["stale_per_1k_reads_50ms"]
 		b, ok2 := r.Facts["stale_per_1k_reads_200ms"]
 		if !ok1 || !ok2 {
@@ -245,139 +241,142 @@ func Replication() *chapters.Chapter {
 		}
 		return chapters.Round1(b / a), true
 	}
-	return &chapters.Chapter{
-		ID:     "replication",
-		Number: 4,
-		Lesson: replicationLesson,
-		Steps: []chapters.Step{
-			{
-				ID:    "read-replicas",
-				Build: func(sys *engine.System, opt chapters.Options) error { return buildReplication(sys, opt, nil) },
-				Keys: []chapters.Key{
-					{Key: "y", Help: "replication delay", Knob: "repl.delay"},
-					{Key: "w", Help: "read your writes", Knob: "repl.ryw"},
-					{Key: "c", Help: "apply cost", Knob: "repl.apply"},
-				},
-				Watch: watchReplication,
-				Prediction: &chapters.Prediction{ID: "stale-delay", Choices: 3, Unit: "×", Measured: staleRatio,
-					Correct: func(v float64) int {
-						if v < 1.5 {
-							return 0
-						}
-						return 1
-					}},
-				Objectives: []chapters.Objective{
-					{ID: "see-stale", Check: func(r *chapters.Run) bool {
-						return r.KnobTime("repl.delay", "200ms") >= 10*time.Second && r.Facts["n_stale_200ms_off"] > 0
-					}},
-					{ID: "ryw", Check: func(r *chapters.Run) bool {
-						for _, m := range []string{repl.RYWPrimary, repl.RYWWait} {
-							k := "200ms_" + m
-							if r.Facts["n_reads_"+k] >= 1000 && r.Facts["n_stale_"+k] == 0 {
-								return true
-							}
-						}
-						return false
-					}},
-				},
+	return []chapters.StepOf[*replicated]{
+		chapters.StepOf[*replicated]{
+			ID: "read-replicas",
+			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
+				return buildReplication(sys, opt, nil)
 			},
-			{
-				ID:         "replica-dies",
-				Build:      func(sys *engine.System, opt chapters.Options) error { return buildReplication(sys, opt, nil) },
-				Keys:       []chapters.Key{{Key: "a", Help: "add replica", Action: engine.ActAdd, Target: "db"}},
-				Watch:      watchReplication,
-				Prediction: &chapters.Prediction{ID: "no-replica-reads", Unit: "%", Measured: kit.FactMeasured("read_failed_pct_no_replica")},
-				Objectives: []chapters.Objective{
-					{ID: "kill-replica", Check: func(r *chapters.Run) bool {
-						return r.Facts["n_readok_up1"] >= 500 && r.Facts["n_readbad_up1"] == 0
-					}},
-					{ID: "no-replica", Check: func(r *chapters.Run) bool {
-						v, ok := r.Facts["read_failed_pct_no_replica"]
-						return ok && v == 0
-					}},
-					{ID: "catch-up", Check: func(r *chapters.Run) bool { _, ok := r.Facts["catchup_ms"]; return ok }},
-					{ID: "add-replica", Check: func(r *chapters.Run) bool {
-						for _, e := range r.EventsOf(repl.EvSeed) {
-							if strings.HasPrefix(e.Detail, "new replica") && replOf(r).cl.CaughtUp(e.Node) {
-								return true
-							}
-						}
-						return false
-					}},
-				},
+			Keys: []chapters.Key{
+				{Key: "y", Help: "replication delay", Knob: "repl.delay"},
+				{Key: "w", Help: "read your writes", Knob: "repl.ryw"},
+				{Key: "c", Help: "apply cost", Knob: "repl.apply"},
 			},
-			{
-				ID:         "failover",
-				Build:      func(sys *engine.System, opt chapters.Options) error { return buildReplication(sys, opt, nil) },
-				Keys:       []chapters.Key{{Key: "R", Help: "replay set-aside", Knob: "repl.recover"}},
-				Watch:      watchReplication,
-				Prediction: &chapters.Prediction{ID: "lost-async", Unit: "writes", Measured: kit.FactMeasured("lost_writes_first_failover")},
-				Objectives: []chapters.Objective{
-					{ID: "kill-primary", Check: func(r *chapters.Run) bool { _, ok := r.Facts["failover_ms"]; return ok }},
-					{ID: "rejoin", Check: func(r *chapters.Run) bool { _, ok := r.LastEvent(repl.EvSetAside, ""); return ok }},
-					{ID: "replay", Check: func(r *chapters.Run) bool {
-						return r.Facts["set_aside"] > 0 && r.Facts["replayed"] == r.Facts["set_aside"]
-					}},
-				},
-			},
-			{
-				ID: "semi-sync",
-				Build: func(sys *engine.System, opt chapters.Options) error {
-					return buildReplication(sys, opt, func(c *repl.ClusterConfig) { c.Mode = repl.ModeSemiSync })
-				},
-				Keys:  []chapters.Key{{Key: "m", Help: "replication mode", Knob: "repl.mode"}},
-				Watch: watchReplication,
-				Prediction: &chapters.Prediction{ID: "lost-semi-sync", Choices: 3, Unit: "writes", Measured: kit.FactMeasured("lost_writes_semi_sync"),
-					Correct: func(v float64) int {
-						if v == 0 {
-							return 0
-						}
-						return 1
-					}},
-				Objectives: []chapters.Objective{
-					{ID: "write-cost", Check: func(r *chapters.Run) bool {
-						_, a := r.Facts["write_p50_ms_async"]
-						_, s := r.Facts["write_p50_ms_semi_sync"]
-						return a && s
-					}},
-					{ID: "lose-nothing", Check: func(r *chapters.Run) bool {
-						v, ok := r.Facts["lost_writes_semi_sync"]
-						return ok && v == 0
-					}},
-				},
-			},
-			{
-				ID:    "partition",
-				Build: func(sys *engine.System, opt chapters.Options) error { return buildReplication(sys, opt, nil) },
-				Keys: []chapters.Key{
-					{Key: "p", Help: "cut primary and web-1", Action: engine.ActCut, Target: "@primary,web-1"},
-					{Key: "e", Help: "heal", Action: engine.ActHeal, Target: "web-1"},
-					{Key: "f", Help: "min replicas", Knob: "repl.min-replicas"},
-				},
-				Watch: watchReplication,
-				Prediction: &chapters.Prediction{ID: "two-primaries", Choices: 3, Measured: func(r *chapters.Run) (float64, bool) {
-					v, ok := r.Facts["split_brain_writes_min_replicas_0"]
-					if !ok {
-						return 0, false
+			Watch: watchReplication, Lesson: replicationLesson,
+			Prediction: &chapters.PredictionOf[*replicated]{ID: "stale-delay", Choices: 3, Unit: "×", Measured: staleRatio,
+				Correct: func(v float64) int {
+					if v < 1.5 {
+						return 0
 					}
-					if v > 0 {
-						return 2, true
-					}
-					return 1, true
-				}, Correct: func(v float64) int {
-					if v >= 2 {
-						return 1
-					}
-					return 0
+					return 1
 				}},
-				Objectives: []chapters.Objective{
-					{ID: "split-brain", Check: func(r *chapters.Run) bool { return r.Facts["split_brain_writes_min_replicas_0"] > 0 }},
-					{ID: "fenced", Check: func(r *chapters.Run) bool {
-						v, ok := r.Facts["split_brain_writes_min_replicas_1"]
-						_, refused := r.LastEvent(repl.EvRefuse, "")
-						return ok && v == 0 && refused
-					}},
-				},
+			Objectives: []chapters.ObjectiveOf[*replicated]{
+				{ID: "see-stale", Check: func(r *chapters.Run, t *replicated) bool {
+					return r.KnobTime("repl.delay", "200ms") >= 10*time.Second && r.Facts["n_stale_200ms_off"] > 0
+				}},
+				{ID: "ryw", Check: func(r *chapters.Run, t *replicated) bool {
+					for _, m := range []string{repl.RYWPrimary, repl.RYWWait} {
+						k := "200ms_" + m
+						if r.Facts["n_reads_"+k] >= 1000 && r.Facts["n_stale_"+k] == 0 {
+							return true
+						}
+					}
+					return false
+				}},
+			},
+		},
+		chapters.StepOf[*replicated]{
+			ID: "replica-dies",
+			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
+				return buildReplication(sys, opt, nil)
+			},
+			Keys:  []chapters.Key{{Key: "a", Help: "add replica", Action: engine.ActAdd, Target: "db"}},
+			Watch: watchReplication, Lesson: replicationLesson,
+			Prediction: &chapters.PredictionOf[*replicated]{ID: "no-replica-reads", Unit: "%", Measured: kit.FactMeasured[*replicated]("read_failed_pct_no_replica")},
+			Objectives: []chapters.ObjectiveOf[*replicated]{
+				{ID: "kill-replica", Check: func(r *chapters.Run, t *replicated) bool {
+					return r.Facts["n_readok_up1"] >= 500 && r.Facts["n_readbad_up1"] == 0
+				}},
+				{ID: "no-replica", Check: func(r *chapters.Run, t *replicated) bool {
+					v, ok := r.Facts["read_failed_pct_no_replica"]
+					return ok && v == 0
+				}},
+				{ID: "catch-up", Check: func(r *chapters.Run, t *replicated) bool { _, ok := r.Facts["catchup_ms"]; return ok }},
+				{ID: "add-replica", Check: func(r *chapters.Run, t *replicated) bool {
+					for _, e := range r.EventsOf(repl.EvSeed) {
+						if strings.HasPrefix(e.Detail, "new replica") && t.cl.CaughtUp(e.Node) {
+							return true
+						}
+					}
+					return false
+				}},
+			},
+		},
+		chapters.StepOf[*replicated]{
+			ID: "failover",
+			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
+				return buildReplication(sys, opt, nil)
+			},
+			Keys:  []chapters.Key{{Key: "R", Help: "replay set-aside", Knob: "repl.recover"}},
+			Watch: watchReplication, Lesson: replicationLesson,
+			Prediction: &chapters.PredictionOf[*replicated]{ID: "lost-async", Unit: "writes", Measured: kit.FactMeasured[*replicated]("lost_writes_first_failover")},
+			Objectives: []chapters.ObjectiveOf[*replicated]{
+				{ID: "kill-primary", Check: func(r *chapters.Run, t *replicated) bool { _, ok := r.Facts["failover_ms"]; return ok }},
+				{ID: "rejoin", Check: func(r *chapters.Run, t *replicated) bool { _, ok := r.LastEvent(repl.EvSetAside, ""); return ok }},
+				{ID: "replay", Check: func(r *chapters.Run, t *replicated) bool {
+					return r.Facts["set_aside"] > 0 && r.Facts["replayed"] == r.Facts["set_aside"]
+				}},
+			},
+		},
+		chapters.StepOf[*replicated]{
+			ID: "semi-sync",
+			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
+				return buildReplication(sys, opt, func(c *repl.ClusterConfig) { c.Mode = repl.ModeSemiSync })
+			},
+			Keys:  []chapters.Key{{Key: "m", Help: "replication mode", Knob: "repl.mode"}},
+			Watch: watchReplication, Lesson: replicationLesson,
+			Prediction: &chapters.PredictionOf[*replicated]{ID: "lost-semi-sync", Choices: 3, Unit: "writes", Measured: kit.FactMeasured[*replicated]("lost_writes_semi_sync"),
+				Correct: func(v float64) int {
+					if v == 0 {
+						return 0
+					}
+					return 1
+				}},
+			Objectives: []chapters.ObjectiveOf[*replicated]{
+				{ID: "write-cost", Check: func(r *chapters.Run, t *replicated) bool {
+					_, a := r.Facts["write_p50_ms_async"]
+					_, s := r.Facts["write_p50_ms_semi_sync"]
+					return a && s
+				}},
+				{ID: "lose-nothing", Check: func(r *chapters.Run, t *replicated) bool {
+					v, ok := r.Facts["lost_writes_semi_sync"]
+					return ok && v == 0
+				}},
+			},
+		},
+		chapters.StepOf[*replicated]{
+			ID: "partition",
+			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
+				return buildReplication(sys, opt, nil)
+			},
+			Keys: []chapters.Key{
+				{Key: "p", Help: "cut primary and web-1", Action: engine.ActCut, Target: "@primary,web-1"},
+				{Key: "e", Help: "heal", Action: engine.ActHeal, Target: "web-1"},
+				{Key: "f", Help: "min replicas", Knob: "repl.min-replicas"},
+			},
+			Watch: watchReplication, Lesson: replicationLesson,
+			Prediction: &chapters.PredictionOf[*replicated]{ID: "two-primaries", Choices: 3, Measured: func(r *chapters.Run, t *replicated) (float64, bool) {
+				v, ok := r.Facts["split_brain_writes_min_replicas_0"]
+				if !ok {
+					return 0, false
+				}
+				if v > 0 {
+					return 2, true
+				}
+				return 1, true
+			}, Correct: func(v float64) int {
+				if v >= 2 {
+					return 1
+				}
+				return 0
+			}},
+			Objectives: []chapters.ObjectiveOf[*replicated]{
+				{ID: "split-brain", Check: func(r *chapters.Run, t *replicated) bool { return r.Facts["split_brain_writes_min_replicas_0"] > 0 }},
+				{ID: "fenced", Check: func(r *chapters.Run, t *replicated) bool {
+					v, ok := r.Facts["split_brain_writes_min_replicas_1"]
+					_, refused := r.LastEvent(repl.EvRefuse, "")
+					return ok && v == 0 && refused
+				}},
 			},
 		},
 	}

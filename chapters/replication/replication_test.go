@@ -5,6 +5,7 @@ import (
 	"scalelab/chapters/internal/chaptertest"
 	"scalelab/engine/repl"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,12 +16,23 @@ import (
 // lab until cond holds (or fails the test after limit of lab time).
 func openRepl(t *testing.T, step int, opt chapters.Options) (*chapters.Session, func(what string, limit time.Duration, cond func() bool)) {
 	t.Helper()
+	// the step as the chapter defines it, keeping the topology it builds
+	def := replicationSteps()[step-1]
+	var topo *replicated
+	build := def.Build
+	def.Build = func(sys *engine.System, opt chapters.Options) (*replicated, error) {
+		t, err := build(sys, opt)
+		topo = t
+		return t, err
+	}
 	ch := Replication()
+	ch.Steps[step-1] = def.Step()
 	s, err := chapters.Open(ch, step-1, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	topos.Store(s, topo)
 	snaps := s.Sys.Subscribe()
 	until := func(what string, limit time.Duration, cond func() bool) {
 		t.Helper()
@@ -40,7 +52,13 @@ func openRepl(t *testing.T, step int, opt chapters.Options) (*chapters.Session, 
 	return s, until
 }
 
-func clusterOf(s *chapters.Session) *repl.Cluster { return replOf(s.Run).cl }
+// topos holds the topology of each session openRepl opened.
+var topos sync.Map // *chapters.Session → *replicated
+
+func clusterOf(s *chapters.Session) *repl.Cluster {
+	t, _ := topos.Load(s)
+	return t.(*replicated).cl
+}
 
 func promotions(s *chapters.Session) int { return len(clusterOf(s).State().Promotions) }
 

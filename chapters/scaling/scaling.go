@@ -58,15 +58,15 @@ func Scaling() *chapters.Chapter {
 		Number: 2,
 		Lesson: kit.FactsLesson,
 		Steps: []chapters.Step{
-			{
+			chapters.StepOf[*engine.System]{
 				ID: "scale-up",
-				Build: func(sys *engine.System, opt chapters.Options) error {
+				Build: func(sys *engine.System, opt chapters.Options) (*engine.System, error) {
 					app, err := kit.AddApp(sys, "app-1", "small", scalingWork(), opt.Seed)
 					if err != nil {
-						return err
+						return nil, err
 					}
 					if err := kit.StartLoad(sys, opt, 60, scalingMix(), app.URL); err != nil {
-						return err
+						return nil, err
 					}
 					kit.SizeKnob(sys, "app.size", app.Sized)
 					mean := meanWork(scalingWork(), scalingMix())
@@ -78,10 +78,10 @@ func Scaling() *chapters.Chapter {
 							{Name: "cost", Value: s.CostHour, Unit: "$/h", Modelled: true},
 						}
 					})
-					return nil
+					return sys, nil
 				},
 				Keys: []chapters.Key{{Key: "z", Help: "size", Knob: "app.size"}},
-				Watch: func(r *chapters.Run) {
+				Watch: func(r *chapters.Run, t *engine.System) {
 					sizes := engine.Sizes()
 					cur := r.KnobAt("app.size", r.Now())
 					for i := 1; i < len(sizes); i++ {
@@ -104,8 +104,8 @@ func Scaling() *chapters.Chapter {
 						r.Facts["saturated_at_largest"] = 1
 					}
 				},
-				Prediction: &chapters.Prediction{ID: "cost-double", Choices: 3, Unit: "×",
-					Measured: kit.FactMeasured("cost_ratio_per_size"),
+				Prediction: &chapters.PredictionOf[*engine.System]{ID: "cost-double", Choices: 3, Unit: "×",
+					Measured: kit.FactMeasured[*engine.System]("cost_ratio_per_size"),
 					Correct: func(v float64) int {
 						switch {
 						case v < 1.9:
@@ -115,21 +115,21 @@ func Scaling() *chapters.Chapter {
 						}
 						return 2
 					}},
-				Objectives: []chapters.Objective{
-					{ID: "grow", Check: func(r *chapters.Run) bool { return r.KnobAt("app.size", r.Now()) == "2xlarge" }},
-					{ID: "ceiling", Check: func(r *chapters.Run) bool { return r.Facts["saturated_at_largest"] == 1 }},
+				Objectives: []chapters.ObjectiveOf[*engine.System]{
+					{ID: "grow", Check: func(r *chapters.Run, t *engine.System) bool { return r.KnobAt("app.size", r.Now()) == "2xlarge" }},
+					{ID: "ceiling", Check: func(r *chapters.Run, t *engine.System) bool { return r.Facts["saturated_at_largest"] == 1 }},
 				},
-			},
-			{
+			}.Step(),
+			chapters.StepOf[*engine.System]{
 				ID: "spof",
-				Build: func(sys *engine.System, opt chapters.Options) error {
+				Build: func(sys *engine.System, opt chapters.Options) (*engine.System, error) {
 					app, err := kit.AddApp(sys, "app-1", "large", scalingWork(), opt.Seed)
 					if err != nil {
-						return err
+						return nil, err
 					}
-					return kit.StartLoad(sys, opt, 100, scalingMix(), app.URL)
+					return sys, kit.StartLoad(sys, opt, 100, scalingMix(), app.URL)
 				},
-				Watch: func(r *chapters.Run) {
+				Watch: func(r *chapters.Run, t *engine.System) {
 					kill, ok := killOf(r, "app-1")
 					if !ok {
 						return
@@ -145,10 +145,10 @@ func Scaling() *chapters.Chapter {
 						}
 					}
 				},
-				Prediction: &chapters.Prediction{ID: "outage-share", Unit: "%", Measured: kit.FactMeasured("outage_failed_pct")},
-				Objectives: []chapters.Objective{
-					{ID: "kill", Check: func(r *chapters.Run) bool { _, ok := killOf(r, "app-1"); return ok }},
-					{ID: "recover", Check: func(r *chapters.Run) bool {
+				Prediction: &chapters.PredictionOf[*engine.System]{ID: "outage-share", Unit: "%", Measured: kit.FactMeasured[*engine.System]("outage_failed_pct")},
+				Objectives: []chapters.ObjectiveOf[*engine.System]{
+					{ID: "kill", Check: func(r *chapters.Run, t *engine.System) bool { _, ok := killOf(r, "app-1"); return ok }},
+					{ID: "recover", Check: func(r *chapters.Run, t *engine.System) bool {
 						kill, ok := killOf(r, "app-1")
 						if !ok {
 							return false
@@ -165,25 +165,25 @@ func Scaling() *chapters.Chapter {
 						return ok2 > 0 && failed == 0
 					}},
 				},
-			},
-			{
+			}.Step(),
+			chapters.StepOf[*engine.System]{
 				ID: "scale-out",
-				Build: func(sys *engine.System, opt chapters.Options) error {
+				Build: func(sys *engine.System, opt chapters.Options) (*engine.System, error) {
 					db, err := kit.AddDB(sys, "db-1", "xlarge", scalingWork(), sqldb.DefaultShape(), opt.Seed)
 					if err != nil {
-						return err
+						return nil, err
 					}
 					var webs []engine.Node
 					for _, name := range []string{"web-1", "web-2", "web-3"} {
 						w, err := kit.AddWeb(sys, name, "large", scalingWork(), false, db, nil)
 						if err != nil {
-							return err
+							return nil, err
 						}
 						webs = append(webs, w)
 					}
-					return kit.StartLoad(sys, opt, 300, scalingMix(), kit.RandomEntry(opt.Seed, webs...))
+					return sys, kit.StartLoad(sys, opt, 300, scalingMix(), kit.RandomEntry(opt.Seed, webs...))
 				},
-				Watch: func(r *chapters.Run) {
+				Watch: func(r *chapters.Run, t *engine.System) {
 					kill, ok := killOf(r, "web-")
 					if !ok {
 						return
@@ -195,11 +195,11 @@ func Scaling() *chapters.Chapter {
 						}
 					}
 				},
-				Prediction: &chapters.Prediction{ID: "out-share", Unit: "%", Measured: kit.FactMeasured("scale_out_failed_pct")},
-				Objectives: []chapters.Objective{
-					{ID: "kill-one", Check: func(r *chapters.Run) bool { _, ok := r.Facts["scale_out_failed_pct"]; return ok }},
+				Prediction: &chapters.PredictionOf[*engine.System]{ID: "out-share", Unit: "%", Measured: kit.FactMeasured[*engine.System]("scale_out_failed_pct")},
+				Objectives: []chapters.ObjectiveOf[*engine.System]{
+					{ID: "kill-one", Check: func(r *chapters.Run, t *engine.System) bool { _, ok := r.Facts["scale_out_failed_pct"]; return ok }},
 				},
-			},
+			}.Step(),
 		},
 	}
 }

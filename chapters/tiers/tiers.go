@@ -63,56 +63,56 @@ func Tiers() *chapters.Chapter {
 		Number: 1,
 		Lesson: kit.FactsLesson,
 		Steps: []chapters.Step{
-			{
+			chapters.StepOf[*engine.System]{
 				ID: "one-box",
-				Build: func(sys *engine.System, opt chapters.Options) error {
+				Build: func(sys *engine.System, opt chapters.Options) (*engine.System, error) {
 					app, err := kit.AddApp(sys, "app-1", "medium", tiersWork(), opt.Seed)
 					if err != nil {
-						return err
+						return nil, err
 					}
 					if err := kit.StartLoad(sys, opt, tiersRate, kit.SteadyMix(), app.URL); err != nil {
-						return err
+						return nil, err
 					}
 					kit.MixKnob(sys)
 					sys.AddGauges(pageGauges(sys))
-					return nil
+					return sys, nil
 				},
 				Keys: []chapters.Key{{Key: "m", Help: "mix", Knob: "load.mix"}},
-				Watch: func(r *chapters.Run) {
+				Watch: func(r *chapters.Run, t *engine.System) {
 					latchP99(r, "page_p99_ms_one_box_steady", engine.OpPage, "load.mix", "steady")
 					latchP99(r, "page_p99_ms_one_box", engine.OpPage, "load.mix", "data-heavy")
 				},
-				Prediction: &chapters.Prediction{ID: "page-p99", Choices: 3, Unit: "×",
-					Measured: kit.FactRatio("page_p99_ms_one_box", "page_p99_ms_one_box_steady"), Correct: ratioChoice},
-				Objectives: []chapters.Objective{
-					{ID: "steady", Check: func(r *chapters.Run) bool { return r.KnobTime("load.mix", "steady") >= 10*time.Second }},
-					{ID: "data-heavy", Check: func(r *chapters.Run) bool {
+				Prediction: &chapters.PredictionOf[*engine.System]{ID: "page-p99", Choices: 3, Unit: "×",
+					Measured: kit.FactRatio[*engine.System]("page_p99_ms_one_box", "page_p99_ms_one_box_steady"), Correct: ratioChoice},
+				Objectives: []chapters.ObjectiveOf[*engine.System]{
+					{ID: "steady", Check: func(r *chapters.Run, t *engine.System) bool { return r.KnobTime("load.mix", "steady") >= 10*time.Second }},
+					{ID: "data-heavy", Check: func(r *chapters.Run, t *engine.System) bool {
 						_, ok := r.Facts["page_p99_ms_one_box"]
 						return ok && r.KnobTime("load.mix", "data-heavy") >= 10*time.Second
 					}},
 				},
-			},
-			{
+			}.Step(),
+			chapters.StepOf[*engine.System]{
 				ID: "split",
-				Build: func(sys *engine.System, opt chapters.Options) error {
+				Build: func(sys *engine.System, opt chapters.Options) (*engine.System, error) {
 					db, err := kit.AddDB(sys, "db-1", "small", tiersWork(), sqldb.DefaultShape(), opt.Seed)
 					if err != nil {
-						return err
+						return nil, err
 					}
 					web, err := kit.AddWeb(sys, "web-1", "medium", tiersWork(), false, db, nil)
 					if err != nil {
-						return err
+						return nil, err
 					}
 					if err := kit.StartLoad(sys, opt, tiersRate, kit.SteadyMix(), web.URL); err != nil {
-						return err
+						return nil, err
 					}
 					kit.MixKnob(sys)
 					kit.SizeKnob(sys, "db.size", db.Sized)
 					sys.AddGauges(pageGauges(sys))
-					return nil
+					return sys, nil
 				},
 				Keys: []chapters.Key{{Key: "m", Help: "mix", Knob: "load.mix"}, {Key: "d", Help: "db size", Knob: "db.size"}},
-				Watch: func(r *chapters.Run) {
+				Watch: func(r *chapters.Run, t *engine.System) {
 					latchP99(r, "page_p99_ms_split_steady", engine.OpPage, "load.mix", "steady")
 					latchP99(r, "page_p99_ms_split", engine.OpPage, "load.mix", "data-heavy")
 					latchP99(r, "feed_p99_ms_db_small", engine.OpFeed, "load.mix", "data-heavy", "db.size", "small")
@@ -120,26 +120,26 @@ func Tiers() *chapters.Chapter {
 						latchP99(r, "feed_p99_ms_db_sized", engine.OpFeed, "load.mix", "data-heavy", "db.size", size)
 					}
 				},
-				Prediction: &chapters.Prediction{ID: "split-page-p99", Choices: 3, Unit: "×",
-					Measured: kit.FactRatio("page_p99_ms_split", "page_p99_ms_split_steady"), Correct: ratioChoice},
-				Objectives: []chapters.Objective{
-					{ID: "data-heavy-split", Check: func(r *chapters.Run) bool {
+				Prediction: &chapters.PredictionOf[*engine.System]{ID: "split-page-p99", Choices: 3, Unit: "×",
+					Measured: kit.FactRatio[*engine.System]("page_p99_ms_split", "page_p99_ms_split_steady"), Correct: ratioChoice},
+				Objectives: []chapters.ObjectiveOf[*engine.System]{
+					{ID: "data-heavy-split", Check: func(r *chapters.Run, t *engine.System) bool {
 						_, ok := r.Facts["page_p99_ms_split"]
 						return ok && r.KnobTime("load.mix", "data-heavy") >= 10*time.Second
 					}},
-					{ID: "size-db", Check: func(r *chapters.Run) bool {
+					{ID: "size-db", Check: func(r *chapters.Run, t *engine.System) bool {
 						small, ok1 := r.Facts["feed_p99_ms_db_small"]
 						sized, ok2 := r.Facts["feed_p99_ms_db_sized"]
 						return ok1 && ok2 && sized < small
 					}},
 				},
-			},
-			{
+			}.Step(),
+			chapters.StepOf[[]storeMeter]{
 				ID:    "sql-vs-kv",
 				Build: buildSQLvsKV,
 				Keys:  []chapters.Key{{Key: "v", Help: "store", Knob: "data.store"}},
-				Watch: func(r *chapters.Run) {
-					for _, m := range storeMeters(r.Sys) {
+				Watch: func(r *chapters.Run, t []storeMeter) {
+					for _, m := range t {
 						for _, op := range []engine.Op{engine.OpRead, engine.OpFeed, engine.OpWrite} {
 							if q := m.meter.Quantiles(op); q.N > 0 {
 								r.Facts[fmt.Sprintf("%s_%s_p50_ms", m.name, op)] = chapters.Round1(engine.Ms(q.P50))
@@ -148,8 +148,8 @@ func Tiers() *chapters.Chapter {
 						}
 					}
 				},
-				Prediction: &chapters.Prediction{ID: "feed-faster", Choices: 3, Unit: "×",
-					Measured: kit.FactRatio("kv_feed_p50_ms", "sql_feed_p50_ms"),
+				Prediction: &chapters.PredictionOf[[]storeMeter]{ID: "feed-faster", Choices: 3, Unit: "×",
+					Measured: kit.FactRatio[[]storeMeter]("kv_feed_p50_ms", "sql_feed_p50_ms"),
 					Correct: func(v float64) int {
 						switch {
 						case v < 0.8:
@@ -159,11 +159,11 @@ func Tiers() *chapters.Chapter {
 						}
 						return 2
 					}},
-				Objectives: []chapters.Objective{
-					{ID: "both-stores", Check: func(r *chapters.Run) bool { return r.Facts["n_sql_feed"] >= 200 && r.Facts["n_kv_feed"] >= 200 }},
-					{ID: "write-cost", Check: func(r *chapters.Run) bool { return r.Facts["n_sql_write"] >= 50 && r.Facts["n_kv_write"] >= 50 }},
+				Objectives: []chapters.ObjectiveOf[[]storeMeter]{
+					{ID: "both-stores", Check: func(r *chapters.Run, t []storeMeter) bool { return r.Facts["n_sql_feed"] >= 200 && r.Facts["n_kv_feed"] >= 200 }},
+					{ID: "write-cost", Check: func(r *chapters.Run, t []storeMeter) bool { return r.Facts["n_sql_write"] >= 50 && r.Facts["n_kv_write"] >= 50 }},
 				},
-			},
+			}.Step(),
 		},
 	}
 }
@@ -174,36 +174,30 @@ type storeMeter struct {
 	meter *engine.Meter
 }
 
-// storeMeters finds the meters a sql-vs-kv system registered.
-func storeMeters(sys *engine.System) []storeMeter {
-	v, _ := sys.Value("store-meters").([]storeMeter)
-	return v
-}
-
 // kvShape is larger than the default so a join has real work to do.
 func kvShape() sqldb.DataShape {
 	return sqldb.DataShape{Users: 1000, PostsPerUser: 20, Follows: 30, FeedLen: 20}
 }
 
-func buildSQLvsKV(sys *engine.System, opt chapters.Options) error {
+func buildSQLvsKV(sys *engine.System, opt chapters.Options) ([]storeMeter, error) {
 	shape := kvShape()
 	// No modelled work here: both stores are measured as they really are.
 	db, err := kit.AddDB(sys, "db-1", "2xlarge", engine.WorkModel{}, shape, opt.Seed)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	kvNode, err := kv.NewKVNode(sys, "kv-1")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := sys.AddNode(kvNode); err != nil {
-		return err
+		return nil, err
 	}
 	sqlMeter, kvMeter := engine.NewMeter(sys.Clock), engine.NewMeter(sys.Clock)
 	sqlStore := engine.Store(sqldb.NewDBClient(sys, db, sys.AddLink("web-1", "db-1"), sqlMeter))
 	kvStore := kv.NewKVStore(sys, kvNode, sys.AddLink("web-1", "kv-1"), kvMeter, shape)
 	if err := kvStore.LoadFrom(context.Background(), db.Data); err != nil {
-		return fmt.Errorf("load kv-1: %w", err)
+		return nil, fmt.Errorf("load kv-1: %w", err)
 	}
 	var useKV atomic.Bool
 	web, err := web.NewWebNode(sys, web.WebConfig{Name: "web-1", Size: "xlarge", Work: engine.WorkModel{Web: time.Millisecond}, Store: func() engine.Store {
@@ -213,12 +207,12 @@ func buildSQLvsKV(sys *engine.System, opt chapters.Options) error {
 		return sqlStore
 	}})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := sys.AddNode(web); err != nil {
-		return err
+		return nil, err
 	}
-	sys.SetValue("store-meters", []storeMeter{{"sql", sqlMeter}, {"kv", kvMeter}})
+	meters := []storeMeter{{"sql", sqlMeter}, {"kv", kvMeter}}
 	sys.AddKnob(&engine.Knob{
 		Name: "data.store", Values: []string{"sql", "kv"},
 		Get: func() string {
@@ -232,7 +226,7 @@ func buildSQLvsKV(sys *engine.System, opt chapters.Options) error {
 	sys.AddGauges(func() []engine.Gauge {
 		var out []engine.Gauge
 		for _, op := range []engine.Op{engine.OpFeed, engine.OpWrite, engine.OpRead} {
-			for _, m := range []storeMeter{{"sql", sqlMeter}, {"kv", kvMeter}} {
+			for _, m := range meters {
 				if q := m.meter.Quantiles(op); q.N > 0 {
 					out = append(out, kit.MsGauge(m.name+" "+string(op)+" p50", q.P50))
 				}
@@ -242,5 +236,5 @@ func buildSQLvsKV(sys *engine.System, opt chapters.Options) error {
 	})
 	mix := engine.Mix{engine.OpRead: 40, engine.OpFeed: 40, engine.OpWrite: 20}
 	cfgRate := 200.0
-	return kit.StartLoad(sys, chapters.Options{Rate: opt.Rate, Seed: opt.Seed}, cfgRate, mix, web.URL)
+	return meters, kit.StartLoad(sys, chapters.Options{Rate: opt.Rate, Seed: opt.Seed}, cfgRate, mix, web.URL)
 }

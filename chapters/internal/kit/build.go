@@ -149,8 +149,8 @@ func FailedPct(r *chapters.Run, from, to int) (float64, bool) {
 }
 
 // factRatio measures a/b from two latched facts.
-func FactRatio(a, b string) func(r *chapters.Run) (float64, bool) {
-	return func(r *chapters.Run) (float64, bool) {
+func FactRatio[T any](a, b string) func(r *chapters.Run, _ T) (float64, bool) {
+	return func(r *chapters.Run, _ T) (float64, bool) {
 		x, ok1 := r.Facts[a]
 		y, ok2 := r.Facts[b]
 		if !ok1 || !ok2 || y <= 0 {
@@ -176,8 +176,8 @@ func FactsLesson(r *chapters.Run) map[string]any {
 // the gauges cover the last 5 s.
 const Settle = 6 * time.Second
 
-func FactMeasured(key string) func(r *chapters.Run) (float64, bool) {
-	return func(r *chapters.Run) (float64, bool) {
+func FactMeasured[T any](key string) func(r *chapters.Run, _ T) (float64, bool) {
+	return func(r *chapters.Run, _ T) (float64, bool) {
 		v, ok := r.Facts[key]
 		return v, ok
 	}
