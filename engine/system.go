@@ -102,14 +102,6 @@ func (l *Link) SetDown(down bool) { l.down.Store(down) }
 // ID is "from>to".
 func (l *Link) ID() string { return l.From + ">" + l.To }
 
-// Knob is a chapter setting that keys and `set` lines change.
-type Knob struct {
-	Name   string
-	Values []string // allowed values in cycle order; nil accepts anything Set accepts
-	Get    func() string
-	Set    func(string) error
-}
-
 // System is one running lab: the clock, the nodes, their links, the load
 // and the snapshots. New has no side effects but making a temp directory;
 // Start starts the load and the ticker; Close stops everything and removes
@@ -392,7 +384,7 @@ func (s *System) Snapshot() Snapshot {
 		snap.Links = append(snap.Links, LinkSnap{From: l.From, To: l.To, Latency: time.Duration(l.latency.Load()), RPS: rps, Up: up})
 	}
 	for _, k := range knobs {
-		snap.Knobs = append(snap.Knobs, KnobSnap{Name: k.Name, Value: k.Get(), Values: k.Values})
+		snap.Knobs = append(snap.Knobs, KnobSnap{Name: k.Name(), Value: k.Value(), Values: k.Values()})
 	}
 	for _, g := range gauges {
 		snap.Gauges = append(snap.Gauges, g()...)
@@ -560,9 +552,7 @@ func (s *System) Check(a Action) error {
 		if k == nil {
 			return s.unknownKnob(a.Key)
 		}
-		if k.Values != nil && !Contains(k.Values, a.Str) {
-			return fmt.Errorf("%s takes %s, not %q", a.Key, strings.Join(k.Values, ", "), a.Str)
-		}
+		return k.Check(a.Str)
 	case ActAdd, ActRemove, ActDrain:
 		s.mu.Lock()
 		_, ok := s.handlers[a.Kind]
@@ -597,20 +587,11 @@ func (s *System) Check(a Action) error {
 	return nil
 }
 
-func Contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *System) knob(name string) *Knob {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, k := range s.knobs {
-		if k.Name == name {
+		if k.Name() == name {
 			return k
 		}
 	}
@@ -621,7 +602,7 @@ func (s *System) unknownKnob(name string) error {
 	s.mu.Lock()
 	var have []string
 	for _, k := range s.knobs {
-		have = append(have, k.Name)
+		have = append(have, k.Name())
 	}
 	s.mu.Unlock()
 	if len(have) == 0 {

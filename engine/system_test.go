@@ -182,9 +182,8 @@ func TestSystemCheck(t *testing.T) {
 		t.Fatalf("set on a system with no knobs = %v, want ErrUnknownKnob", err)
 	}
 	policy := "round-robin"
-	sys.AddKnob(&engine.Knob{Name: "lb.policy", Values: []string{"round-robin", "least-conn"},
-		Get: func() string { return policy }, Set: func(v string) error { policy = v; return nil }})
-	sys.AddKnob(&engine.Knob{Name: "cache.ttl", Get: func() string { return "" }, Set: func(string) error { return nil }})
+	sys.AddKnob(engine.NewKnob("lb.policy", []string{"round-robin", "least-conn"}, policy, func(v string) error { policy = v; return nil }))
+	sys.AddKnob(engine.NewKnob("cache.ttl", nil, "", func(string) error { return nil }))
 
 	err := sys.Check(engine.Action{Kind: engine.ActSet, Key: "lb.polcy", Str: "least-conn"})
 	if !errors.Is(err, engine.ErrUnknownKnob) || !strings.Contains(err.Error(), "lb.policy, cache.ttl") {
@@ -249,10 +248,9 @@ func TestSystemCheck(t *testing.T) {
 func TestSystemApplySet(t *testing.T) {
 	sys, _ := ctTopology(t, 1)
 	policy := "round-robin"
-	sys.AddKnob(&engine.Knob{Name: "lb.policy", Values: []string{"round-robin", "least-conn", "p2c"},
-		Get: func() string { return policy }, Set: func(v string) error { policy = v; return nil }})
+	sys.AddKnob(engine.NewKnob("lb.policy", []string{"round-robin", "least-conn", "p2c"}, policy, func(v string) error { policy = v; return nil }))
 	errBroken := errors.New("broken knob")
-	sys.AddKnob(&engine.Knob{Name: "broken", Get: func() string { return "" }, Set: func(string) error { return errBroken }})
+	sys.AddKnob(engine.NewKnob("broken", nil, "", func(string) error { return errBroken }))
 
 	if err := sys.Apply(engine.Action{Kind: engine.ActSet, Key: "lb.policy", Str: "least-conn"}); err != nil {
 		t.Fatal(err)
@@ -453,7 +451,7 @@ func TestSystemApplyHandlers(t *testing.T) {
 func TestSystemSnapshot(t *testing.T) {
 	sys, nodes := ctTopology(t, 1)
 	sys.AddLink("web-2", "db-1")
-	sys.AddKnob(&engine.Knob{Name: "web.size", Values: engine.SizeNames(), Get: func() string { return "small" }, Set: func(string) error { return nil }})
+	sys.AddKnob(engine.NewKnob("web.size", engine.SizeNames(), "small", func(string) error { return nil }))
 	sys.AddGauges(func() []engine.Gauge {
 		return []engine.Gauge{{Name: "hit ratio", Value: 87.5, Unit: "%"}, {Name: "cost", Value: 0.1, Unit: "$/h", Modelled: true}}
 	})

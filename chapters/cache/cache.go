@@ -189,20 +189,20 @@ func (l *cacheLab) knobs(tune cacheTune) {
 		return nil
 	}
 	all := map[string]*engine.Knob{
-		"cache.ttl": kit.ChoiceKnob("cache.ttl", cacheTTLs, tune.ttl, func(v string) error {
+		"cache.ttl": engine.NewKnob("cache.ttl", cacheTTLs, tune.ttl, func(v string) error {
 			d, err := time.ParseDuration(v)
 			if err == nil {
 				store.SetTTL(ctx, d)
 			}
 			return err
 		}),
-		"load.keys": kit.ChoiceKnob("load.keys", cacheKeyDists, "zipf", func(v string) error {
+		"load.keys": engine.NewKnob("load.keys", cacheKeyDists, "zipf", func(v string) error {
 			if v == "uniform" {
 				return sys.Load.SetZipf(0)
 			}
 			return sys.Load.SetZipf(tune.zipf)
 		}),
-		"cache.pattern": kit.ChoiceKnob("cache.pattern", cache.CachePatterns(), cache.PatternCacheAside, func(v string) error {
+		"cache.pattern": engine.NewKnob("cache.pattern", cache.CachePatterns(), cache.PatternCacheAside, func(v string) error {
 			if err := store.SetPattern(v); err != nil {
 				return err
 			}
@@ -212,24 +212,24 @@ func (l *cacheLab) knobs(tune cacheTune) {
 			sys.Events.Add(engine.EvInfo, "cache-1", "flushed: every entry follows %s from now", v)
 			return nil
 		}),
-		"cache.memory": kit.ChoiceKnob("cache.memory", cacheMemories, tune.memory, func(v string) error {
+		"cache.memory": engine.NewKnob("cache.memory", cacheMemories, tune.memory, func(v string) error {
 			n, err := parseBytes(v)
 			if err != nil {
 				return err
 			}
 			return eachCache(func(c *cache.Cache) error { c.SetMaxMemory(n); return nil })
 		}),
-		"cache.policy": kit.ChoiceKnob("cache.policy", cache.EvictionPolicies(), cache.EvictLRU, func(v string) error {
+		"cache.policy": engine.NewKnob("cache.policy", cache.EvictionPolicies(), cache.EvictLRU, func(v string) error {
 			return eachCache(func(c *cache.Cache) error { return c.SetPolicy(v) })
 		}),
-		"cache.samples": kit.ChoiceKnob("cache.samples", []string{"3", "5", "10"}, "5", func(v string) error {
+		"cache.samples": engine.NewKnob("cache.samples", []string{"3", "5", "10"}, "5", func(v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil {
 				return err
 			}
 			return eachCache(func(c *cache.Cache) error { return c.SetSamples(n) })
 		}),
-		"cache.coalesce": kit.ChoiceKnob("cache.coalesce", []string{"off", "on"}, "off", func(v string) error {
+		"cache.coalesce": engine.NewKnob("cache.coalesce", []string{"off", "on"}, "off", func(v string) error {
 			store.SetCoalesce(v == "on")
 			return nil
 		}),

@@ -180,17 +180,17 @@ func (l *cdnLab) knobs(tune cdnTune) {
 		return func(v string) error { apply(v == "on"); return nil }
 	}
 	all := map[string]*engine.Knob{
-		"cdn.route": kit.ChoiceKnob("cdn.route", []string{"cdn", "origin"}, tune.route, func(v string) error { b.SetCDN(v == "cdn"); return nil }),
-		"cdn.ttl": kit.ChoiceKnob("cdn.ttl", cdnTTLs, tune.ttl, func(v string) error {
+		"cdn.route": engine.NewKnob("cdn.route", []string{"cdn", "origin"}, tune.route, func(v string) error { b.SetCDN(v == "cdn"); return nil }),
+		"cdn.ttl": engine.NewKnob("cdn.ttl", cdnTTLs, tune.ttl, func(v string) error {
 			d, err := time.ParseDuration(v)
 			if err == nil {
 				o.SetTTL(d)
 			}
 			return err
 		}),
-		"cdn.urls":           kit.ChoiceKnob("cdn.urls", []string{"plain", "versioned"}, "plain", func(v string) error { b.SetVersioned(v == "versioned"); return nil }),
-		"cdn.fallback":       kit.ChoiceKnob("cdn.fallback", []string{"on", "off"}, "on", onOff(b.SetFallback)),
-		"cdn.stale-if-error": kit.ChoiceKnob("cdn.stale-if-error", []string{"off", "on"}, "off", onOff(o.SetStaleIfError)),
+		"cdn.urls":           engine.NewKnob("cdn.urls", []string{"plain", "versioned"}, "plain", func(v string) error { b.SetVersioned(v == "versioned"); return nil }),
+		"cdn.fallback":       engine.NewKnob("cdn.fallback", []string{"on", "off"}, "on", onOff(b.SetFallback)),
+		"cdn.stale-if-error": engine.NewKnob("cdn.stale-if-error", []string{"off", "on"}, "off", onOff(o.SetStaleIfError)),
 	}
 	for _, k := range tune.knobs {
 		l.sys.AddKnob(all[k])

@@ -85,7 +85,9 @@ func Tiers() *chapters.Chapter {
 				Prediction: &chapters.PredictionOf[*engine.System]{ID: "page-p99", Choices: 3, Unit: "×",
 					Measured: kit.FactRatio[*engine.System]("page_p99_ms_one_box", "page_p99_ms_one_box_steady"), Correct: ratioChoice},
 				Objectives: []chapters.ObjectiveOf[*engine.System]{
-					{ID: "steady", Check: func(r *chapters.Run, t *engine.System) bool { return r.KnobTime("load.mix", "steady") >= 10*time.Second }},
+					{ID: "steady", Check: func(r *chapters.Run, t *engine.System) bool {
+						return r.KnobTime("load.mix", "steady") >= 10*time.Second
+					}},
 					{ID: "data-heavy", Check: func(r *chapters.Run, t *engine.System) bool {
 						_, ok := r.Facts["page_p99_ms_one_box"]
 						return ok && r.KnobTime("load.mix", "data-heavy") >= 10*time.Second
@@ -160,8 +162,12 @@ func Tiers() *chapters.Chapter {
 						return 2
 					}},
 				Objectives: []chapters.ObjectiveOf[[]storeMeter]{
-					{ID: "both-stores", Check: func(r *chapters.Run, t []storeMeter) bool { return r.Facts["n_sql_feed"] >= 200 && r.Facts["n_kv_feed"] >= 200 }},
-					{ID: "write-cost", Check: func(r *chapters.Run, t []storeMeter) bool { return r.Facts["n_sql_write"] >= 50 && r.Facts["n_kv_write"] >= 50 }},
+					{ID: "both-stores", Check: func(r *chapters.Run, t []storeMeter) bool {
+						return r.Facts["n_sql_feed"] >= 200 && r.Facts["n_kv_feed"] >= 200
+					}},
+					{ID: "write-cost", Check: func(r *chapters.Run, t []storeMeter) bool {
+						return r.Facts["n_sql_write"] >= 50 && r.Facts["n_kv_write"] >= 50
+					}},
 				},
 			}.Step(),
 		},
@@ -213,16 +219,7 @@ func buildSQLvsKV(sys *engine.System, opt chapters.Options) ([]storeMeter, error
 		return nil, err
 	}
 	meters := []storeMeter{{"sql", sqlMeter}, {"kv", kvMeter}}
-	sys.AddKnob(&engine.Knob{
-		Name: "data.store", Values: []string{"sql", "kv"},
-		Get: func() string {
-			if useKV.Load() {
-				return "kv"
-			}
-			return "sql"
-		},
-		Set: func(v string) error { useKV.Store(v == "kv"); return nil },
-	})
+	sys.AddKnob(engine.NewKnob("data.store", []string{"sql", "kv"}, "sql", func(v string) error { useKV.Store(v == "kv"); return nil }))
 	sys.AddGauges(func() []engine.Gauge {
 		var out []engine.Gauge
 		for _, op := range []engine.Op{engine.OpFeed, engine.OpWrite, engine.OpRead} {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"scalelab/engine"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,7 +106,7 @@ func (c LBConfig) Validate() error {
 	switch {
 	case c.Name == "":
 		return errors.New("load balancer has no name")
-	case c.Policy != "" && !engine.Contains(PolicyNames(), c.Policy):
+	case c.Policy != "" && !slices.Contains(PolicyNames(), c.Policy):
 		return fmt.Errorf("%s: policy %q is not one of %s", c.Name, c.Policy, strings.Join(PolicyNames(), ", "))
 	case c.Retries < 0 || c.Retries > 2:
 		return fmt.Errorf("%s: retries %d is not between 0 and 2", c.Name, c.Retries)
@@ -248,26 +249,18 @@ func NewLB(cfg LBConfig, sys *engine.System) (*LB, error) {
 	lb.Server = engine.NewServer(engine.ServerConfig{Name: cfg.Name, Role: RoleLB, Layer: engine.LayerEntry}, sys.Clock, sys.Events, http.HandlerFunc(lb.serveHTTP))
 	lb.ctx, lb.cancel = context.WithCancel(sys.Context())
 
-	sys.AddKnob(&engine.Knob{Name: "lb.policy", Values: PolicyNames(), Get: lb.Policy, Set: lb.SetPolicy})
-	sys.AddKnob(&engine.Knob{Name: "lb.health", Values: []string{"on", "off"},
-		Get: func() string { return onOff(lb.healthOn.Load()) },
-		Set: func(v string) error {
-			switch v {
-			case "on", "off":
-				lb.SetHealthChecks(v == "on")
-				return nil
-			}
-			return fmt.Errorf("lb.health takes on or off, not %q", v)
-		}})
-	sys.AddKnob(&engine.Knob{Name: "lb.retries", Values: []string{"0", "1", "2"},
-		Get: func() string { return strconv.Itoa(lb.Retries()) },
-		Set: func(v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return fmt.Errorf("lb.retries takes 0, 1 or 2, not %q", v)
-			}
-			return lb.SetRetries(n)
-		}})
+	sys.AddKnob(engine.NewKnob("lb.policy", PolicyNames(), lb.Policy(), lb.SetPolicy))
+	sys.AddKnob(engine.NewKnob("lb.health", []string{"on", "off"}, onOff(lb.healthOn.Load()), func(v string) error {
+		lb.SetHealthChecks(v == "on")
+		return nil
+	}))
+	sys.AddKnob(engine.NewKnob("lb.retries", []string{"0", "1", "2"}, strconv.Itoa(lb.Retries()), func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return err
+		}
+		return lb.SetRetries(n)
+	}))
 	sys.OnClose(lb.Close)
 
 	lb.wg.Add(1)

@@ -233,24 +233,19 @@ func NewCluster(sys *engine.System, cfg ClusterConfig) (*Cluster, error) {
 }
 
 func (c *Cluster) knobs() {
-	c.sys.AddKnob(&engine.Knob{Name: "repl.mode", Values: []string{ModeAsync, ModeSemiSync}, Get: c.Mode, Set: func(v string) error {
-		if v != ModeAsync && v != ModeSemiSync {
-			return fmt.Errorf("repl.mode takes async or semi-sync, not %q", v)
-		}
+	c.mu.Lock()
+	mode, delay, apply, ryw, recover, minReplicas := c.mode, durName(c.linkDelay), durName(c.applyCost), c.ryw, c.recover, fmt.Sprint(c.minReplicas)
+	c.mu.Unlock()
+	c.sys.AddKnob(engine.NewKnob("repl.mode", []string{ModeAsync, ModeSemiSync}, mode, func(v string) error {
 		c.mu.Lock()
 		c.mode = v
 		c.mu.Unlock()
 		return nil
-	}})
-	delays := []string{"0ms", "50ms", "200ms", "1s"}
-	c.sys.AddKnob(&engine.Knob{Name: "repl.delay", Values: delays, Get: func() string {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return durName(c.linkDelay)
-	}, Set: func(v string) error {
+	}))
+	c.sys.AddKnob(engine.NewKnob("repl.delay", []string{"0ms", "50ms", "200ms", "1s"}, delay, func(v string) error {
 		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 || d > 10*time.Second {
-			return fmt.Errorf("repl.delay takes %s, not %q", strings.Join(delays, ", "), v)
+		if err != nil {
+			return err
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -261,27 +256,18 @@ func (c *Cluster) knobs() {
 			}
 		}
 		return nil
-	}})
-	applies := []string{"0ms", "5ms", "15ms"}
-	c.sys.AddKnob(&engine.Knob{Name: "repl.apply", Values: applies, Get: func() string {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return durName(c.applyCost)
-	}, Set: func(v string) error {
+	}))
+	c.sys.AddKnob(engine.NewKnob("repl.apply", []string{"0ms", "5ms", "15ms"}, apply, func(v string) error {
 		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 || d > time.Second {
-			return fmt.Errorf("repl.apply takes %s, not %q", strings.Join(applies, ", "), v)
+		if err != nil {
+			return err
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.applyCost = d
 		return nil
-	}})
-	c.sys.AddKnob(&engine.Knob{Name: "repl.ryw", Values: []string{RYWOff, RYWPrimary, RYWWait}, Get: func() string {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.ryw
-	}, Set: func(v string) error {
+	}))
+	c.sys.AddKnob(engine.NewKnob("repl.ryw", []string{RYWOff, RYWPrimary, RYWWait}, ryw, func(v string) error {
 		c.mu.Lock()
 		routers := append([]*Router(nil), c.routers...)
 		c.mu.Unlock()
@@ -294,41 +280,24 @@ func (c *Cluster) knobs() {
 		c.ryw = v
 		c.mu.Unlock()
 		return nil
-	}})
-	c.sys.AddKnob(&engine.Knob{Name: "repl.recover", Values: []string{"hold", "replay"}, Get: func() string {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.recover
-	}, Set: func(v string) error {
-		switch v {
-		case "hold":
-		case "replay":
+	}))
+	c.sys.AddKnob(engine.NewKnob("repl.recover", []string{"hold", "replay"}, recover, func(v string) error {
+		if v == "replay" {
 			if _, err := c.Replay(c.sys.Context()); err != nil {
 				return err
 			}
-		default:
-			return fmt.Errorf("repl.recover takes hold or replay, not %q", v)
 		}
 		c.mu.Lock()
 		c.recover = v
 		c.mu.Unlock()
 		return nil
-	}})
-	c.sys.AddKnob(&engine.Knob{Name: "repl.min-replicas", Values: []string{"0", "1"}, Get: func() string {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return fmt.Sprint(c.minReplicas)
-	}, Set: func(v string) error {
-		switch v {
-		case "0", "1":
-		default:
-			return fmt.Errorf("repl.min-replicas takes 0 or 1, not %q", v)
-		}
+	}))
+	c.sys.AddKnob(engine.NewKnob("repl.min-replicas", []string{"0", "1"}, minReplicas, func(v string) error {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.minReplicas = int(v[0] - '0')
 		return nil
-	}})
+	}))
 }
 
 func durName(d time.Duration) string {

@@ -1,7 +1,6 @@
 package kit
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"scalelab/chapters"
 	"scalelab/engine/sqldb"
@@ -9,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"scalelab/engine"
@@ -43,31 +41,9 @@ func StartLoad(sys *engine.System, opt chapters.Options, rate float64, mix engin
 	return nil
 }
 
-// choiceKnob is a knob whose value is one of values: Set checks it, applies
-// it and remembers it for Get.
-func ChoiceKnob(name string, values []string, initial string, apply func(v string) error) *engine.Knob {
-	var cur atomic.Value
-	cur.Store(initial)
-	return &engine.Knob{
-		Name:   name,
-		Values: values,
-		Get:    func() string { return cur.Load().(string) },
-		Set: func(v string) error {
-			if !slices.Contains(values, v) {
-				return fmt.Errorf("%s %q: have %s", name, v, strings.Join(values, ", "))
-			}
-			if err := apply(v); err != nil {
-				return err
-			}
-			cur.Store(v)
-			return nil
-		},
-	}
-}
-
 // mixKnob lets a key switch the load between steady and data-heavy.
 func MixKnob(sys *engine.System) {
-	sys.AddKnob(ChoiceKnob("load.mix", []string{"steady", "data-heavy"}, "steady", func(v string) error {
+	sys.AddKnob(engine.NewKnob("load.mix", []string{"steady", "data-heavy"}, "steady", func(v string) error {
 		if v == "steady" {
 			sys.Load.SetMix(SteadyMix())
 		} else {
@@ -79,12 +55,7 @@ func MixKnob(sys *engine.System) {
 
 // sizeKnob lets a key change a node's modelled machine size.
 func SizeKnob(sys *engine.System, name string, z *engine.Sized) {
-	sys.AddKnob(&engine.Knob{
-		Name:   name,
-		Values: engine.SizeNames(),
-		Get:    func() string { return z.Size().Name },
-		Set:    z.Resize,
-	})
+	sys.AddKnob(engine.NewKnob(name, engine.SizeNames(), z.Size().Name, z.Resize))
 }
 
 func AddApp(sys *engine.System, name, size string, work engine.WorkModel, seed int64) (*web.AppNode, error) {
