@@ -32,8 +32,8 @@ const (
 	OpAsset Op = "asset"
 )
 
-// Ops lists every op in a fixed order.
-var Ops = []Op{OpPage, OpRead, OpFeed, OpWrite, OpAsset}
+// Ops lists every op in a fixed order, in a new slice the caller may keep.
+func Ops() []Op { return []Op{OpPage, OpRead, OpFeed, OpWrite, OpAsset} }
 
 // Mix gives each op a weight; weights need not sum to 1.
 type Mix map[Op]float64
@@ -162,7 +162,7 @@ func NewLoad(cfg LoadConfig, clock *Clock) (*Load, error) {
 	l.spikeX.Store(f64(1))
 	l.startedAt.Store(-1)
 	l.totals.FailedByReason = map[string]int64{}
-	for _, op := range Ops {
+	for _, op := range Ops() {
 		l.ops[op] = &opStats{hist: NewHist(), win: NewWindow(clock, 5)}
 	}
 	return l, nil
@@ -189,7 +189,7 @@ func (m *mixTable) pick(x float64) Op {
 func (l *Load) SetMix(m Mix) {
 	t := &mixTable{}
 	var sum float64
-	for _, op := range Ops {
+	for _, op := range Ops() {
 		if w := m[op]; w > 0 {
 			sum += w
 			t.ops, t.cum = append(t.ops, op), append(t.cum, sum)

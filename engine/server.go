@@ -72,7 +72,6 @@ type Server struct {
 	cancel  context.CancelFunc // ends the current incarnation's handlers
 	closed  bool
 	wg      sync.WaitGroup
-	started chan struct{}   // closed when a restart has finished (or failed)
 	life    context.Context // ends when the server is closed
 	endLife context.CancelFunc
 
@@ -239,14 +238,11 @@ func (s *Server) Restart() error {
 		return fmt.Errorf("%s is %s: %w", s.cfg.Name, st, ErrNotDown)
 	}
 	s.state = StateRestarting
-	done := make(chan struct{})
-	s.started = done
 	s.mu.Unlock()
 	s.events.Add(EvRestart, s.cfg.Name, "booting (%s)", s.cfg.Boot)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer close(done)
 		_ = s.clock.Sleep(s.life, s.cfg.Boot)
 		if s.cfg.OnBoot != nil && s.life.Err() == nil {
 			s.cfg.OnBoot()
@@ -282,16 +278,6 @@ func (s *Server) boot() bool {
 	}
 	s.events.Add(EvUp, s.cfg.Name, "up on %s", s.addr)
 	return true
-}
-
-// WaitStarted blocks until a pending restart finished; for tests and runners.
-func (s *Server) WaitStarted() {
-	s.mu.Lock()
-	ch := s.started
-	s.mu.Unlock()
-	if ch != nil {
-		<-ch
-	}
 }
 
 // SetLatency adds d of lab latency to every request this node handles.

@@ -58,7 +58,7 @@ type Meter struct {
 // NewMeter makes an empty meter.
 func NewMeter(clock *Clock) *Meter {
 	m := &Meter{clock: clock, hists: map[Op]*hdr.Histogram{}, fails: map[Op]int64{}, wins: map[Op]*Window{}}
-	for _, op := range Ops {
+	for _, op := range Ops() {
 		m.hists[op] = NewHist()
 		m.wins[op] = NewWindow(clock, 5)
 	}
@@ -98,7 +98,7 @@ func (m *Meter) Failed(op Op) int64 {
 func (m *Meter) Reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, op := range Ops {
+	for _, op := range Ops() {
 		m.hists[op].Reset()
 		m.fails[op] = 0
 	}

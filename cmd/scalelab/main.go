@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/redis/go-redis/v9/logging"
 )
 
 // errUsage marks bad input: exit status 2, nothing started.
@@ -27,6 +29,10 @@ func badInput(format string, args ...any) error {
 }
 
 func main() {
+	// go-redis logs through the standard logger to stderr: its dial errors,
+	// which killing a Redis node makes by design, would print over the TUI.
+	// Once, here: it is process-wide, so no constructor may do it.
+	logging.Disable()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	code := run(ctx, os.Args[1:], env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
 	stop()

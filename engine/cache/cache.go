@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/logging"
 )
 
 // Eviction policies, named as Redis' maxmemory-policy.
@@ -110,7 +109,6 @@ func NewCache(sys *engine.System, node *kv.KVNode, cfg CacheConfig) (*Cache, err
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", node.Name(), err)
 	}
-	logging.Disable()
 	// one dial attempt and no retries: a dead cache must fail fast so that
 	// reads fall through to the database (go-redis would retry a dial 5
 	// times, 100 ms apart, by default)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/logging"
 )
 
 // KVNode is a Redis server (miniredis) on loopback, reached through a real
@@ -217,7 +216,6 @@ type KVStore struct {
 
 // NewKVStore connects to a KV node. meter may be nil.
 func NewKVStore(sys *engine.System, node *KVNode, link *engine.Link, meter *engine.Meter, shape sqldb.DataShape) *KVStore {
-	logging.Disable() // go-redis would print dial errors over the TUI
 	rdb := redis.NewClient(&redis.Options{
 		Addr: node.Addr(), MaxRetries: -1, DialTimeout: 300 * time.Millisecond, DialerRetries: 1,
 		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, PoolSize: 64,

@@ -481,7 +481,7 @@ func TestLBKilled(t *testing.T) {
 	if err := l.lb.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	l.lb.WaitStarted()
+	waitFor(t, "the LB up after its restart", 10*time.Second, func() bool { return l.lb.State() == engine.StateUp })
 	if code, _ := l.get("/x"); code != http.StatusOK {
 		t.Errorf("after restart: %d", code)
 	}
