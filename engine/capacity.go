@@ -95,6 +95,3 @@ func (c *Capacity) Load() (busy, queued, limit, queueCap int) {
 	defer c.mu.Unlock()
 	return c.inUse, len(c.waiters), c.limit, c.maxQueue
 }
-
-// Rejected counts requests turned away because the queue was full.
-func (c *Capacity) Rejected() int64 { return c.rejected.Load() }

@@ -72,4 +72,4 @@ func (l *EventLog) Last(n int) ([]Event, int) {
 
 // quietLog drops net/http's server log lines: a crash-like kill makes them by
 // design, and they would corrupt the TUI.
-var QuietLog = log.New(io.Discard, "", 0)
+var quietLog = log.New(io.Discard, "", 0)

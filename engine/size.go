@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 )
 
 // Size is a modelled machine size: its workers (how many requests it works
@@ -49,9 +50,12 @@ func SizeByName(name string) (Size, error) {
 // QueueFor is the queue length a machine of this many workers gets.
 func QueueFor(workers int) int { return 8*workers + 16 }
 
-// Sized is a node whose modelled machine size can change live.
+// Sized is a node whose modelled machine size can change live: its
+// capacity's workers and queue follow the size.
 type Sized struct {
-	srv  *Server
+	capacity *Capacity
+
+	mu   sync.Mutex
 	size Size
 }
 
@@ -61,23 +65,21 @@ func (z *Sized) Resize(name string) error {
 	if err != nil {
 		return err
 	}
-	z.srv.cfg.Capacity.Resize(s.Workers, QueueFor(s.Workers))
-	z.srv.mu.Lock()
+	z.capacity.Resize(s.Workers, QueueFor(s.Workers))
+	z.mu.Lock()
 	z.size = s
-	z.srv.mu.Unlock()
+	z.mu.Unlock()
 	return nil
 }
 
 // Size returns the current size.
 func (z *Sized) Size() Size {
-	z.srv.mu.Lock()
-	defer z.srv.mu.Unlock()
+	z.mu.Lock()
+	defer z.mu.Unlock()
 	return z.size
 }
 
-func newSized(srv *Server, s Size) *Sized { return &Sized{srv: srv, size: s} }
-
-// newMachine makes a node's server on a modelled machine of the named size:
+// NewMachine makes a node's server on a modelled machine of the named size:
 // its workers and queue come from the size.
 func NewMachine(sys *System, cfg ServerConfig, size string, h http.HandlerFunc) (*Server, *Sized, error) {
 	s, err := SizeByName(size)
@@ -86,9 +88,10 @@ func NewMachine(sys *System, cfg ServerConfig, size string, h http.HandlerFunc) 
 	}
 	cfg.Capacity = NewCapacity(s.Workers, QueueFor(s.Workers))
 	srv := NewServer(cfg, sys.Clock, sys.Events, h)
-	return srv, newSized(srv, s), nil
+	return srv, &Sized{capacity: cfg.Capacity, size: s}, nil
 }
 
+// Fill adds the size and its modelled cost to a node's snapshot.
 func (z *Sized) Fill(n *NodeSnap) {
 	s := z.Size()
 	n.Size, n.CostHour = s.Name, s.CostHour

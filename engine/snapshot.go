@@ -129,16 +129,6 @@ func (s *Snapshot) Node(name string) (NodeSnap, bool) {
 	return NodeSnap{}, false
 }
 
-// Gauge returns the named gauge.
-func (s *Snapshot) Gauge(name string) (Gauge, bool) {
-	for _, g := range s.Gauges {
-		if g.Name == name {
-			return g, true
-		}
-	}
-	return Gauge{}, false
-}
-
 // Knob returns the value of the named knob, "" if there is none.
 func (s *Snapshot) Knob(name string) string {
 	for _, k := range s.Knobs {

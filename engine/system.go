@@ -438,9 +438,6 @@ func (s *System) Partition(names []string, cut bool) {
 	}
 }
 
-// Partitioned reports whether a node's links are cut.
-func (s *System) Partitioned(name string) bool { return s.cuts.has(name) }
-
 // Alias makes "@name" resolve to whatever fn returns at the time, e.g.
 // @primary to the current primary.
 func (s *System) Alias(name string, fn func() []Node) {

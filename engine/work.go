@@ -18,11 +18,6 @@ type WorkModel struct {
 	Write time.Duration // data work of an insert: disk, locks, a transaction
 }
 
-// DefaultWork is what the chapters use unless they say otherwise.
-func DefaultWork() WorkModel {
-	return WorkModel{Web: 4 * time.Millisecond, Read: 1 * time.Millisecond, Feed: 6 * time.Millisecond, Write: 8 * time.Millisecond}
-}
-
 // Data returns the data work of an op (0 for a page).
 func (w WorkModel) Data(op Op) time.Duration {
 	switch op {
@@ -45,29 +40,26 @@ type Store interface {
 // ErrBadOp is returned for a request that is not a data op.
 var ErrBadOp = errors.New("not a data op")
 
-// Meter records latency per op, cumulative and over the last seconds, for
-// gauges such as "feed p50 on SQL".
+// Meter records cumulative latency per op, for gauges such as "feed p50 on
+// SQL".
 type Meter struct {
 	mu    sync.Mutex
 	clock *Clock
 	hists map[Op]*hdr.Histogram
 	fails map[Op]int64
-	wins  map[Op]*Window
 }
 
 // NewMeter makes an empty meter.
 func NewMeter(clock *Clock) *Meter {
-	m := &Meter{clock: clock, hists: map[Op]*hdr.Histogram{}, fails: map[Op]int64{}, wins: map[Op]*Window{}}
+	m := &Meter{clock: clock, hists: map[Op]*hdr.Histogram{}, fails: map[Op]int64{}}
 	for _, op := range Ops() {
 		m.hists[op] = NewHist()
-		m.wins[op] = NewWindow(clock, 5)
 	}
 	return m
 }
 
 // Record adds one op that took d; err marks a failure.
 func (m *Meter) Record(op Op, d time.Duration, err error) {
-	m.wins[op].Record(d, err != nil)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err != nil {
@@ -82,26 +74,6 @@ func (m *Meter) Quantiles(op Op) Quantiles {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return QuantilesOf(m.hists[op])
-}
-
-// Recent returns an op's rate and latency over the last seconds.
-func (m *Meter) Recent(op Op) (float64, Quantiles) { return m.wins[op].Stats() }
-
-// Failed returns an op's failures.
-func (m *Meter) Failed(op Op) int64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.fails[op]
-}
-
-// Reset forgets everything recorded.
-func (m *Meter) Reset() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, op := range Ops() {
-		m.hists[op].Reset()
-		m.fails[op] = 0
-	}
 }
 
 // Ms converts a duration to float milliseconds for gauges and facts.

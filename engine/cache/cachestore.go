@@ -74,14 +74,6 @@ type BurstStats struct {
 	CoBursts, CoReads int64
 }
 
-// PerBurst is the mean number of database reads per load of the key.
-func (b BurstStats) PerBurst() float64 {
-	if b.Bursts == 0 {
-		return 0
-	}
-	return float64(b.Reads) / float64(b.Bursts)
-}
-
 // cached is what the store keeps in Redis: the data and the version of the
 // key it was read at.
 type cached struct {

@@ -86,9 +86,6 @@ func (b *Browsers) SetVersioned(on bool) { b.versioned.Store(on) }
 // SetFallback makes users retry at the origin when their edge fails.
 func (b *Browsers) SetFallback(on bool) { b.fallback.Store(on) }
 
-// Regions returns the regions.
-func (b *Browsers) Regions() []Region { return b.regions }
-
 // RegionOf is a user's region: fixed per user, spread by the shares.
 func (b *Browsers) RegionOf(user int) Region {
 	x := float64(uint32(user)*2654435761%10007) / 10007 // a fixed scatter of users over [0,1)
@@ -107,9 +104,6 @@ func (b *Browsers) Stale() (int64, time.Duration) {
 	defer b.mu.Unlock()
 	return b.stale.Load(), b.lastStale
 }
-
-// Fallbacks is how many requests went to the origin after their edge failed.
-func (b *Browsers) Fallbacks() int64 { return b.fallbacks.Load() }
 
 // Fetch fetches one file for a user (the file picked by key). Its tag is
 // the route: cdn, origin, or fallback (the origin after the edge failed).

@@ -171,13 +171,6 @@ func (o *Origin) names() []string {
 	return out
 }
 
-// Files lists the file names.
-func (o *Origin) Files() []string {
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	return o.names()
-}
-
 // Current returns a file's newest version number and its path: versioned
 // or plain.
 func (o *Origin) Current(name string, versioned bool) (int, string) {

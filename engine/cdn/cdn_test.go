@@ -203,8 +203,8 @@ func TestBrowsersFallBackToTheOrigin(t *testing.T) {
 	if st := r.edge.Stats(); st.Objects != 0 {
 		t.Errorf("a killed edge still holds %d files", st.Objects)
 	}
-	if reason, route := b.Fetch(ctx, c, engine.OpAsset, 0, 1); reason != "" || route != "fallback" || b.Fallbacks() != 1 {
-		t.Fatalf("fetch with the edge dead: %q %s, %d fallbacks", reason, route, b.Fallbacks())
+	if reason, route := b.Fetch(ctx, c, engine.OpAsset, 0, 1); reason != "" || route != "fallback" || b.fallbacks.Load() != 1 {
+		t.Fatalf("fetch with the edge dead: %q %s, %d fallbacks", reason, route, b.fallbacks.Load())
 	}
 	b.SetFallback(false)
 	if reason, _ := b.Fetch(ctx, c, engine.OpAsset, 0, 1); reason != engine.ReasonRefused {

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -17,51 +16,76 @@ import (
 )
 
 // KVNode is a Redis server (miniredis) on loopback, reached through a real
-// Redis client. A kill closes it; a restart brings it back on the same port
-// with its data (as Redis with persistence would).
+// Redis client, with the lifecycle every node shares. A kill closes it; a
+// restart brings it back on the same port with its data (as Redis with
+// persistence would), or empty when it is a cache.
 type KVNode struct {
-	name   string
-	clock  *engine.Clock
-	events *engine.EventLog
-	mr     *miniredis.Miniredis
-	addr   string
-
-	mu       sync.Mutex
-	state    engine.State
-	wg       sync.WaitGroup
-	life     context.Context
-	endLife  context.CancelFunc
-	latency  atomic.Int64
-	requests atomic.Int64
-	errors   atomic.Int64
-	win      *engine.Window
+	*engine.Lifecycle
+	mr *miniredis.Miniredis
 
 	role     engine.Role
-	volatile bool            // memory only: a restart comes back empty
-	onWipe   []func()        // run when a memory-only node loses its data
-	lines    func() []string // extra inspector lines
-	detail   func() string
+	volatile bool // memory only: a restart comes back empty
+
+	mu     sync.Mutex
+	onWipe []func()        // run when a memory-only node loses its data
+	lines  func() []string // extra inspector lines
+	detail func() string
 }
 
 // NewKVNode starts a Redis server on a loopback port.
 func NewKVNode(sys *engine.System, name string) (*KVNode, error) {
-	mr := miniredis.NewMiniRedis()
-	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	life, end := context.WithCancel(context.Background())
-	return &KVNode{name: name, clock: sys.Clock, events: sys.Events, mr: mr, addr: mr.Addr(), state: engine.StateUp, life: life, endLife: end, win: engine.NewWindow(sys.Clock, 5), role: RoleKV}, nil
+	return newKVNode(sys, name, RoleKV, false)
 }
 
 // NewCacheNode starts a Redis server used as a cache: its role is cache and
 // it keeps its data in memory only, so a restart brings it back empty.
 func NewCacheNode(sys *engine.System, name string) (*KVNode, error) {
-	n, err := NewKVNode(sys, name)
-	if err != nil {
+	return newKVNode(sys, name, RoleCache, true)
+}
+
+func newKVNode(sys *engine.System, name string, role engine.Role, volatile bool) (*KVNode, error) {
+	n := &KVNode{mr: miniredis.NewMiniRedis(), role: role, volatile: volatile}
+	cfg := engine.LifecycleConfig{Name: name, Boot: time.Second, Crashed: "crashed: connections closed"}
+	if volatile {
+		cfg.Up = func(addr string) string { return "up on " + addr + ", empty: a cache lives in memory" }
+		cfg.OnKill = n.wipe
+	}
+	n.Lifecycle = engine.NewLifecycle(cfg, (*redisProcess)(n), sys.Clock, sys.Events)
+	if err := n.Start(); err != nil {
 		return nil, err
 	}
-	n.role, n.volatile = RoleCache, true
 	return n, nil
+}
+
+// redisProcess is a KVNode as its lifecycle runs it.
+type redisProcess KVNode
+
+func (p *redisProcess) Listen(addr string) (string, error) {
+	if addr == "" {
+		if err := p.mr.StartAddr("127.0.0.1:0"); err != nil {
+			return "", err
+		}
+		return p.mr.Addr(), nil
+	}
+	if err := p.mr.Restart(); err != nil {
+		return "", err
+	}
+	if p.volatile {
+		p.mr.FlushAll() // memory only: the data died with the process
+	}
+	return p.mr.Addr(), nil
+}
+
+func (p *redisProcess) Crash() { p.mr.Close() }
+
+// wipe runs the OnWipe functions: a memory-only node lost its data.
+func (n *KVNode) wipe() {
+	n.mu.Lock()
+	fns := append([]func(){}, n.onWipe...)
+	n.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
 }
 
 // OnWipe adds a function run when a memory-only node loses its data: at
@@ -79,104 +103,25 @@ func (n *KVNode) Describe(detail func() string, lines func() []string) {
 	n.detail, n.lines = detail, lines
 }
 
-func (n *KVNode) Name() string      { return n.name }
+// Role is kv, or cache for a memory-only node.
 func (n *KVNode) Role() engine.Role { return n.role }
-func (n *KVNode) Addr() string      { return n.addr }
 
 // Redis exposes the server, e.g. to advance TTLs from the lab clock.
 func (n *KVNode) Redis() *miniredis.Miniredis { return n.mr }
 
-func (n *KVNode) State() engine.State {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.state
-}
-
-// Kill closes the server and every client connection.
-func (n *KVNode) Kill() error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.state != engine.StateUp {
-		return fmt.Errorf("%s is %s: %w", n.name, n.state, engine.ErrDown)
-	}
-	n.state = engine.StateDown
-	n.mr.Close()
-	if n.volatile {
-		for _, fn := range n.onWipe {
-			fn()
-		}
-	}
-	n.events.Add(engine.EvKill, n.name, "crashed: connections closed")
-	return nil
-}
-
-// Restart brings the server back on the same port after a boot time.
-func (n *KVNode) Restart() error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.state != engine.StateDown {
-		return fmt.Errorf("%s is %s: %w", n.name, n.state, engine.ErrNotDown)
-	}
-	n.state = engine.StateRestarting
-	n.events.Add(engine.EvRestart, n.name, "booting (1s)")
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		if n.clock.Sleep(n.life, time.Second) != nil {
-			return
-		}
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		if n.state != engine.StateRestarting {
-			return
-		}
-		if err := n.mr.Restart(); err != nil {
-			n.state = engine.StateDown
-			n.events.Add(engine.EvInfo, n.name, "restart failed: %v", err)
-			return
-		}
-		if n.volatile {
-			n.mr.FlushAll() // memory only: the data died with the process
-		}
-		n.state = engine.StateUp
-		if n.volatile {
-			n.events.Add(engine.EvUp, n.name, "up on %s, empty: a cache lives in memory", n.addr)
-			return
-		}
-		n.events.Add(engine.EvUp, n.name, "up on %s", n.addr)
-	}()
-	return nil
-}
-
-// SetLatency adds latency to every command (spent by the client side).
-func (n *KVNode) SetLatency(d time.Duration) { n.latency.Store(int64(d)) }
-
-// Delay spends the node's injected latency before a command, on the lab
-// clock.
-func (n *KVNode) Delay(ctx context.Context) error {
-	if d := time.Duration(n.latency.Load()); d > 0 {
-		return n.clock.Sleep(ctx, d)
-	}
-	return nil
-}
-
-// Record counts one command a client sent and how long it took.
+// Record counts one command a client sent, how long it took and whether it
+// failed.
 func (n *KVNode) Record(d time.Duration, err error) {
-	n.requests.Add(1)
-	if err != nil {
-		n.errors.Add(1)
-	}
-	n.win.Record(d, err != nil)
+	n.Begin()
+	n.Done(d, err != nil)
 }
 
 // Snap returns the node's state and counters.
 func (n *KVNode) Snap() engine.NodeSnap {
-	rps, q := n.win.Stats()
 	n.mu.Lock()
 	detail, lines := n.detail, n.lines
 	n.mu.Unlock()
-	s := engine.NodeSnap{Name: n.name, Role: n.role, State: n.State(), Addr: n.addr, Requests: n.requests.Load(), Errors: n.errors.Load(),
-		RPS: rps, P50: q.P50, P99: q.P99, Latency: time.Duration(n.latency.Load())}
+	s := n.Lifecycle.Snap(n.role, engine.LayerData)
 	if detail != nil {
 		s.Detail = detail()
 	} else {
@@ -185,21 +130,7 @@ func (n *KVNode) Snap() engine.NodeSnap {
 	if lines != nil {
 		s.Lines = lines()
 	}
-	if s.State != engine.StateUp {
-		s.Addr = ""
-	}
 	return s
-}
-
-// Close stops the server for good.
-func (n *KVNode) Close() error {
-	n.endLife()
-	n.wg.Wait()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.state = engine.StateDown
-	n.mr.Close()
-	return nil
 }
 
 // KVStore keeps the lab's data denormalised in Redis: a user is one key,
@@ -329,9 +260,9 @@ func newestOf(authors []int, posts map[int][]sqldb.FeedItem, n int) []any {
 
 // Do runs one data op against Redis.
 func (k *KVStore) Do(ctx context.Context, op engine.Op, key int, body string) ([]byte, error) {
-	start := k.node.clock.Now()
+	start := k.node.Clock().Now()
 	out, err := k.do(ctx, op, key, body)
-	d := k.node.clock.Now() - start
+	d := k.node.Clock().Now() - start
 	k.node.Record(d, err)
 	if k.meter != nil {
 		k.meter.Record(op, d, err)

@@ -303,9 +303,6 @@ func (lb *LB) SetRetries(n int) error {
 	return nil
 }
 
-// HealthChecks reports whether failure detection is on.
-func (lb *LB) HealthChecks() bool { return lb.healthOn.Load() }
-
 // SetHealthChecks turns failure detection on or off live. Either way every
 // target starts over as healthy: off, nobody is watching; on, the checks
 // find the dead ones again within Interval×Fall.

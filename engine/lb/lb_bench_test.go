@@ -2,6 +2,7 @@ package lb
 
 import (
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -26,7 +27,7 @@ func benchServe(b *testing.B, h http.Handler) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := &http.Server{Handler: h, ErrorLog: engine.QuietLog}
+	srv := &http.Server{Handler: h, ErrorLog: log.New(io.Discard, "", 0)}
 	go func() { _ = srv.Serve(ln) }()
 	b.Cleanup(func() { _ = srv.Close() })
 	return ln.Addr().String()

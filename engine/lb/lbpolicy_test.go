@@ -342,8 +342,8 @@ func TestLBKnobs(t *testing.T) {
 			t.Fatalf("%s: %v", a, err)
 		}
 	}
-	if lb.Policy() != "p2c" || lb.Retries() != 2 || lb.HealthChecks() {
-		t.Errorf("knobs not applied: %s %d %v", lb.Policy(), lb.Retries(), lb.HealthChecks())
+	if lb.Policy() != "p2c" || lb.Retries() != 2 || lb.healthOn.Load() {
+		t.Errorf("knobs not applied: %s %d %v", lb.Policy(), lb.Retries(), lb.healthOn.Load())
 	}
 	snap := sys.Snapshot()
 	if snap.Knob("lb.policy") != "p2c" || snap.Knob("lb.retries") != "2" || snap.Knob("lb.health") != "off" {

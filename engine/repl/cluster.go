@@ -381,9 +381,6 @@ func (c *Cluster) isReplLink(id string) bool {
 	return strings.HasPrefix(from, "db-") && strings.HasPrefix(to, "db-")
 }
 
-// Link returns a link the web tier uses to reach a database.
-func (c *Cluster) Link(from, to string) *engine.Link { return c.link(from, to) }
-
 // canWrite applies min-replicas-to-write.
 func (c *Cluster) canWrite(d *ReplDB) error {
 	c.mu.Lock()

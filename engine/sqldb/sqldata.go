@@ -200,9 +200,6 @@ func (d *SQLData) seed(seed int64) error {
 // DB exposes the database handle (for backups and inspection).
 func (d *SQLData) DB() *sql.DB { return d.db.Load() }
 
-// Path is the database file.
-func (d *SQLData) Path() string { return d.path }
-
 // Shape is the seed shape.
 func (d *SQLData) Shape() DataShape { return d.shape }
 
@@ -283,18 +280,6 @@ func (d *SQLData) Followers(ctx context.Context, user int) ([]int, error) {
 		out = append(out, f)
 	}
 	return out, rows.Err()
-}
-
-// Count returns the number of rows in a table of the schema.
-func (d *SQLData) Count(ctx context.Context, table string) (int64, error) {
-	switch table {
-	case "users", "posts", "follows":
-	default:
-		return 0, fmt.Errorf("no table %q", table)
-	}
-	var n int64
-	err := d.DB().QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n)
-	return n, err
 }
 
 // Close closes the database.
