@@ -75,7 +75,7 @@ func NewLifecycle(cfg LifecycleConfig, proc Process, clock *Clock, events *Event
 func (l *Lifecycle) Name() string { return l.cfg.Name }
 
 // Clock and Events are the lab's.
-func (l *Lifecycle) Clock() *Clock      { return l.clock }
+func (l *Lifecycle) Clock() *Clock     { return l.clock }
 func (l *Lifecycle) Events() *EventLog { return l.events }
 
 // Addr is the node's host:port; it stays the same across restarts.
