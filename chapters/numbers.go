@@ -2,7 +2,7 @@ package chapters
 
 import "math"
 
-// pct is 100*a/b, 0 when b is 0.
+// Pct is 100*a/b, 0 when b is 0.
 func Pct(a, b int64) float64 {
 	if b == 0 {
 		return 0
@@ -10,7 +10,7 @@ func Pct(a, b int64) float64 {
 	return 100 * float64(a) / float64(b)
 }
 
-// round1 rounds to one decimal for reports, or to two below 10 so that
+// Round1 rounds to one decimal for reports, or to two below 10 so that
 // sub-millisecond figures keep their meaning.
 func Round1(v float64) float64 {
 	if v < 10 && v > -10 {

@@ -363,7 +363,7 @@ func (l *Load) send1(parent context.Context, op Op, key, user int) string {
 	return Finish(ctx, resp)
 }
 
-// finish reads and closes a response and names its failure ("" for a
+// Finish reads and closes a response and names its failure ("" for a
 // success): 5xx, the 4xx status, or why the body did not arrive.
 func Finish(ctx context.Context, resp *http.Response) string {
 	_, err := io.Copy(io.Discard, resp.Body)

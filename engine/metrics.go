@@ -8,9 +8,10 @@ import (
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// newHist makes a latency histogram in microseconds, 1 µs to 2 min.
+// NewHist makes a latency histogram in microseconds, 1 µs to 2 min.
 func NewHist() *hdr.Histogram { return hdr.New(1, 120_000_000, 2) }
 
+// RecordHist records a latency in a histogram made by NewHist.
 func RecordHist(h *hdr.Histogram, d time.Duration) {
 	us := d.Microseconds()
 	if us < 1 {
@@ -19,6 +20,7 @@ func RecordHist(h *hdr.Histogram, d time.Duration) {
 	_ = h.RecordValue(us) // values above the range are clamped below
 }
 
+// QuantilesOf reads the quantiles of a histogram made by NewHist.
 func QuantilesOf(h *hdr.Histogram) Quantiles {
 	if h.TotalCount() == 0 {
 		return Quantiles{}

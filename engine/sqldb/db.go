@@ -57,7 +57,7 @@ func (n *DBNode) handle(w http.ResponseWriter, r *http.Request) {
 	if n.Work(r.Context(), n.work.Data(op)) != nil {
 		return
 	}
-	out, err := SqlDo(r.Context(), n.Data, op, key, body)
+	out, err := n.Data.Do(r.Context(), op, key, body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -65,8 +65,8 @@ func (n *DBNode) handle(w http.ResponseWriter, r *http.Request) {
 	w.Write(out)
 }
 
-// sqlDo runs one data op on a database.
-func SqlDo(ctx context.Context, d *SQLData, op engine.Op, key int, body string) ([]byte, error) {
+// Do runs one data op on the database.
+func (d *SQLData) Do(ctx context.Context, op engine.Op, key int, body string) ([]byte, error) {
 	switch op {
 	case engine.OpRead:
 		return d.User(ctx, key)
@@ -82,7 +82,7 @@ func SqlDo(ctx context.Context, d *SQLData, op engine.Op, key int, body string) 
 	return nil, engine.ErrBadOp
 }
 
-// dataRequest answers /health, and bad requests with status bad, itself;
+// DataRequest answers /health, and bad requests with status bad, itself;
 // otherwise it returns the data op the request asks for, with ok true.
 func DataRequest(w http.ResponseWriter, r *http.Request, bad int) (op engine.Op, key int, body string, ok bool) {
 	if r.URL.Path == "/health" {

@@ -130,7 +130,7 @@ func (n *AppNode) handle(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, pageHTML)
 		return
 	}
-	out, err := sqldb.SqlDo(ctx, n.Data, op, key, body)
+	out, err := n.Data.Do(ctx, op, key, body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

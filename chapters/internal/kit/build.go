@@ -22,7 +22,7 @@ func dataHeavyMix() engine.Mix {
 	return engine.Mix{engine.OpPage: 30, engine.OpRead: 10, engine.OpFeed: 30, engine.OpWrite: 30}
 }
 
-// startLoad installs the generator on a system.
+// StartLoad installs the generator on a system.
 func StartLoad(sys *engine.System, opt chapters.Options, rate float64, mix engine.Mix, entry func() string) error {
 	cfg := engine.DefaultLoadConfig()
 	cfg.Rate = rate
@@ -41,7 +41,7 @@ func StartLoad(sys *engine.System, opt chapters.Options, rate float64, mix engin
 	return nil
 }
 
-// mixKnob lets a key switch the load between steady and data-heavy.
+// MixKnob lets a key switch the load between steady and data-heavy.
 func MixKnob(sys *engine.System) {
 	sys.AddKnob(engine.NewKnob("load.mix", []string{"steady", "data-heavy"}, "steady", func(v string) error {
 		if v == "steady" {
@@ -53,7 +53,7 @@ func MixKnob(sys *engine.System) {
 	}))
 }
 
-// sizeKnob lets a key change a node's modelled machine size.
+// SizeKnob lets a key change a node's modelled machine size.
 func SizeKnob(sys *engine.System, name string, z *engine.Sized) {
 	sys.AddKnob(engine.NewKnob(name, engine.SizeNames(), z.Size().Name, z.Resize))
 }
@@ -74,7 +74,7 @@ func AddDB(sys *engine.System, name, size string, work engine.WorkModel, shape s
 	return n, sys.AddNode(n)
 }
 
-// addWeb adds a web server that talks to db through a new link.
+// AddWeb adds a web server that talks to db through a new link.
 func AddWeb(sys *engine.System, name, size string, work engine.WorkModel, private bool, db *sqldb.DBNode, meter *engine.Meter) (*web.WebNode, error) {
 	store := engine.Store(sqldb.NewDBClient(sys, db, sys.AddLink(name, db.Name()), meter))
 	n, err := web.NewWebNode(sys, web.WebConfig{Name: name, Size: size, Work: work, Private: private, Store: func() engine.Store { return store }})
@@ -84,7 +84,7 @@ func AddWeb(sys *engine.System, name, size string, work engine.WorkModel, privat
 	return n, sys.AddNode(n)
 }
 
-// randomEntry picks one server per request, as clients given several DNS
+// RandomEntry picks one server per request, as clients given several DNS
 // records do; they do not know which servers are alive.
 func RandomEntry(seed int64, nodes ...engine.Node) func() string {
 	var mu sync.Mutex
@@ -103,23 +103,23 @@ func MsGauge(name string, d time.Duration) engine.Gauge {
 	return engine.Gauge{Name: name, Value: engine.Ms(d), Unit: "ms"}
 }
 
-// opP99 is the recent p99 of one kind of request as the users saw it.
+// OpP99 is the recent p99 of one kind of request as the users saw it.
 func OpP99(sys *engine.System, op engine.Op) time.Duration {
 	_, q := sys.Load.OpRecent(op)
 	return q.P99
 }
 
-// secOf is the load second a lab time falls in.
+// SecOf is the load second a lab time falls in.
 func SecOf(t time.Duration) int { return int(t / time.Second) }
 
-// failedPct is the share of finished requests that failed in load seconds
+// FailedPct is the share of finished requests that failed in load seconds
 // [from, to), and whether any finished.
 func FailedPct(r *chapters.Run, from, to int) (float64, bool) {
 	ratio, n := r.FailRatio(from, to)
 	return 100 * ratio, n > 0
 }
 
-// factRatio measures a/b from two latched facts.
+// FactRatio measures a/b from two latched facts.
 func FactRatio[T any](a, b string) func(r *chapters.Run, _ T) (float64, bool) {
 	return func(r *chapters.Run, _ T) (float64, bool) {
 		x, ok1 := r.Facts[a]
@@ -131,7 +131,7 @@ func FactRatio[T any](a, b string) func(r *chapters.Run, _ T) (float64, bool) {
 	}
 }
 
-// factsLesson reports every latched fact except the sample counts.
+// FactsLesson reports every latched fact except the sample counts.
 func FactsLesson(r *chapters.Run) map[string]any {
 	out := map[string]any{}
 	for k, v := range r.Facts {
@@ -143,7 +143,7 @@ func FactsLesson(r *chapters.Run) map[string]any {
 	return out
 }
 
-// settle is how long a setting must hold before its figures are latched:
+// Settle is how long a setting must hold before its figures are latched:
 // the gauges cover the last 5 s.
 const Settle = 6 * time.Second
 
@@ -154,11 +154,11 @@ func FactMeasured[T any](key string) func(r *chapters.Run, _ T) (float64, bool) 
 	}
 }
 
-// factName makes a fact key part from a knob value ("200ms" → "200ms",
+// FactName makes a fact key part from a knob value ("200ms" → "200ms",
 // "semi-sync" → "semi_sync").
 func FactName(v string) string { return strings.ReplaceAll(v, "-", "_") }
 
-// leadGauges moves the named gauges to the front, in that order: what a
+// LeadGauges moves the named gauges to the front, in that order: what a
 // step is about is seen first on a small screen.
 func LeadGauges(gs []engine.Gauge, names ...string) []engine.Gauge {
 	out := make([]engine.Gauge, 0, len(gs))

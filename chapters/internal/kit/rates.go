@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// ring keeps cumulative counters sampled over lab time, so a rate or a
+// Ring keeps cumulative counters sampled over lab time, so a rate or a
 // ratio over the last few seconds can be read from any two samples. It is
 // safe for concurrent use (gauges and Watch sample from different
 // goroutines, each with its own ring).
@@ -16,9 +16,10 @@ type Ring struct {
 	v    [][]float64
 }
 
+// NewRing makes a ring that keeps samples for keep of lab time.
 func NewRing(keep time.Duration) *Ring { return &Ring{keep: keep} }
 
-// add records the counters at lab time t.
+// Add records the counters at lab time t.
 func (r *Ring) Add(t time.Duration, v ...float64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -34,7 +35,7 @@ func (r *Ring) Add(t time.Duration, v ...float64) {
 	r.t, r.v = r.t[i:], r.v[i:]
 }
 
-// delta returns how much each counter grew over the last d (or less, when
+// Delta returns how much each counter grew over the last d (or less, when
 // the ring holds less) and the lab time that covers; ok is false with
 // under half of d.
 func (r *Ring) Delta(d time.Duration) (dv []float64, span time.Duration, ok bool) {
@@ -59,7 +60,7 @@ func (r *Ring) Delta(d time.Duration) (dv []float64, span time.Duration, ok bool
 	return dv, span, span >= d/2
 }
 
-// perSec is a counter's growth per lab second over span.
+// PerSec is a counter's growth per lab second over span.
 func PerSec(x float64, span time.Duration) float64 {
 	if span <= 0 {
 		return 0
@@ -67,7 +68,7 @@ func PerSec(x float64, span time.Duration) float64 {
 	return x / span.Seconds()
 }
 
-// ratioPct is 100*a/(a+b), and whether there was anything to divide.
+// RatioPct is 100*a/(a+b), and whether there was anything to divide.
 func RatioPct(a, b float64) (float64, bool) {
 	if a+b <= 0 {
 		return 0, false

@@ -1,0 +1,3 @@
+// Package kit has the helpers the chapter packages share: building common
+// nodes, the load, knobs, gauges and fact helpers.
+package kit
