@@ -7,65 +7,12 @@ import (
 	"math/rand/v2"
 	"scalelab/engine"
 	"scalelab/engine/kv"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
-
-// Eviction policies, named as Redis' maxmemory-policy.
-const (
-	EvictLRU         = "allkeys-lru"    // evict the least recently used of a sample
-	EvictLFU         = "allkeys-lfu"    // evict the least frequently used of a sample
-	EvictRandom      = "allkeys-random" // evict any key
-	EvictVolatileTTL = "volatile-ttl"   // evict the key with a TTL that expires soonest
-	EvictNone        = "noeviction"     // refuse writes when full
-)
-
-// EvictionPolicies lists the policies in cycle order.
-func EvictionPolicies() []string {
-	return []string{EvictLRU, EvictLFU, EvictRandom, EvictVolatileTTL, EvictNone}
-}
-
-// ErrCacheFull is Redis' answer to a write when memory is full and the
-// policy cannot or may not evict.
-var ErrCacheFull = errors.New("OOM command not allowed when used memory > 'maxmemory'")
-
-// entryOverhead is the memory a key costs beyond its bytes (Redis' dict
-// entry, object headers): modelled.
-const entryOverhead = 64
-
-// CacheConfig sets a cache's memory limit and eviction, as Redis'
-// maxmemory, maxmemory-policy and maxmemory-samples do.
-type CacheConfig struct {
-	// MaxMemory is the memory limit in bytes (0: none). Too small, and the
-	// cache evicts what it will need again: churn.
-	MaxMemory int64
-	// Policy is the eviction policy (default allkeys-lru).
-	Policy string
-	// Samples is how many keys each eviction looks at (default 5). More
-	// samples pick a better victim and cost more per write.
-	Samples int
-}
-
-// Validate checks a cache configuration.
-func (c CacheConfig) Validate() error {
-	ok := false
-	for _, p := range EvictionPolicies() {
-		ok = ok || p == c.Policy
-	}
-	switch {
-	case !ok:
-		return fmt.Errorf("eviction policy %q is not one of %v", c.Policy, EvictionPolicies())
-	case c.MaxMemory < 0:
-		return fmt.Errorf("maxmemory %d is negative", c.MaxMemory)
-	case c.Samples < 1 || c.Samples > 64:
-		return fmt.Errorf("samples %d is not between 1 and 64", c.Samples)
-	}
-	return nil
-}
 
 // Cache is a cache tier on a Redis server (a KVNode). miniredis keeps the
 // data and speaks the protocol, but it has no maxmemory and its TTLs do
@@ -148,43 +95,6 @@ func (c *Cache) forget() {
 	c.keys, c.meta, c.used = nil, map[string]*cacheEntry{}, 0
 }
 
-func (c *Cache) detail() string {
-	st := c.Stats()
-	if st.Max > 0 {
-		return fmt.Sprintf("cache · %d keys · %d%% mem", st.Keys, 100*st.Used/st.Max)
-	}
-	return fmt.Sprintf("cache · %d keys", st.Keys)
-}
-
-// lines are the inspector's: memory, eviction, and the hottest keys with
-// their TTL counting down and their idle time (what LRU looks at).
-func (c *Cache) lines() []string {
-	st, cfg := c.Stats(), c.Config()
-	out := []string{
-		fmt.Sprintf("memory: %s of %s · evicted %d · refused %d", kb(st.Used), kb(st.Max), st.Evictions, st.Refused),
-		fmt.Sprintf("eviction: %s, %d samples (scalelab's own; miniredis has none)", cfg.Policy, cfg.Samples),
-		"hottest keys (ttl left · idle · hits):",
-	}
-	for _, k := range c.Hottest(5) {
-		ttl := "none"
-		if k.TTLLeft > 0 {
-			ttl = fmt.Sprintf("%.1fs", k.TTLLeft.Seconds())
-		}
-		out = append(out, fmt.Sprintf("  %-9s %6s · %4.1fs · %.0f", k.Key, ttl, k.Idle.Seconds(), k.Freq))
-	}
-	return out
-}
-
-// kb formats bytes as KB (or MB).
-func kb(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1fMB", float64(n)/(1<<20))
-	default:
-		return fmt.Sprintf("%.0fKB", float64(n)/(1<<10))
-	}
-}
-
 // done counts one command on the node; a command to a dead node never
 // reached it.
 func (c *Cache) done(start time.Duration, err error) {
@@ -213,47 +123,6 @@ func (c *Cache) tick(now time.Duration) {
 	if d > 0 {
 		c.node.Redis().FastForward(d)
 	}
-}
-
-// SetPolicy changes the eviction policy live.
-func (c *Cache) SetPolicy(p string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cfg := c.cfg
-	cfg.Policy = p
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	c.cfg = cfg
-	return nil
-}
-
-// SetMaxMemory changes the memory limit live; the next writes evict down
-// to it.
-func (c *Cache) SetMaxMemory(n int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.cfg.MaxMemory = n
-}
-
-// SetSamples changes how many keys an eviction samples.
-func (c *Cache) SetSamples(n int) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cfg := c.cfg
-	cfg.Samples = n
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	c.cfg = cfg
-	return nil
-}
-
-// Config returns the settings in force.
-func (c *Cache) Config() CacheConfig {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.cfg
 }
 
 // Get reads a key: hit is false on a miss.
@@ -389,131 +258,4 @@ func (c *Cache) Invalidate(ctx context.Context, key string) error {
 func (c *Cache) Flush(ctx context.Context) error {
 	c.forget()
 	return c.rdb.FlushAll(ctx).Err()
-}
-
-// touchLocked records an access: the LRU clock and the LFU counter.
-func (c *Cache) touchLocked(e *cacheEntry) {
-	now := c.clock.Now()
-	if e.access > 0 {
-		// the counter halves every 30 s of lab time without use, so a key
-		// that was hot once does not stay forever
-		if idle := now - e.access; idle > 0 {
-			e.freq /= 1 + float64(idle)/float64(30*time.Second)
-		}
-	}
-	e.freq++
-	e.access = now
-}
-
-// dropLocked forgets a key in O(1).
-func (c *Cache) dropLocked(key string) {
-	e := c.meta[key]
-	if e == nil {
-		return
-	}
-	last := len(c.keys) - 1
-	moved := c.keys[last]
-	c.keys[e.idx] = moved
-	c.meta[moved].idx = e.idx
-	c.keys = c.keys[:last]
-	delete(c.meta, key)
-	c.used -= e.size
-}
-
-// victimLocked picks a key to evict by the policy, looking at Samples
-// random keys (never keep, the key being written); "" when it may not or
-// cannot evict. Its cost is O(Samples), whatever the number of keys.
-func (c *Cache) victimLocked(keep string) string {
-	if c.cfg.Policy == EvictNone || len(c.keys) == 0 {
-		return ""
-	}
-	if c.cfg.Policy == EvictRandom {
-		for i := 0; i < 4; i++ {
-			if k := c.keys[c.rng.IntN(len(c.keys))]; k != keep {
-				return k
-			}
-		}
-		return ""
-	}
-	best, bestScore := "", 0.0
-	tries := c.cfg.Samples
-	if c.cfg.Policy == EvictVolatileTTL {
-		tries *= 4 // keys without a TTL are skipped
-	}
-	for seen := 0; tries > 0 && seen < c.cfg.Samples; tries-- {
-		k := c.keys[c.rng.IntN(len(c.keys))]
-		e := c.meta[k]
-		if k == keep {
-			continue
-		}
-		var score float64 // lower is evicted first
-		switch c.cfg.Policy {
-		case EvictLRU:
-			score = float64(e.access)
-		case EvictLFU:
-			score = e.freq
-		case EvictVolatileTTL:
-			if e.expireAt == 0 {
-				continue
-			}
-			score = float64(e.expireAt)
-		}
-		seen++
-		if best == "" || score < bestScore {
-			best, bestScore = k, score
-		}
-	}
-	return best
-}
-
-// CacheStats are a cache's figures for gauges.
-type CacheStats struct {
-	Used, Max          int64
-	Keys               int
-	Evictions, Refused int64
-}
-
-// Stats returns the cache's figures now.
-func (c *Cache) Stats() CacheStats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return CacheStats{Used: c.used, Max: c.cfg.MaxMemory, Keys: len(c.keys), Evictions: c.evictions, Refused: c.refused}
-}
-
-// CacheKey describes a key for the inspector: its TTL left, idle time and
-// use counter.
-type CacheKey struct {
-	Key     string
-	TTLLeft time.Duration // 0: no TTL
-	Idle    time.Duration
-	Freq    float64
-}
-
-// Hottest returns up to n keys with the highest LFU counters.
-func (c *Cache) Hottest(n int) []CacheKey {
-	now := c.clock.Now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]CacheKey, 0, len(c.meta))
-	for k, e := range c.meta {
-		ck := CacheKey{Key: k, Idle: now - e.access, Freq: e.freq}
-		if e.expireAt > 0 {
-			ck.TTLLeft = e.expireAt - now
-		}
-		out = append(out, ck)
-	}
-	sortKeys(out)
-	if len(out) > n {
-		out = out[:n]
-	}
-	return out
-}
-
-func sortKeys(ks []CacheKey) {
-	sort.Slice(ks, func(i, j int) bool {
-		if ks[i].Freq != ks[j].Freq {
-			return ks[i].Freq > ks[j].Freq
-		}
-		return ks[i].Key < ks[j].Key
-	})
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"runtime"
 	"scalelab/engine"
@@ -178,12 +177,6 @@ func (l *lab) waitEvent(t testing.TB, kind engine.EventKind, node string, within
 	return ev
 }
 
-func fastHealth(cfg LBConfig) LBConfig {
-	cfg.Health.Interval = 200 * time.Millisecond
-	cfg.Health.Timeout = 100 * time.Millisecond
-	return cfg
-}
-
 func TestLBPrivateTargets(t *testing.T) {
 	l := newLab(t, DefaultLBConfig("lb-1"), web{})
 	resp, err := l.client.Get(l.webs[0].URL() + "/x")
@@ -209,170 +202,6 @@ func TestLBNoTargets(t *testing.T) {
 	l := newLab(t, DefaultLBConfig("lb-1"))
 	if code, body := l.get("/x"); code != http.StatusServiceUnavailable || !strings.Contains(body, "no healthy targets") {
 		t.Errorf("no targets: %d %q", code, body)
-	}
-}
-
-// TestLBKillProtected: with health checks and a retry, killing one of three
-// targets under load is nearly invisible to clients, the target is ejected
-// quickly and rejoins after a restart.
-func TestLBKillProtected(t *testing.T) {
-	cfg := fastHealth(DefaultLBConfig("lb-1"))
-	l := newLab(t, cfg, web{}, web{}, web{})
-	d := l.drive(8, 0)
-	defer d.stop()
-	waitFor(t, "warm-up traffic", 10*time.Second, func() bool { return d.total() >= 200 })
-	if err := l.webs[1].Kill(); err != nil {
-		t.Fatal(err)
-	}
-	atKill := d.total()
-	waitFor(t, "traffic after the kill", 10*time.Second, func() bool { return d.total() >= atKill+600 })
-	d.stop()
-	ok, failed := d.ok.Load(), d.failed.Load()
-	if share := float64(failed) / float64(ok+failed); share >= 0.01 {
-		t.Errorf("failed share %.2f%% (%d of %d), want < 1%%", 100*share, failed, ok+failed)
-	}
-	kill, _ := l.event(engine.EvKill, "web-2")
-	eject := l.waitEvent(t, EvEject, "web-2", 5*time.Second)
-	if took := eject.T - kill.T; took > cfg.Health.Interval*time.Duration(cfg.Health.Fall)+time.Second {
-		t.Errorf("ejected %s after the kill", took)
-	}
-	t.Logf("%d ok, %d failed; ejected after %s (%s)", ok, failed, eject.T-kill.T, eject.Detail)
-	if ts := l.lb.Targets(); ts[1].Healthy || !ts[0].Healthy || !ts[2].Healthy {
-		t.Errorf("targets after kill: %+v", ts)
-	}
-	if d := l.lb.Snap().Detail; d != "round-robin · 2/3 healthy · retries 1" {
-		t.Errorf("detail %q", d)
-	}
-	if links := l.sys.Snapshot().Links; links[1].Up || !links[0].Up {
-		t.Errorf("links after eject: %+v", links)
-	}
-
-	// Restart: health checks put it back and it gets traffic again.
-	if err := l.webs[1].Restart(); err != nil {
-		t.Fatal(err)
-	}
-	rejoin := l.waitEvent(t, EvRejoin, "web-2", 10*time.Second)
-	t.Logf("rejoined: %s", rejoin.Detail)
-	before := l.webs[1].Snap().Requests
-	for range 30 {
-		if code, _ := l.get("/x"); code != http.StatusOK {
-			t.Fatalf("after rejoin: %d", code)
-		}
-	}
-	if got := l.webs[1].Snap().Requests - before; got < 5 {
-		t.Errorf("web-2 got %d of 30 requests after rejoining", got)
-	}
-}
-
-// TestLBActiveChecks: with no traffic at all, health checks alone find a
-// dead target within Interval×Fall and take it back after Rise passes.
-func TestLBActiveChecks(t *testing.T) {
-	cfg := fastHealth(DefaultLBConfig("lb-1"))
-	l := newLab(t, cfg, web{}, web{})
-	if err := l.webs[0].Kill(); err != nil {
-		t.Fatal(err)
-	}
-	kill, _ := l.event(engine.EvKill, "web-1")
-	eject := l.waitEvent(t, EvEject, "web-1", 5*time.Second)
-	if !strings.HasPrefix(eject.Detail, "health check failed 2 times") {
-		t.Errorf("eject detail %q", eject.Detail)
-	}
-	if took := eject.T - kill.T; took > cfg.Health.Interval*time.Duration(cfg.Health.Fall)+time.Second {
-		t.Errorf("ejected %s after the kill", took)
-	}
-	for range 10 {
-		if code, body := l.get("/x"); code != http.StatusOK || body != "hello from web-2 " {
-			t.Fatalf("with web-1 out: %d %q", code, body)
-		}
-	}
-	if err := l.webs[0].Restart(); err != nil {
-		t.Fatal(err)
-	}
-	l.waitEvent(t, EvRejoin, "web-1", 10*time.Second)
-	if ts := l.lb.Targets(); !ts[0].Healthy {
-		t.Errorf("web-1 not healthy after rejoin: %+v", ts)
-	}
-}
-
-// TestLBKillUnprotected: with no health checks and no retries, the dead
-// target keeps its third of the traffic and those requests fail.
-func TestLBKillUnprotected(t *testing.T) {
-	cfg := DefaultLBConfig("lb-1")
-	cfg.Health.Enabled, cfg.Retries = false, 0
-	l := newLab(t, cfg, web{}, web{}, web{})
-	d := l.drive(6, 0)
-	defer d.stop()
-	waitFor(t, "warm-up traffic", 10*time.Second, func() bool { return d.total() >= 100 })
-	if d.failed.Load() != 0 {
-		t.Fatalf("%d failures before the kill", d.failed.Load())
-	}
-	if err := l.webs[1].Kill(); err != nil {
-		t.Fatal(err)
-	}
-	ok0, failed0 := d.ok.Load(), d.failed.Load()
-	waitFor(t, "traffic after the kill", 10*time.Second, func() bool { return d.total() >= ok0+failed0+600 })
-	d.stop()
-	ok, failed := d.ok.Load()-ok0, d.failed.Load()-failed0
-	share := float64(failed) / float64(ok+failed)
-	t.Logf("after the kill: %d ok, %d failed (%.1f%%)", ok, failed, 100*share)
-	if share < 0.2 || share > 0.45 {
-		t.Errorf("failed share %.1f%%, want about a third", 100*share)
-	}
-	if _, ejected := l.event(EvEject, "web-2"); ejected {
-		t.Error("web-2 was ejected with health checks off")
-	}
-	if ts := l.lb.Targets(); ts[1].Failures < failed*9/10 {
-		t.Errorf("web-2 failures %d, clients saw %d", ts[1].Failures, failed)
-	}
-}
-
-// TestLBHealthOffLive: switching health checks off live puts an ejected
-// target back in rotation.
-func TestLBHealthOffLive(t *testing.T) {
-	l := newLab(t, fastHealth(DefaultLBConfig("lb-1")), web{}, web{})
-	if err := l.webs[0].Kill(); err != nil {
-		t.Fatal(err)
-	}
-	l.waitEvent(t, EvEject, "web-1", 5*time.Second)
-	if err := l.sys.Apply(engine.Action{Kind: engine.ActSet, Key: "lb.health", Str: "off"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.lb.SetRetries(0); err != nil {
-		t.Fatal(err)
-	}
-	codes := map[int]int{}
-	for range 20 {
-		code, _ := l.get("/x")
-		codes[code]++
-	}
-	if codes[http.StatusBadGateway] != 10 || codes[http.StatusOK] != 10 {
-		t.Errorf("health off, retries 0, one of two dead: %v", codes)
-	}
-}
-
-// TestLBRetryResendsBody: a POST refused by a dead target is resent, body
-// and all, to another.
-func TestLBRetryResendsBody(t *testing.T) {
-	cfg := DefaultLBConfig("lb-1")
-	cfg.Health.Enabled = false // keep sending to the dead one: every other request retries
-	l := newLab(t, cfg, web{}, web{})
-	if err := l.webs[0].Kill(); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 10 {
-		body := fmt.Sprintf("payload-%d", i)
-		resp, err := l.client.Post(l.lb.URL()+"/x", "text/plain", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || string(got) != "hello from web-2 "+body {
-			t.Errorf("POST %d: %d %q", i, resp.StatusCode, got)
-		}
-	}
-	if ts := l.lb.Targets(); ts[0].Failures == 0 || ts[0].Failures != ts[0].Requests || ts[1].Requests != 10 {
-		t.Errorf("targets: %+v", ts)
 	}
 }
 
@@ -514,53 +343,4 @@ func (lb *LB) findTarget(name string) *target {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
 	return lb.findLocked(name)
-}
-
-// TestLBForwardedHeaders: the target sees the token and the client's
-// address, and hop-by-hop headers do not cross.
-func TestLBForwardedHeaders(t *testing.T) {
-	sys, err := engine.NewSystem(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sys.Close() })
-	got := make(chan http.Header, 1)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/x" {
-			got <- r.Header.Clone()
-		}
-		w.Header().Set("Keep-Alive", "timeout=5")
-		_, _ = io.WriteString(w, "ok")
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	lb, err := NewLB(DefaultLBConfig("lb-1"), sys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sys.AddNode(lb); err != nil {
-		t.Fatal(err)
-	}
-	lb.AddTarget(&fakeNode{name: "web-1", addr: ln.Addr().String()}, nil)
-	req, _ := http.NewRequest(http.MethodGet, lb.URL()+"/x?id=3", nil)
-	req.Header.Set("X-Forwarded-For", "203.0.113.9")
-	req.Header.Set("Proxy-Authorization", "secret")
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	resp, err := tr.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Keep-Alive") != "" {
-		t.Errorf("response %d %v", resp.StatusCode, resp.Header)
-	}
-	h := <-got
-	if h.Get(engine.HeaderVia) != sys.Token || h.Get("X-Forwarded-For") != "203.0.113.9, 127.0.0.1" || h.Get("Proxy-Authorization") != "" {
-		t.Errorf("forwarded headers: %v", h)
-	}
 }

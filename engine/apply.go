@@ -1,0 +1,182 @@
+// Checking and carrying out actions on a system.
+
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ErrUnknownKnob is returned by set for a knob the chapter does not have.
+var ErrUnknownKnob = errors.New("unknown knob")
+
+// ErrUnknownAction is returned for an action no component of this topology
+// carries out.
+var ErrUnknownAction = errors.New("unknown action")
+
+// ErrNotSupported is returned for an action this topology cannot do.
+var ErrNotSupported = errors.New("not supported here")
+
+// Check tells whether an action could apply to this system, without
+// applying it: targets, knobs and knob values are checked.
+func (s *System) Check(a Action) error {
+	switch a.Kind {
+	case ActKill, ActRestart:
+		_, err := s.Resolve(a.Target)
+		return err
+	case ActCut, ActHeal:
+		for _, t := range strings.Split(a.Target, ",") {
+			if _, err := s.Resolve(t); err != nil {
+				return err
+			}
+		}
+	case ActLatency:
+		if strings.Contains(a.Target, ">") {
+			if _, ok := s.Link(a.Target); !ok {
+				return fmt.Errorf("%q: no such link: %w", a.Target, ErrUnknownTarget)
+			}
+			return nil
+		}
+		_, err := s.Resolve(a.Target)
+		return err
+	case ActSet:
+		k := s.knob(a.Key)
+		if k == nil {
+			return s.unknownKnob(a.Key)
+		}
+		return k.Check(a.Str)
+	case ActAdd, ActRemove, ActDrain:
+		s.mu.Lock()
+		_, ok := s.handlers[a.Kind]
+		s.mu.Unlock()
+		if !ok {
+			return fmt.Errorf("%s: %w in this chapter", a.Kind, ErrNotSupported)
+		}
+		if a.Kind == ActRemove || a.Kind == ActDrain {
+			_, err := s.Resolve(a.Target)
+			return err
+		}
+	case ActPause, ActResume, ActSpeed:
+	default:
+		s.mu.Lock()
+		_, ok := s.handlers[a.Kind]
+		var own []Kind
+		for k := range s.handlers {
+			if !slices.Contains(coreKinds, k) {
+				own = append(own, k)
+			}
+		}
+		s.mu.Unlock()
+		if !ok {
+			slices.Sort(own)
+			return fmt.Errorf("%w %q (want %s)", ErrUnknownAction, a.Kind, kindList(append(slices.Clone(coreKinds), own...)))
+		}
+	case ActRate, ActSpike:
+		if s.Load == nil {
+			return fmt.Errorf("%s: no load in this step: %w", a.Kind, ErrNotSupported)
+		}
+	}
+	return nil
+}
+
+func (s *System) knob(name string) *Knob {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.knobs {
+		if k.Name() == name {
+			return k
+		}
+	}
+	return nil
+}
+
+func (s *System) unknownKnob(name string) error {
+	s.mu.Lock()
+	var have []string
+	for _, k := range s.knobs {
+		have = append(have, k.Name())
+	}
+	s.mu.Unlock()
+	if len(have) == 0 {
+		return fmt.Errorf("%q: this step has no knobs: %w", name, ErrUnknownKnob)
+	}
+	return fmt.Errorf("%q: have %s: %w", name, strings.Join(have, ", "), ErrUnknownKnob)
+}
+
+// Apply carries out an action.
+func (s *System) Apply(a Action) error {
+	if err := s.Check(a); err != nil {
+		return err
+	}
+	switch a.Kind {
+	case ActKill, ActRestart:
+		nodes, _ := s.Resolve(a.Target)
+		var errs []error
+		for _, n := range nodes {
+			var err error
+			if a.Kind == ActKill {
+				err = n.Kill()
+			} else {
+				err = n.Restart()
+			}
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	case ActCut, ActHeal:
+		var group []string
+		for _, t := range strings.Split(a.Target, ",") {
+			nodes, _ := s.Resolve(t)
+			for _, n := range nodes {
+				group = append(group, n.Name())
+			}
+		}
+		s.Partition(group, a.Kind == ActCut)
+	case ActLatency:
+		if l, ok := s.Link(a.Target); ok {
+			l.SetLatency(a.Dur)
+		} else {
+			nodes, _ := s.Resolve(a.Target)
+			for _, n := range nodes {
+				n.SetLatency(a.Dur)
+			}
+		}
+		s.Events.Add(EvLatency, a.Target, "+%s", a.Dur)
+	case ActRate:
+		s.Load.SetRate(a.Value)
+		s.Events.Add(EvRate, "load", "%.0f req/s", a.Value)
+	case ActSpike:
+		s.Load.Spike(a.Value, a.Dur)
+		s.Events.Add(EvSpike, "load", "%gx for %s", a.Value, a.Dur)
+	case ActSet:
+		if err := s.knob(a.Key).Set(a.Str); err != nil {
+			return fmt.Errorf("set %s: %w", a.Key, err)
+		}
+		s.Events.Add(EvSet, a.Key, "%s", a.Str)
+	case ActAdd, ActRemove, ActDrain:
+		s.mu.Lock()
+		h := s.handlers[a.Kind]
+		s.mu.Unlock()
+		return h(a)
+	case ActPause:
+		s.Clock.Pause()
+		s.Events.Add(EvPause, "clock", "paused")
+		s.publish()
+	case ActResume:
+		s.Clock.Resume()
+		s.Events.Add(EvResume, "clock", "running")
+	case ActSpeed:
+		if err := s.Clock.SetSpeed(a.Value); err != nil {
+			return err
+		}
+		s.Events.Add(EvSpeed, "clock", "%gx", a.Value)
+		s.publish()
+	default: // a component's action, checked above
+		s.mu.Lock()
+		h := s.handlers[a.Kind]
+		s.mu.Unlock()
+		return h(a)
+	}
+	return nil
+}

@@ -1,0 +1,253 @@
+// Write accounting and state reports: acknowledged, lost and set-aside
+// writes, replay, and the cluster's figures.
+
+package repl
+
+import (
+	"context"
+	"fmt"
+	"scalelab/engine"
+	"sort"
+	"strings"
+	"time"
+)
+
+// AckedWrite is a write the web tier acknowledged to a client.
+type AckedWrite struct {
+	WID  string
+	User int
+	Pos  int64
+	Node string // the primary that acknowledged it
+	At   time.Duration
+}
+
+// Promotion is one failover.
+type Promotion struct {
+	At         time.Duration
+	From, To   string
+	Divergence int64 // the new primary's position when promoted
+	Lost       []string
+}
+
+// SetAside is a write found on a former primary that never reached the
+// new one: kept aside, never merged silently.
+type SetAside struct {
+	Entry    LogEntry
+	From     string
+	Acked    bool
+	Replayed bool
+}
+
+// RecordAck keeps a write the web tier acknowledged.
+func (c *Cluster) RecordAck(w AckedWrite) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.acked[w.WID] = w
+}
+
+// lostOn lists writes acknowledged by old after pos that are truly absent
+// on the new primary.
+func (c *Cluster) lostOn(ctx context.Context, now *ReplDB, old string, div int64) []string {
+	c.mu.Lock()
+	var cand []string
+	for wid, a := range c.acked {
+		if a.Node == old && a.Pos > div {
+			cand = append(cand, wid)
+		}
+	}
+	c.mu.Unlock()
+	if len(cand) == 0 {
+		return nil
+	}
+	present := map[string]bool{}
+	for i := 0; i < len(cand); i += 500 {
+		chunk := cand[i:min(i+500, len(cand))]
+		args := make([]any, len(chunk))
+		for j, w := range chunk {
+			args[j] = w
+		}
+		rows, err := now.Data.DB().QueryContext(ctx, "SELECT write_id FROM posts WHERE write_id IN (?"+strings.Repeat(",?", len(chunk)-1)+")", args...)
+		if err != nil {
+			continue
+		}
+		for rows.Next() {
+			var w string
+			if rows.Scan(&w) == nil {
+				present[w] = true
+			}
+		}
+		rows.Close()
+	}
+	var lost []string
+	for _, w := range cand {
+		if !present[w] {
+			lost = append(lost, w)
+		}
+	}
+	sort.Strings(lost)
+	return lost
+}
+
+// ClusterState is the cluster's figures for gauges, the inspector and the
+// lesson.
+type ClusterState struct {
+	Primary    string
+	Mode       string
+	SemiSyncOn bool
+	Nodes      []DBState
+	Promotions []Promotion
+	Lost       []string
+	SetAside   []SetAside
+	Acked      int
+	MaxLag     time.Duration
+}
+
+// DBState is one database's replication state.
+type DBState struct {
+	Name    string
+	Role    string // primary, replica, former primary
+	State   engine.State
+	LogPos  int64
+	Applied int64
+	LagPos  int64
+	Lag     time.Duration
+	Rows    int64
+}
+
+// dbState is one database's replication state now.
+func (c *Cluster) dbState(d *ReplDB) DBState {
+	p := c.Primary()
+	logPos, applied := d.Positions()
+	ds := DBState{Name: d.Name(), State: d.State(), LogPos: logPos, Applied: applied, Rows: d.rows()}
+	switch {
+	case d == p:
+		ds.Role = "primary"
+	case d.IsPrimary():
+		ds.Role = "former primary"
+	default:
+		ds.Role = "replica"
+		top, _ := p.Positions()
+		if applied < top {
+			ds.LagPos = top - applied
+			if t, ok := p.CommitTime(applied + 1); ok {
+				if now := c.sys.Clock.Now(); now > t {
+					ds.Lag = now - t
+				}
+			}
+		}
+	}
+	return ds
+}
+
+// writesAt lists the lost writes a node (as the promoted primary) is
+// missing, and the writes set aside from it (as a former primary).
+func (c *Cluster) writesAt(name string) (lost, aside []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.promotions {
+		if p.To == name {
+			lost = append(lost, p.Lost...)
+		}
+	}
+	for _, s := range c.setAside {
+		if s.From == name {
+			aside = append(aside, s.Entry.WriteID)
+		}
+	}
+	return lost, aside
+}
+
+// State returns the cluster's figures now and updates the largest lag seen.
+func (c *Cluster) State() ClusterState {
+	p := c.Primary()
+	st := ClusterState{Primary: p.Name(), Mode: c.Mode(), SemiSyncOn: p.SemiSyncOn()}
+	primaryUp := p.State() == engine.StateUp
+	for _, d := range c.Nodes() {
+		ds := c.dbState(d)
+		st.Nodes = append(st.Nodes, ds)
+		if ds.Role != "replica" || ds.State != engine.StateUp {
+			continue
+		}
+		c.mu.Lock()
+		if target := c.caughtUp[d.Name()]; target > 0 && ds.Applied >= target {
+			c.caughtUp[d.Name()] = 0
+		}
+		steady := c.caughtUp[d.Name()] == 0
+		c.mu.Unlock()
+		// a replica catching up after a restart or a rejoin is behind by
+		// design; the lag that counts is that of steady streaming
+		if primaryUp && steady && ds.Lag > st.MaxLag {
+			st.MaxLag = ds.Lag
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st.MaxLag > c.maxLag {
+		c.maxLag = st.MaxLag
+	}
+	st.MaxLag = c.maxLag
+	st.Promotions = append([]Promotion(nil), c.promotions...)
+	st.Lost = append([]string(nil), c.lost...)
+	st.SetAside = append([]SetAside(nil), c.setAside...)
+	st.Acked = len(c.acked)
+	return st
+}
+
+// rows counts posts for the inspector; it is cheap with the index.
+func (d *ReplDB) rows() int64 {
+	var n int64
+	_ = d.Data.DB().QueryRow("SELECT count(*) FROM posts").Scan(&n)
+	return n
+}
+
+// Replay writes every set-aside entry to the current primary, as a
+// recovery step the learner chooses; it returns how many went in.
+func (c *Cluster) Replay(ctx context.Context) (int, error) {
+	p := c.Primary()
+	c.mu.Lock()
+	todo := []int{}
+	for i, s := range c.setAside {
+		if !s.Replayed {
+			todo = append(todo, i)
+		}
+	}
+	c.mu.Unlock()
+	n := 0
+	for _, i := range todo {
+		c.mu.Lock()
+		e := c.setAside[i].Entry
+		c.mu.Unlock()
+		if _, err := p.commit(ctx, e.WriteID, e.User, e.Body); err != nil {
+			return n, fmt.Errorf("replaying %s on %s: %w", e.WriteID, p.Name(), err)
+		}
+		c.mu.Lock()
+		c.setAside[i].Replayed = true
+		c.mu.Unlock()
+		n++
+	}
+	c.sys.Events.Add(engine.EvInfo, p.Name(), "replayed %d set-aside writes", n)
+	return n, nil
+}
+
+// CaughtUp reports whether a replica has reached the position the primary
+// had when the replica last started streaming.
+func (c *Cluster) CaughtUp(name string) bool {
+	c.State() // refresh
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.caughtUp[name] == 0
+}
+
+// SplitBrainWrites counts, for a promotion, the writes the old primary
+// acknowledged after it: writes taken by a second primary.
+func (c *Cluster) SplitBrainWrites(p Promotion) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, a := range c.acked {
+		if a.Node == p.From && a.At > p.At {
+			n++
+		}
+	}
+	return n
+}

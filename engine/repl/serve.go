@@ -1,0 +1,160 @@
+// Serving reads and writes: the read and write handlers and the primary's
+// commit.
+
+package repl
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// ReadResult is what a read returns: the user's post count as this node
+// sees it and the position it had applied when it answered.
+type ReadResult struct {
+	Node    string `json:"node"`
+	User    int    `json:"user"`
+	Posts   int    `json:"posts"`
+	Applied int64  `json:"applied"`
+}
+
+func (d *ReplDB) serveRead(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	user, err := strconv.Atoi(r.URL.Query().Get("id"))
+	if err != nil {
+		http.Error(w, "bad id", http.StatusBadRequest)
+		return
+	}
+	release, err := d.Hold(ctx)
+	if err != nil {
+		d.Overloaded(w)
+		return
+	}
+	defer release()
+	if d.Work(ctx, d.cfg.Work.Read) != nil {
+		return
+	}
+	// read-your-writes by waiting: hold the read until this node has
+	// applied the user's last write, up to a second
+	if minPos, _ := strconv.ParseInt(r.URL.Query().Get("min"), 10, 64); minPos > 0 {
+		if err := d.waitApplied(ctx, minPos, time.Second); err != nil {
+			http.Error(w, "replica too far behind", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	res := ReadResult{Node: d.Name(), User: user}
+	tx, err := d.Data.DB().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM posts WHERE user_id = ?), (SELECT v FROM meta WHERE k = 'applied')", user).Scan(&res.Posts, &res.Applied); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	json.NewEncoder(w).Encode(res)
+}
+
+func (d *ReplDB) waitApplied(ctx context.Context, pos int64, limit time.Duration) error {
+	ctx, cancel := d.Clock().WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		d.mu.Lock()
+		ok, ch := d.applied >= pos, d.advanced
+		d.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// WriteResult is a write's acknowledgement.
+type WriteResult struct {
+	Node string `json:"node"`
+	Pos  int64  `json:"pos"`
+	WID  string `json:"wid"`
+}
+
+func (d *ReplDB) serveWrite(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	user, err := strconv.Atoi(q.Get("user"))
+	wid := q.Get("wid")
+	if err != nil || wid == "" {
+		http.Error(w, "bad write", http.StatusBadRequest)
+		return
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
+	if !d.IsPrimary() {
+		http.Error(w, d.Name()+": "+ErrReadOnly.Error(), http.StatusConflict)
+		return
+	}
+	if err := d.cl.canWrite(d); err != nil {
+		http.Error(w, d.Name()+": "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	release, err := d.Hold(ctx)
+	if err != nil {
+		d.Overloaded(w)
+		return
+	}
+	if d.Work(ctx, d.cfg.Work.Write) != nil {
+		release()
+		return
+	}
+	pos, err := d.commit(ctx, wid, user, string(body))
+	release()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	if d.cl.Mode() == ModeSemiSync && !d.waitReplica(ctx, pos) {
+		return // the node died waiting: a crashed primary acknowledges nothing
+	}
+	json.NewEncoder(w).Encode(WriteResult{Node: d.Name(), Pos: pos, WID: wid})
+}
+
+// commit inserts a post and its log entry in one transaction.
+func (d *ReplDB) commit(ctx context.Context, wid string, user int, body string) (int64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.primary {
+		return 0, ErrReadOnly
+	}
+	pos := d.logPos + 1
+	now := d.Clock().Now()
+	tx, err := d.Data.DB().BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "INSERT INTO posts(user_id, body, created, write_id) VALUES(?, ?, ?, ?)", user, body, now.Milliseconds(), wid); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO replog(pos, write_id, user_id, body, at_ms) VALUES(?, ?, ?, ?, ?)", pos, wid, user, body, now.Milliseconds()); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE meta SET v = ? WHERE k = 'applied'", pos); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	d.logPos, d.applied = pos, pos
+	d.at = append(d.at, now)
+	close(d.grew)
+	d.grew = make(chan struct{})
+	close(d.advanced)
+	d.advanced = make(chan struct{})
+	return pos, nil
+}
