@@ -44,8 +44,8 @@ func openRepl(t *testing.T, step int, opt chapters.Options) (*chapters.Session, 
 			select {
 			case snap := <-snaps:
 				s.Observe(snap)
-			case <-time.After(2 * time.Second):
-				t.Fatalf("%s: no snapshot for 2 s", what)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: no snapshot for 10 s of real time", what)
 			}
 		}
 	}
@@ -150,25 +150,34 @@ func TestReplicationSemiSyncFailoverLosesNothing(t *testing.T) {
 	cl := clusterOf(s)
 	// Async loses acknowledged writes in most failovers (the test above), so
 	// ten clean semi-sync failovers would happen by chance with a
-	// semi-sync as lossy as async less than once in a thousand runs.
-	const trials = 10
-	for i := 0; i < trials; i++ {
+	// semi-sync as lossy as async less than once in a thousand runs. A
+	// failover during which semi-sync fell back to async shows nothing about
+	// semi-sync: the test runs until ten did not, with six to spare.
+	const want, trials = 10, 16
+	clean := 0
+	for i := 0; i < trials && clean < want; i++ {
 		start := s.Sys.Clock.Now()
 		until("writes flowing", 10*time.Second, func() bool { return s.Sys.Clock.Now() > start+time.Second })
 		p := failoverCycle(t, s, until)
+		// semi-sync protects only until it falls back to async: a trial
+		// counts when no fallback happened during it
+		fellBack := false
+		for _, e := range s.Run.Events {
+			fellBack = fellBack || (e.T >= start && e.Kind == repl.EvSemiSync && strings.Contains(e.Detail, "falling back"))
+		}
+		if fellBack {
+			t.Logf("trial %d: semi-sync fell back to async; %d acknowledged writes lost", i, len(p.Lost))
+			continue
+		}
+		clean++
 		if len(p.Lost) != 0 {
-			fellBack := false
-			for _, e := range s.Run.Events {
-				fellBack = fellBack || (e.Kind == repl.EvSemiSync && strings.Contains(e.Detail, "falling back"))
-			}
-			if !fellBack {
-				t.Errorf("trial %d: semi-sync lost %d acknowledged writes without falling back: %v", i, len(p.Lost), p.Lost)
-			}
+			t.Errorf("trial %d: semi-sync lost %d acknowledged writes without falling back: %v", i, len(p.Lost), p.Lost)
 		}
 	}
-	if got := len(cl.State().Lost); got != 0 {
-		t.Errorf("semi-sync lost %d acknowledged writes over %d failovers", got, trials)
+	if clean < want {
+		t.Errorf("only %d failovers without a fallback to async; want %d to show the claim", clean, want)
 	}
+	t.Logf("%d failovers without a fallback to async; %d acknowledged writes lost in all", clean, len(cl.State().Lost))
 }
 
 func TestReplicationReadsSurviveWhileOneReplicaLives(t *testing.T) {
