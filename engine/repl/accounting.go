@@ -19,6 +19,9 @@ type AckedWrite struct {
 	Pos  int64
 	Node string // the primary that acknowledged it
 	At   time.Duration
+	// Replicated is true when a replica had received it before the
+	// acknowledgement (semi-sync in force).
+	Replicated bool
 }
 
 // Promotion is one failover.
@@ -27,6 +30,9 @@ type Promotion struct {
 	From, To   string
 	Divergence int64 // the new primary's position when promoted
 	Lost       []string
+	// LostReplicated are lost writes a replica had received before they
+	// were acknowledged: semi-sync promises there are none.
+	LostReplicated []string
 }
 
 // SetAside is a write found on a former primary that never reached the
@@ -43,6 +49,9 @@ func (c *Cluster) RecordAck(w AckedWrite) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.acked[w.WID] = w
+	if w.Replicated {
+		c.ackedReplicated++
+	}
 }
 
 // lostOn lists writes acknowledged by old after pos that are truly absent
@@ -99,7 +108,10 @@ type ClusterState struct {
 	Lost       []string
 	SetAside   []SetAside
 	Acked      int
-	MaxLag     time.Duration
+	// AckedReplicated counts acknowledged writes a replica had received
+	// first: every one while semi-sync is in force, none in async.
+	AckedReplicated int
+	MaxLag          time.Duration
 }
 
 // DBState is one database's replication state.
@@ -189,7 +201,7 @@ func (c *Cluster) State() ClusterState {
 	st.Promotions = append([]Promotion(nil), c.promotions...)
 	st.Lost = append([]string(nil), c.lost...)
 	st.SetAside = append([]SetAside(nil), c.setAside...)
-	st.Acked = len(c.acked)
+	st.Acked, st.AckedReplicated = len(c.acked), c.ackedReplicated
 	return st
 }
 

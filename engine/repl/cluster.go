@@ -19,26 +19,27 @@ type Cluster struct {
 	nodes   []*ReplDB
 	Monitor *engine.Server
 
-	mu          sync.Mutex
-	primary     *ReplDB
-	mode        string
-	linkDelay   time.Duration
-	applyCost   time.Duration
-	minReplicas int
-	links       map[string]*engine.Link
-	misses      int
-	acked       map[string]AckedWrite
-	promotions  []Promotion
-	divergence  map[string]int64
-	setAside    []SetAside
-	lost        []string
-	maxLag      time.Duration
-	refusing    map[string]bool // primaries refusing writes under min-replicas
-	routers     []*Router
-	ryw         string
-	recover     string
-	last        map[int]userWrite // each user's newest acknowledged write
-	caughtUp    map[string]int64  // position each replica must reach to count as streaming steadily (0 once it has)
+	mu              sync.Mutex
+	primary         *ReplDB
+	mode            string
+	linkDelay       time.Duration
+	applyCost       time.Duration
+	minReplicas     int
+	links           map[string]*engine.Link
+	misses          int
+	acked           map[string]AckedWrite
+	ackedReplicated int // acknowledged writes a replica had received first
+	promotions      []Promotion
+	divergence      map[string]int64
+	setAside        []SetAside
+	lost            []string
+	maxLag          time.Duration
+	refusing        map[string]bool // primaries refusing writes under min-replicas
+	routers         []*Router
+	ryw             string
+	recover         string
+	last            map[int]userWrite // each user's newest acknowledged write
+	caughtUp        map[string]int64  // position each replica must reach to count as streaming steadily (0 once it has)
 }
 
 // lastWrite is a user's newest acknowledged write. The web servers share

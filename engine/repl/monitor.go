@@ -86,7 +86,13 @@ func (c *Cluster) failover(ctx context.Context, old *ReplDB) {
 	c.mu.Lock()
 	c.primary, c.misses = best, 0
 	c.divergence[old.Name()] = div
-	c.promotions = append(c.promotions, Promotion{At: now, From: old.Name(), To: best.Name(), Divergence: div, Lost: lost})
+	var lostRepl []string
+	for _, wid := range lost {
+		if c.acked[wid].Replicated {
+			lostRepl = append(lostRepl, wid)
+		}
+	}
+	c.promotions = append(c.promotions, Promotion{At: now, From: old.Name(), To: best.Name(), Divergence: div, Lost: lost, LostReplicated: lostRepl})
 	c.lost = append(c.lost, lost...)
 	c.mu.Unlock()
 	c.sys.Events.Add(EvPromote, best.Name(), "promoted to primary at pos %d (%s missed %d heartbeats)", div, old.Name(), c.cfg.Misses)

@@ -149,7 +149,7 @@ func (r *Router) write(ctx context.Context, user int, body string) ([]byte, erro
 		return nil, fmt.Errorf("%s: bad write answer: %w", p.Name(), err)
 	}
 	r.cl.setLastWrite(user, userWrite{pos: res.Pos, epoch: ep, at: now})
-	r.cl.RecordAck(AckedWrite{WID: wid, User: user, Pos: res.Pos, Node: res.Node, At: now})
+	r.cl.RecordAck(AckedWrite{WID: wid, User: user, Pos: res.Pos, Node: res.Node, At: now, Replicated: res.Replicated})
 	return out, nil
 }
 

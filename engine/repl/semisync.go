@@ -10,15 +10,16 @@ import (
 )
 
 // waitReplica holds a semi-sync acknowledgement until a replica has
-// received pos, or falls back to async after the cluster's timeout. It
-// returns false when the request ended first (the node was killed): then
-// nothing may be acknowledged.
-func (d *ReplDB) waitReplica(ctx context.Context, pos int64) bool {
+// received pos, or falls back to async after the cluster's timeout. ok is
+// false when the request ended first (the node was killed): then nothing
+// may be acknowledged. replicated tells whether a replica has the write:
+// false once semi-sync has fallen back.
+func (d *ReplDB) waitReplica(ctx context.Context, pos int64) (ok, replicated bool) {
 	d.mu.Lock()
 	on := d.semiOn
 	d.mu.Unlock()
 	if !on {
-		return true
+		return true, false
 	}
 	tctx, cancel := d.Clock().WithTimeout(ctx, d.cl.SemiSyncTimeout())
 	defer cancel()
@@ -33,13 +34,13 @@ func (d *ReplDB) waitReplica(ctx context.Context, pos int64) bool {
 		ch, on := d.ackCh, d.semiOn
 		d.mu.Unlock()
 		if best >= pos || !on {
-			return ctx.Err() == nil
+			return ctx.Err() == nil, best >= pos
 		}
 		select {
 		case <-ch:
 		case <-tctx.Done():
 			if ctx.Err() != nil {
-				return false
+				return false, false
 			}
 			d.mu.Lock()
 			if d.semiOn {
@@ -47,7 +48,7 @@ func (d *ReplDB) waitReplica(ctx context.Context, pos int64) bool {
 				d.Events().Add(EvSemiSync, d.Name(), "no replica acknowledged within %s: falling back to async", d.cl.SemiSyncTimeout())
 			}
 			d.mu.Unlock()
-			return true
+			return true, false
 		}
 	}
 }

@@ -83,6 +83,9 @@ type WriteResult struct {
 	Node string `json:"node"`
 	Pos  int64  `json:"pos"`
 	WID  string `json:"wid"`
+	// Replicated is true when a replica had received the write before it
+	// was acknowledged: semi-sync in force, not fallen back to async.
+	Replicated bool `json:"replicated"`
 }
 
 func (d *ReplDB) serveWrite(w http.ResponseWriter, r *http.Request) {
@@ -118,10 +121,14 @@ func (d *ReplDB) serveWrite(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	if d.cl.Mode() == ModeSemiSync && !d.waitReplica(ctx, pos) {
-		return // the node died waiting: a crashed primary acknowledges nothing
+	replicated := false
+	if d.cl.Mode() == ModeSemiSync {
+		var ok bool
+		if ok, replicated = d.waitReplica(ctx, pos); !ok {
+			return // the node died waiting: a crashed primary acknowledges nothing
+		}
 	}
-	json.NewEncoder(w).Encode(WriteResult{Node: d.Name(), Pos: pos, WID: wid})
+	json.NewEncoder(w).Encode(WriteResult{Node: d.Name(), Pos: pos, WID: wid, Replicated: replicated})
 }
 
 // commit inserts a post and its log entry in one transaction.
