@@ -127,7 +127,7 @@ func Cache() *chapters.Chapter {
 			}.Step(),
 			chapters.StepOf[*cacheLab]{
 				ID:         "cache-dies",
-				Build:      cacheStep(func(t *cacheTune) {}),
+				Build:      cacheStep(func(t *cacheTune) { t.dbSize = "large" }),
 				Keys:       []chapters.Key{{Key: "a", Help: "add cache node", Action: engine.ActAdd, Target: "cache"}},
 				Watch:      watchCache,
 				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "cache-down-fail", Unit: "%", Measured: kit.FactMeasured[*cacheLab]("read_failed_pct_cache_down")},

@@ -42,7 +42,7 @@ type cacheTune struct {
 }
 
 func defaultCacheTune() cacheTune {
-	return cacheTune{users: 10000, zipf: cacheZipf, readWork: 4 * time.Millisecond, dbSize: "medium", ttl: "60s", memory: "4MB"}
+	return cacheTune{users: 10000, zipf: cacheZipf, readWork: 6 * time.Millisecond, dbSize: "medium", ttl: "60s", memory: "4MB"}
 }
 
 // cacheLab is one step's topology: web-1 reads through the cache nodes to
