@@ -9,7 +9,7 @@ import (
 
 // Edges near the users: far regions gain most; the origin serves a sliver.
 func TestCDNEdgesCutLatencyAndOffloadTheOrigin(t *testing.T) {
-	rep := chaptertest.RunStep(t, CDN(), 1, 26*time.Second, chapters.Options{}, "13s set cdn.route cdn")
+	rep := chaptertest.RunStep(t, CDN(), 1, 26*time.Second, chapters.Options{Speed: 2}, "13s set cdn.route cdn")
 	for _, reg := range []string{"us", "eu", "ap"} {
 		o, c := chaptertest.Fact(t, rep, "p50_ms_"+reg+"_origin"), chaptertest.Fact(t, rep, "p50_ms_"+reg+"_cdn")
 		t.Logf("%s p50: %.1f ms to the origin, %.1f ms through its edge", reg, o, c)
@@ -32,7 +32,7 @@ func TestCDNEdgesCutLatencyAndOffloadTheOrigin(t *testing.T) {
 // purge ends it at once; versioned URLs never serve it.
 func TestCDNDeployPurgeAndVersionedURLs(t *testing.T) {
 	script := "0s set cdn.ttl 10s\n5s deploy\n20s deploy\n20.5s purge\n28s set cdn.urls versioned\n30s deploy"
-	rep := chaptertest.RunStep(t, CDN(), 2, 42*time.Second, chapters.Options{}, script)
+	rep := chaptertest.RunStep(t, CDN(), 2, 42*time.Second, chapters.Options{Speed: 2}, script)
 	window := chaptertest.Fact(t, rep, "stale_window_s")
 	t.Logf("stale for %.1f s after a deploy with a 10 s TTL; %v stale after a purge, %v with versioned URLs",
 		window, chaptertest.Fact(t, rep, "stale_after_purge"), chaptertest.Fact(t, rep, "stale_versioned"))
@@ -51,7 +51,7 @@ func TestCDNDeployPurgeAndVersionedURLs(t *testing.T) {
 // fails; with stale-if-error the edges ride out the origin's death.
 func TestCDNEdgeDeathFallsBackAndStaleIfError(t *testing.T) {
 	script := "8s kill edge-eu\n18s restart edge-eu\n18s set cdn.stale-if-error on\n30s kill origin"
-	rep := chaptertest.RunStep(t, CDN(), 3, 46*time.Second, chapters.Options{}, script)
+	rep := chaptertest.RunStep(t, CDN(), 3, 46*time.Second, chapters.Options{Speed: 2}, script)
 	fb := chaptertest.Fact(t, rep, "p50_ms_fallback")
 	t.Logf("edge-eu down: %.1f%% failed, eu p50 through the origin %.1f ms; origin down past the TTL: %.1f%% failed, %v stale copies served",
 		chaptertest.Fact(t, rep, "failed_pct_edge_down"), fb, chaptertest.Fact(t, rep, "failed_pct_origin_down"), chaptertest.Fact(t, rep, "stale_if_error_served"))
