@@ -10,6 +10,8 @@ package testlock
 import (
 	"errors"
 	"net"
+	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,12 +22,24 @@ import (
 const name = "@scalelab-load-tests"
 
 // Main runs the package's tests while holding the lock and returns the
-// exit code for os.Exit.
+// exit code for os.Exit. A fuzzing run takes no lock: its workers are
+// processes of the same test binary, and would wait for their coordinator.
 func Main(m *testing.M) int {
-	if ln := acquire(); ln != nil {
-		defer ln.Close()
+	if !fuzzing() {
+		if ln := acquire(); ln != nil {
+			defer ln.Close()
+		}
 	}
 	return m.Run()
+}
+
+func fuzzing() bool {
+	for _, a := range os.Args[1:] {
+		if strings.HasPrefix(a, "-test.fuzz") {
+			return true
+		}
+	}
+	return false
 }
 
 // acquire waits for the lock. It returns nil where abstract sockets are not
