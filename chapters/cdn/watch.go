@@ -175,7 +175,9 @@ func watchCDN(r *chapters.Run, l *cdnLab) {
 			if base, ok := l.purgeBase[purged]; ok && now-purged >= 6*time.Second && next > now {
 				r.Facts["stale_after_purge"] = float64(stale - base)
 			}
-		case now-d.T > ttl+2*time.Second && next > now:
+		case now-d.T > ttl+2*time.Second && next > now && lastStale <= now:
+			// (a stale response after now belongs to a deploy this
+			// snapshot has not seen yet)
 			w := 0.0
 			if lastStale > d.T {
 				w = (lastStale - d.T).Seconds()

@@ -101,9 +101,13 @@ func watchReplication(r *chapters.Run, t *replicated) {
 	rs := t.cl.RouterStats()
 	okR, badR, _ := r.Sys.Load.OpStats(engine.OpRead)
 	delay, ryw := r.KnobAt("repl.delay", r.Now()), r.KnobAt("repl.ryw", r.Now())
-	key := kit.FactName(delay) + "_" + kit.FactName(ryw)
-	r.Facts["n_reads_"+key] += float64(rs.Reads - w.lastStats.Reads)
-	r.Facts["n_stale_"+key] += float64(rs.Stale - w.lastStats.Stale)
+	// reads count under a setting once it has held a second: reads sent
+	// before a change may finish after it
+	if r.Held(time.Second, "repl.delay", delay, "repl.ryw", ryw) {
+		key := kit.FactName(delay) + "_" + kit.FactName(ryw)
+		r.Facts["n_reads_"+key] += float64(rs.Reads - w.lastStats.Reads)
+		r.Facts["n_stale_"+key] += float64(rs.Stale - w.lastStats.Stale)
+	}
 	// reads by how many replicas are up
 	st := t.cl.State()
 	up := 0

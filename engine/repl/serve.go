@@ -47,7 +47,7 @@ func (d *ReplDB) serveRead(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	res := ReadResult{Node: d.Name(), User: user}
-	tx, err := d.Data.DB().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := d.Data.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -140,7 +140,7 @@ func (d *ReplDB) commit(ctx context.Context, wid string, user int, body string) 
 	}
 	pos := d.logPos + 1
 	now := d.Clock().Now()
-	tx, err := d.Data.DB().BeginTx(ctx, nil)
+	tx, err := d.Data.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}

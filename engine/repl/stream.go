@@ -64,7 +64,7 @@ func (d *ReplDB) serveLog(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *ReplDB) readLog(ctx context.Context, from int64, limit int) ([]LogEntry, error) {
-	rows, err := d.Data.DB().QueryContext(ctx, "SELECT pos, write_id, user_id, body, at_ms FROM replog WHERE pos >= ? ORDER BY pos LIMIT ?", from, limit)
+	rows, err := d.Data.QueryContext(ctx, "SELECT pos, write_id, user_id, body, at_ms FROM replog WHERE pos >= ? ORDER BY pos LIMIT ?", from, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +184,7 @@ func (d *ReplDB) store(ctx context.Context, entries []LogEntry) error {
 	if d.primary {
 		return nil
 	}
-	tx, err := d.Data.DB().BeginTx(ctx, nil)
+	tx, err := d.Data.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -242,7 +242,7 @@ func (d *ReplDB) apply(ctx context.Context) {
 }
 
 func (d *ReplDB) applyOne(ctx context.Context, pos int64) error {
-	tx, err := d.Data.DB().BeginTx(ctx, nil)
+	tx, err := d.Data.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

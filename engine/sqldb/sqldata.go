@@ -34,6 +34,7 @@ func DefaultShape() DataShape {
 // follows. It is a real database file under the lab's temp directory.
 type SQLData struct {
 	db    atomic.Pointer[sql.DB] // replaced whole when a replica is re-seeded
+	stmts stmts
 	path  string
 	shape DataShape
 }
@@ -208,10 +209,10 @@ func (d *SQLData) Shape() DataShape { return d.shape }
 func (d *SQLData) User(ctx context.Context, id int) ([]byte, error) {
 	var name, bio string
 	var posts, last int64
-	err := d.DB().QueryRowContext(ctx, `SELECT name, bio,
+	err := d.QueryRowScan(ctx, `SELECT name, bio,
 		(SELECT COUNT(*) FROM posts WHERE user_id = ?1),
 		(SELECT COALESCE(MAX(id), 0) FROM posts WHERE user_id = ?1)
-		FROM users WHERE id = ?1`, id).Scan(&name, &bio, &posts, &last)
+		FROM users WHERE id = ?1`, []any{id}, &name, &bio, &posts, &last)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +229,7 @@ type FeedItem struct {
 // FeedItems reads the newest posts of the accounts a user follows: a join
 // of follows, posts and users.
 func (d *SQLData) FeedItems(ctx context.Context, id int) ([]FeedItem, error) {
-	rows, err := d.DB().QueryContext(ctx, `SELECT p.id, u.name, p.body
+	rows, err := d.QueryContext(ctx, `SELECT p.id, u.name, p.body
 		FROM follows f JOIN posts p ON p.user_id = f.followee JOIN users u ON u.id = p.user_id
 		WHERE f.follower = ? ORDER BY p.id DESC LIMIT ?`, id, d.shape.FeedLen)
 	if err != nil {
@@ -257,7 +258,7 @@ func (d *SQLData) Feed(ctx context.Context, id int) ([]byte, error) {
 
 // Post inserts a post and returns its id.
 func (d *SQLData) Post(ctx context.Context, user int, body string) (int64, error) {
-	res, err := d.DB().ExecContext(ctx, "INSERT INTO posts(user_id, body, created) VALUES(?, ?, ?)", user, body, time.Now().UnixNano())
+	res, err := d.ExecContext(ctx, "INSERT INTO posts(user_id, body, created) VALUES(?, ?, ?)", user, body, time.Now().UnixNano())
 	if err != nil {
 		return 0, err
 	}
@@ -266,7 +267,7 @@ func (d *SQLData) Post(ctx context.Context, user int, body string) (int64, error
 
 // Followers lists who follows a user.
 func (d *SQLData) Followers(ctx context.Context, user int) ([]int, error) {
-	rows, err := d.DB().QueryContext(ctx, "SELECT follower FROM follows WHERE followee = ?", user)
+	rows, err := d.QueryContext(ctx, "SELECT follower FROM follows WHERE followee = ?", user)
 	if err != nil {
 		return nil, err
 	}
