@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Kind is what an Action does.
@@ -97,6 +98,7 @@ var ErrBadScript = errors.New("bad chaos script")
 // exists is checked against a running system by Resolve.
 func ParseScript(name, src string) ([]Timed, error) {
 	var out []Timed
+	src = strings.TrimPrefix(src, "\ufeff") // a byte order mark, as some editors write
 	for i, raw := range strings.Split(src, "\n") {
 		line := raw
 		if j := strings.IndexByte(line, '#'); j >= 0 {
@@ -105,6 +107,9 @@ func ParseScript(name, src string) ([]Timed, error) {
 		f := strings.Fields(line)
 		if len(f) == 0 {
 			continue
+		}
+		for k := range f {
+			f[k] = shorten(f[k])
 		}
 		bad := func(format string, args ...any) error {
 			return &ScriptError{Name: name, Line: i + 1, Msg: fmt.Sprintf(format, args...)}
@@ -129,6 +134,17 @@ func ParseScript(name, src string) ([]Timed, error) {
 		}
 	}
 	return out, nil
+}
+
+// shorten cuts a field no action accepts at this length, so an error
+// quotes it short; the cut field stays invalid (no token holds "…").
+func shorten(s string) string {
+	const max = 48
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:max-1]) + "…"
 }
 
 // ParseAction reads the fields of one action without its time, e.g.

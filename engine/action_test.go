@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"regexp"
 	"scalelab/engine"
@@ -309,4 +310,17 @@ func FuzzParseScript(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A byte order mark is not an error; a huge field is quoted short.
+func TestParseScriptBOMAndHugeField(t *testing.T) {
+	got, err := engine.ParseScript("bom.chaos", "\ufeff2s kill web-1\n")
+	if err != nil || len(got) != 1 || got[0].Action.Target != "web-1" {
+		t.Fatalf("a script with a BOM: %+v, %v", got, err)
+	}
+	huge := strings.Repeat("x", 5000)
+	_, err = engine.ParseScript("huge.chaos", "2s rate "+huge+"\n")
+	if err == nil || len(err.Error()) > 200 || !strings.Contains(err.Error(), "xxx…") {
+		t.Errorf("a 5,000-byte field: error %d bytes long: %.300v", len(fmt.Sprint(err)), err)
+	}
 }

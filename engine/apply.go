@@ -17,7 +17,7 @@ var ErrUnknownKnob = errors.New("unknown knob")
 var ErrUnknownAction = errors.New("unknown action")
 
 // ErrNotSupported is returned for an action this topology cannot do.
-var ErrNotSupported = errors.New("not supported here")
+var ErrNotSupported = errors.New("not supported")
 
 // Check tells whether an action could apply to this system, without
 // applying it: targets, knobs and knob values are checked.
@@ -136,13 +136,15 @@ func (s *System) Apply(a Action) error {
 	case ActLatency:
 		if l, ok := s.Link(a.Target); ok {
 			l.SetLatency(a.Dur)
+			s.Events.Add(EvLatency, a.Target, "+%s", a.Dur)
 		} else {
+			// the event names each node, not "@random-web"
 			nodes, _ := s.Resolve(a.Target)
 			for _, n := range nodes {
 				n.SetLatency(a.Dur)
+				s.Events.Add(EvLatency, n.Name(), "+%s", a.Dur)
 			}
 		}
-		s.Events.Add(EvLatency, a.Target, "+%s", a.Dur)
 	case ActRate:
 		s.Load.SetRate(a.Value)
 		s.Events.Add(EvRate, "load", "%.0f req/s", a.Value)

@@ -197,6 +197,22 @@ func TestSystemApplyNodes(t *testing.T) {
 	if !ok || e.Detail != "+50ms" {
 		t.Errorf("latency event %+v", e)
 	}
+	// a random target's event names the node it picked
+	if err := sys.Apply(engine.Action{Kind: engine.ActLatency, Target: "@random-web", Dur: 50 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ctEvent(sys, engine.EvLatency, "@random-web"); ok {
+		t.Error("the latency event names @random-web, not the node it picked")
+	}
+	picked := 0
+	for _, n := range []string{"web-1", "web-2", "web-3"} {
+		if e, ok := ctEvent(sys, engine.EvLatency, n); ok && e.Detail == "+50ms" {
+			picked++
+		}
+	}
+	if picked != 1 {
+		t.Errorf("want one latency event of +50ms on the web server picked, got %d", picked)
+	}
 }
 
 func TestSystemApplyPartition(t *testing.T) {

@@ -452,6 +452,7 @@ func (l *Load) Totals() Totals {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	t := l.totals
+	t.Unfinished = t.Sent - t.OK - t.Failed
 	t.FailedByReason = make(map[string]int64, len(l.totals.FailedByReason))
 	for k, v := range l.totals.FailedByReason {
 		t.FailedByReason[k] = v

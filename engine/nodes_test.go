@@ -162,7 +162,7 @@ func TestServerPrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := enginetest.Client()
-	if code, body := enginetest.Do(t, c, "GET", srv.URL()+"/page", "", ""); code != http.StatusForbidden || !strings.Contains(body, "load balancer") {
+	if code, body := enginetest.Do(t, c, "GET", srv.URL()+"/page", "", ""); code != http.StatusForbidden || !strings.Contains(body, "private address") {
 		t.Fatalf("no token: %d %q, want 403", code, body)
 	}
 	if code, _ := enginetest.Do(t, c, "GET", srv.URL()+"/page", "wrong", ""); code != http.StatusForbidden {

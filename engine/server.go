@@ -131,7 +131,7 @@ func (p *httpProcess) Crash() {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Private != "" && r.Header.Get(HeaderVia) != s.cfg.Private {
-		http.Error(w, "private address: reach this server through the load balancer", http.StatusForbidden)
+		http.Error(w, "private address: this server answers only the nodes in front of it", http.StatusForbidden)
 		return
 	}
 	start := s.Clock().Now()

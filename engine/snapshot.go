@@ -35,9 +35,12 @@ const (
 
 // Totals counts generator requests by outcome.
 type Totals struct {
-	Sent           int64            `json:"sent"`
-	OK             int64            `json:"ok"`
-	Failed         int64            `json:"failed"`
+	Sent   int64 `json:"sent"`
+	OK     int64 `json:"ok"`
+	Failed int64 `json:"failed"`
+	// Unfinished were sent and had no answer yet when counted (in flight
+	// at the end of a run): Sent = OK + Failed + Unfinished.
+	Unfinished     int64            `json:"unfinished"`
 	FailedByReason map[string]int64 `json:"failed_by_reason"`
 }
 

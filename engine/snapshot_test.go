@@ -169,3 +169,20 @@ func ctGauge(snap *engine.Snapshot, name string) (engine.Gauge, bool) {
 	}
 	return engine.Gauge{}, false
 }
+
+// An event's detail is one line, whatever the error text it carries.
+func TestEventDetailIsOneLine(t *testing.T) {
+	l := engine.NewEventLog(engine.NewClock())
+	l.Add(engine.EvInfo, "db-1", "storing the log failed: %v", "disk I/O error\nretry\r\nlater")
+	if got := l.All()[0].Detail; got != "storing the log failed: disk I/O error retry later" {
+		t.Errorf("detail %q", got)
+	}
+}
+
+func TestPlural(t *testing.T) {
+	for n, want := range map[int]string{0: "0 targets", 1: "1 target", 3: "3 targets"} {
+		if got := engine.Plural(n, "target"); got != want {
+			t.Errorf("Plural(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

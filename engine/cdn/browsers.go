@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"scalelab/engine"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,7 @@ type Browsers struct {
 	stale, fallbacks atomic.Int64
 	mu               sync.Mutex
 	lastStale        time.Duration
+	staleSent        []time.Duration // when each stale response's request was sent, in order
 }
 
 // NewBrowsers makes the users of a CDN; the CDN is on and fallback on.
@@ -105,6 +107,17 @@ func (b *Browsers) Stale() (int64, time.Duration) {
 	return b.stale.Load(), b.lastStale
 }
 
+// StaleSentIn counts the stale responses to requests sent in [from, to):
+// a request sent before a purge may still bring an old copy back after it,
+// and that one is not the purge's failure.
+func (b *Browsers) StaleSentIn(from, to time.Duration) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	lo := sort.Search(len(b.staleSent), func(i int) bool { return b.staleSent[i] >= from })
+	hi := sort.Search(len(b.staleSent), func(i int) bool { return b.staleSent[i] >= to })
+	return int64(hi - lo)
+}
+
 // Fetch fetches one file for a user (the file picked by key). Its tag is
 // the route: cdn, origin, or fallback (the origin after the edge failed).
 func (b *Browsers) Fetch(ctx context.Context, c *http.Client, _ engine.Op, key, user int) (string, string) {
@@ -126,6 +139,7 @@ func (b *Browsers) Fetch(ctx context.Context, c *http.Client, _ engine.Op, key, 
 
 // get spends the modelled round trip, then makes the request.
 func (b *Browsers) get(ctx context.Context, c *http.Client, rtt time.Duration, url string, want int) string {
+	sent := b.clock.Now()
 	if err := b.clock.Sleep(ctx, rtt); err != nil {
 		return engine.Classify(err, context.Cause(ctx))
 	}
@@ -144,6 +158,11 @@ func (b *Browsers) get(ctx context.Context, c *http.Client, rtt time.Duration, u
 		b.mu.Lock()
 		b.stale.Add(1)
 		b.lastStale = b.clock.Now()
+		// in send order, though answers may come back out of order
+		i := sort.Search(len(b.staleSent), func(i int) bool { return b.staleSent[i] > sent })
+		b.staleSent = append(b.staleSent, 0)
+		copy(b.staleSent[i+1:], b.staleSent[i:])
+		b.staleSent[i] = sent
 		b.mu.Unlock()
 	}
 	return ""

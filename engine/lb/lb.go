@@ -182,7 +182,7 @@ func (lb *LB) Snap() engine.NodeSnap {
 	if lb.healthOn.Load() {
 		fmt.Fprintf(&b, " · %d/%d healthy", healthy, len(ts))
 	} else {
-		fmt.Fprintf(&b, " · %d targets · health off", len(ts))
+		fmt.Fprintf(&b, " · %s · health off", engine.Plural(len(ts), "target"))
 	}
 	if draining > 0 {
 		fmt.Fprintf(&b, " · %d draining", draining)

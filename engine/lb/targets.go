@@ -104,7 +104,7 @@ func (lb *LB) AddTarget(n engine.Node, link *engine.Link) {
 	if link != nil {
 		link.SetDown(false)
 	}
-	lb.sys.Events.Add(engine.EvAdd, t.name, "joined %s's target group (%d targets)", lb.cfg.Name, len(lb.targets))
+	lb.sys.Events.Add(engine.EvAdd, t.name, "joined %s's target group (%s)", lb.cfg.Name, engine.Plural(len(lb.targets), "target"))
 }
 
 // RemoveTarget takes the named target out at once; requests in flight to it
@@ -117,7 +117,7 @@ func (lb *LB) RemoveTarget(name string) error {
 		return lb.unknownLocked(name)
 	}
 	lb.removeLocked(t)
-	lb.sys.Events.Add(EvRemove, name, "left %s's target group (%d targets)", lb.cfg.Name, len(lb.targets))
+	lb.sys.Events.Add(EvRemove, name, "left %s's target group (%s)", lb.cfg.Name, engine.Plural(len(lb.targets), "target"))
 	return nil
 }
 
@@ -187,7 +187,7 @@ func (lb *LB) Drain(name string, onDrained func()) error {
 		lb.mu.Lock()
 		ok := lb.removeLocked(t)
 		if ok {
-			lb.sys.Events.Add(EvDrained, name, "idle; left %s's target group (%d targets)", lb.cfg.Name, len(lb.targets))
+			lb.sys.Events.Add(EvDrained, name, "idle; left %s's target group (%s)", lb.cfg.Name, engine.Plural(len(lb.targets), "target"))
 		}
 		lb.mu.Unlock()
 		if ok && onDrained != nil {

@@ -46,7 +46,9 @@ func (c *Cluster) tick(ctx context.Context) {
 		c.misses++
 		n := c.misses
 		c.mu.Unlock()
-		c.sys.Events.Add(EvMiss, p.Name(), "missed heartbeat %d/%d", n, c.cfg.Misses)
+		if n <= c.cfg.Misses { // past the limit the count says nothing new
+			c.sys.Events.Add(EvMiss, p.Name(), "missed heartbeat %d/%d", n, c.cfg.Misses)
+		}
 		if n >= c.cfg.Misses {
 			c.failover(ctx, p)
 		}

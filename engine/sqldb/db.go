@@ -9,6 +9,7 @@ import (
 	"scalelab/engine"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,7 +21,13 @@ type DBNode struct {
 	*engine.Sized
 	Data *SQLData
 	work engine.WorkModel
+	// reads counts the reads this node answered: the figure a lesson takes
+	// from the database itself, not from a caller's bookkeeping
+	reads atomic.Int64
 }
+
+// Reads is how many point reads this node has answered.
+func (n *DBNode) Reads() int64 { return n.reads.Load() }
 
 // DBConfig describes a database node.
 type DBConfig struct {
@@ -61,6 +68,9 @@ func (n *DBNode) handle(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
+	}
+	if op == engine.OpRead {
+		n.reads.Add(1)
 	}
 	w.Write(out)
 }
