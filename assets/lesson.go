@@ -69,6 +69,9 @@ func LoadLesson(lang, chapterID string) (*Lesson, error) {
 	return l, nil
 }
 
+// LessonIDs lists the chapters that have a lesson in lang.
+func LessonIDs(lang string) ([]string, error) { return lessonIDs(lang) }
+
 // lessonIDs lists the chapters that have a lesson in lang.
 func lessonIDs(lang string) ([]string, error) {
 	ents, err := files.ReadDir(path.Join("lessons", lang))

@@ -88,8 +88,9 @@ func (k *KeyMap) global() []key.Binding {
 }
 
 // SetStepKeys installs a step's own keys. A key that a global key already
-// uses is dropped, so the help line never shows a key that does not work.
-func (k *KeyMap) SetStepKeys(defs []chapters.Key, label func(string) string) {
+// uses is dropped, so the help line never shows a key that does not work;
+// the dropped keys are returned (a test keeps the chapters free of them).
+func (k *KeyMap) SetStepKeys(defs []chapters.Key, label func(string) string) (clashes []string) {
 	taken := map[string]bool{"enter": true, "esc": true, "backspace": true}
 	for _, g := range k.global() {
 		for _, s := range g.Keys() {
@@ -102,6 +103,7 @@ func (k *KeyMap) SetStepKeys(defs []chapters.Key, label func(string) string) {
 	k.Step = k.Step[:0]
 	for _, d := range defs {
 		if d.Key == "" || taken[d.Key] {
+			clashes = append(clashes, d.Key)
 			continue
 		}
 		taken[d.Key] = true
@@ -110,6 +112,7 @@ func (k *KeyMap) SetStepKeys(defs []chapters.Key, label func(string) string) {
 			Def:     d,
 		})
 	}
+	return clashes
 }
 
 // stepBindings returns the step keys' bindings.

@@ -163,9 +163,13 @@ func inline(st *Styles, s string, base style) []piece {
 				continue
 			}
 		case s[i] == '*' || s[i] == '_':
+			// as in CommonMark, * may open and close inside a word (a Korean
+			// particle follows its word directly: *적중률*이), _ may not
+			// (fact_names_like_this)
 			mark := s[i]
-			if boundaryBefore(s, i) && i+1 < len(s) && s[i+1] != ' ' {
-				if j := strings.IndexByte(s[i+1:], mark); j > 0 && boundaryAfter(s, i+1+j) {
+			intra := mark == '*'
+			if (intra || boundaryBefore(s, i)) && i+1 < len(s) && s[i+1] != ' ' {
+				if j := strings.IndexByte(s[i+1:], mark); j > 0 && s[i+j] != ' ' && (intra || boundaryAfter(s, i+1+j)) {
 					flush()
 					emit(s[i+1:i+1+j], st.Em)
 					i += j + 2

@@ -69,6 +69,28 @@ func (cp *ChapterProgress) fill() {
 	}
 }
 
+// setAside renames a corrupt file to path.corrupt-<unix time>, with -2,
+// -3… when that name is taken: a second corruption in the same second
+// keeps both files.
+func setAside(path string) (string, error) {
+	base := fmt.Sprintf("%s.corrupt-%d", path, time.Now().Unix())
+	for n := 1; ; n++ {
+		aside := base
+		if n > 1 {
+			aside = fmt.Sprintf("%s-%d", base, n)
+		}
+		// a hard link fails when the name exists, where a rename would
+		// replace the older file
+		if err := os.Link(path, aside); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				continue
+			}
+			return "", err
+		}
+		return aside, os.Remove(path)
+	}
+}
+
 // LoadProgress reads the progress in dir. A missing file gives empty
 // progress. A file that is not progress is renamed to
 // progress.json.corrupt-<unix time> and an error saying so is returned
@@ -84,8 +106,8 @@ func LoadProgress(dir string) (*Progress, error) {
 	}
 	p := newProgress()
 	if err := json.Unmarshal(data, p); err != nil {
-		aside := fmt.Sprintf("%s.corrupt-%d", path, time.Now().Unix())
-		if rerr := os.Rename(path, aside); rerr != nil {
+		aside, rerr := setAside(path)
+		if rerr != nil {
 			return newProgress(), fmt.Errorf("progress file %s is not valid (%v) and could not be set aside: %w", path, err, errors.Join(ErrCorruptProgress, rerr))
 		}
 		return newProgress(), fmt.Errorf("progress file %s was not valid (%v); set it aside as %s and started afresh: %w", path, err, aside, ErrCorruptProgress)

@@ -77,6 +77,26 @@ func TestProgressCorruptIsSetAside(t *testing.T) {
 	if _, err := LoadProgress(dir); err != nil {
 		t.Errorf("second load: %v", err)
 	}
+	// three more corruptions, at once: every one is kept
+	for i := range 3 {
+		if err := os.WriteFile(path, []byte(fmt.Sprintf("not json %d", i)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadProgress(dir); !errors.Is(err, ErrCorruptProgress) {
+			t.Fatalf("corruption %d: %v", i, err)
+		}
+	}
+	matches, _ = filepath.Glob(path + ".corrupt-*")
+	kept := map[string]bool{}
+	for _, m := range matches {
+		b, _ := os.ReadFile(m)
+		kept[string(b)] = true
+	}
+	for i := range 3 {
+		if !kept[fmt.Sprintf("not json %d", i)] {
+			t.Errorf("corruption %d was overwritten: set aside %v", i, matches)
+		}
+	}
 }
 
 func TestProgressNext(t *testing.T) {

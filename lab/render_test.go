@@ -7,6 +7,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
+
+	"scalelab/chapters/catalog"
 )
 
 // Golden screens are regenerated with `go test ./lab -update`.
@@ -162,5 +164,18 @@ func benchRender(b *testing.B, color bool) {
 		snap.T += 250e6
 		m.Update(snapshotMsg{id: m.cur.id, snap: snap})
 		_ = m.View()
+	}
+}
+
+// No chapter key clashes with a global key or another key of its step:
+// the lab would drop it and the step's text would name a dead key.
+func TestChapterKeysDoNotClash(t *testing.T) {
+	for _, ch := range catalog.All() {
+		for _, st := range ch.Steps {
+			km := DefaultKeyMap(func(s string) string { return s })
+			if clashes := km.SetStepKeys(st.Keys, func(s string) string { return s }); len(clashes) > 0 {
+				t.Errorf("%s/%s: keys %v clash with a global key or each other", ch.ID, st.ID, clashes)
+			}
+		}
 	}
 }
