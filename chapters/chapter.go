@@ -34,6 +34,8 @@ type Step struct {
 	Prediction *Prediction
 	// Objectives are checked on every snapshot; once met they stay met.
 	Objectives []Objective
+	// Solution meets the objectives and measures the prediction.
+	Solution Solution
 
 	// build makes the step's topology and load on a new system and binds
 	// the step's watch, checks and measure to that topology.
@@ -60,6 +62,9 @@ type StepOf[T any] struct {
 	Prediction *PredictionOf[T]
 	// Objectives are checked on every snapshot; once met they stay met.
 	Objectives []ObjectiveOf[T]
+	// Solution is the step's worked answer: timed actions that meet every
+	// objective and measure the prediction.
+	Solution Solution
 	// Watch, when set, runs on every snapshot before the objectives, to
 	// latch measured figures into Run.Facts.
 	Watch func(r *Run, t T)
@@ -98,7 +103,7 @@ type ObjectiveOf[T any] struct {
 
 // Step makes the step the lab and the runner use.
 func (d StepOf[T]) Step() Step {
-	st := Step{ID: d.ID, Keys: d.Keys}
+	st := Step{ID: d.ID, Keys: d.Keys, Solution: d.Solution}
 	if p := d.Prediction; p != nil {
 		st.Prediction = &Prediction{ID: p.ID, Choices: p.Choices, Unit: p.Unit, Correct: p.Correct}
 	}

@@ -76,7 +76,7 @@ type PredictionFact struct {
 	ID       string  `json:"id"`
 	Measured float64 `json:"measured"`
 	Unit     string  `json:"unit,omitempty"`
-	Correct  *int    `json:"correct_choice,omitempty"`
+	Correct  *int    `json:"correct_choice,omitempty"` // from 1, as on screen
 }
 
 // ErrBadTarget wraps a chaos line whose target, knob or value does not
@@ -106,17 +106,49 @@ func Headless(ctx context.Context, cfg RunConfig) (*Report, error) {
 			added[t.Action.Target] = true
 		}
 	}
+	if err := checkTimes(name, cfg.Script, cfg.Duration); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadTarget, err)
+	}
 	snaps := s.Sys.Subscribe()
 	s.Start()
 	clock := s.Sys.Clock
 	script := cfg.Script
 	nextStatus := time.Second
+	printed := -1 // the last second a status line showed
 	stopped := false
+	// Script lines are timed in script time: lab time plus the time the
+	// clock stood paused (a pause at 5 s and a resume at 8 s hold the lab
+	// still for 3 s). --duration counts lab time.
+	var pausedFor time.Duration
+	apply := func() {
+		for len(script) > 0 && script[0].At <= clock.Now()+pausedFor {
+			t := script[0]
+			script = script[1:]
+			if err := s.Apply(t.Action); err != nil {
+				s.Sys.Events.Add(engine.EvInfo, "chaos", "line %d: %s: %v", t.Line, t.Action, err)
+			}
+		}
+	}
 	for clock.Now() < cfg.Duration && !stopped {
+		if clock.Paused() && len(script) > 0 {
+			// the lab clock stands still: wait for the next line (the
+			// resume checkPauses found) in real time
+			gap := script[0].At - (clock.Now() + pausedFor)
+			timer := time.NewTimer(time.Duration(float64(max(gap, 0)) / clock.Speed()))
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				stopped = true
+			}
+			pausedFor += max(gap, 0)
+			apply()
+			continue
+		}
 		// wake for the next script line, status line or end, whichever first
 		wake := cfg.Duration
-		if len(script) > 0 && script[0].At < wake {
-			wake = script[0].At
+		if len(script) > 0 && script[0].At-pausedFor < wake {
+			wake = script[0].At - pausedFor
 		}
 		if nextStatus < wake {
 			wake = nextStatus
@@ -137,19 +169,18 @@ func Headless(ctx context.Context, cfg RunConfig) (*Report, error) {
 			}
 		}
 		cancel()
-		now := clock.Now()
-		for len(script) > 0 && script[0].At <= now {
-			t := script[0]
-			script = script[1:]
-			if err := s.Apply(t.Action); err != nil {
-				s.Sys.Events.Add(engine.EvInfo, "chaos", "line %d: %s: %v", t.Line, t.Action, err)
+		apply()
+		if now := clock.Now(); now >= nextStatus {
+			// one line per finished second, in order, never twice
+			if snap := s.Sys.Snapshot(); cfg.Status != nil {
+				for _, p := range snap.Series {
+					if p.Sec > printed && time.Duration(p.Sec+1)*time.Second <= snap.T {
+						fmt.Fprintln(cfg.Status, StatusLine(snap, p))
+						printed = p.Sec
+					}
+				}
 			}
-		}
-		if now >= nextStatus {
-			if cfg.Status != nil {
-				fmt.Fprintln(cfg.Status, StatusLine(s.Sys.Snapshot()))
-			}
-			nextStatus += time.Second
+			nextStatus = now.Truncate(time.Second) + time.Second
 		}
 	}
 	final := s.Sys.Snapshot()
@@ -159,14 +190,39 @@ func Headless(ctx context.Context, cfg RunConfig) (*Report, error) {
 	return rep, nil
 }
 
-// StatusLine is the one-line summary printed every second.
-func StatusLine(s engine.Snapshot) string {
-	var b strings.Builder
-	var last engine.Point
-	if n := len(s.Series); n > 0 {
-		last = s.Series[n-1]
+// checkTimes refuses a script that pauses the clock and never resumes it
+// (headless, nothing else would), and a line timed past the run's end
+// (script time counts the pauses; the duration is lab time).
+func checkTimes(name string, script []engine.Timed, dur time.Duration) error {
+	var open *engine.Timed
+	var paused time.Duration
+	for i, t := range script {
+		if t.At-paused >= dur {
+			return &engine.ScriptError{Name: name, Line: t.Line, Msg: fmt.Sprintf("at %s: past the end of the run (%s of lab time)", t.At, dur)}
+		}
+		switch t.Action.Kind {
+		case engine.ActPause:
+			if open == nil {
+				open = &script[i]
+			}
+		case engine.ActResume:
+			if open != nil {
+				paused += t.At - open.At
+			}
+			open = nil
+		}
 	}
-	fmt.Fprintf(&b, "%5.0fs  rate %5.0f/s  ok %5d  failed %4d  p50 %6.1fms  p99 %7.1fms ", s.T.Seconds(), s.Rate, last.OK, last.Failed, engine.Ms(last.P50), engine.Ms(last.P99))
+	if open != nil {
+		return &engine.ScriptError{Name: name, Line: open.Line, Msg: "pause with no later resume: the run would never end"}
+	}
+	return nil
+}
+
+// StatusLine is the one-line summary of one finished second p, with the
+// nodes' states now.
+func StatusLine(s engine.Snapshot, last engine.Point) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%5ds  rate %5.0f/s  ok %5d  failed %4d  p50 %6.1fms  p99 %7.1fms ", last.Sec+1, s.Rate, last.OK, last.Failed, engine.Ms(last.P50), engine.Ms(last.P99))
 	for _, n := range s.Nodes {
 		fmt.Fprintf(&b, " %s:%s", n.Name, n.State)
 	}
@@ -203,7 +259,7 @@ func report(s *Session, snap engine.Snapshot, cfg RunConfig) *Report {
 		if v, ok := s.Measured(); ok {
 			f := &PredictionFact{ID: p.ID, Measured: v, Unit: p.Unit}
 			if p.Correct != nil && p.Choices > 0 {
-				c := p.Correct(v)
+				c := p.Correct(v) + 1 // counted from 1, as the screen numbers the choices
 				f.Correct = &c
 			}
 			rep.Prediction = f

@@ -41,8 +41,9 @@ func fixtureChapter() *chapters.Chapter {
 		ID: "demo", Number: 3,
 		Steps: []chapters.Step{
 			{
-				ID:   "policies",
-				Keys: []chapters.Key{{Key: "p", Help: "policy", Knob: "lb.policy"}, {Key: "d", Help: "drain", Action: engine.ActDrain}},
+				ID:       "policies",
+				Keys:     []chapters.Key{{Key: "p", Help: "policy", Knob: "lb.policy"}, {Key: "d", Help: "drain", Action: engine.ActDrain}},
+				Solution: chapters.Solution{Script: "16s set lb.policy least-conn\n20s drain web-1", For: 33 * time.Second},
 				Prediction: &chapters.Prediction{ID: "best-policy", Choices: 3, Unit: "ms",
 					Correct: func(v float64) int { return 1 }},
 				Objectives: []chapters.Objective{{ID: "try-rr"}, {ID: "try-lc"}},

@@ -38,7 +38,7 @@ type lessonPane struct {
 	hasMeasured       bool
 	met               func(id string) bool
 	allMet, lastStep  bool
-	showHint          bool
+	hintTier          int    // 0 none, 1 the hint, 2 the hint and the solution
 	note              string // a problem starting the step
 
 	offset   int
@@ -138,19 +138,26 @@ func (p *lessonPane) View() string { return strings.Join(p.lines(), "\n") }
 
 // body is the scrolling text: hint, problem, step body (cached per width).
 func (p *lessonPane) body(w int) []string {
-	ck := fmt.Sprintf("%s|%d|%t|%s", p.text.ID, w, p.showHint, p.note)
+	ck := fmt.Sprintf("%s|%d|%d|%s", p.text.ID, w, p.hintTier, p.note)
 	if ck == p.cacheKey {
 		return p.cache
 	}
 	st := p.c.styles
 	var out []string
-	if p.showHint {
+	if p.hintTier > 0 {
 		hint := p.text.Hint
 		if hint == "" {
 			hint = p.c.T("no_hint")
 		}
 		out = append(out, st.Warn.Render("› "+p.c.T("hint")))
 		out = append(out, renderMarkdown(st, "> "+hint, w)...)
+		out = append(out, "")
+	}
+	if p.hintTier > 1 && p.step != nil {
+		out = append(out, st.Warn.Render("› "+p.c.T("solution")))
+		for _, l := range p.step.Solution.Steps(p.step.Keys) {
+			out = append(out, wrapText(l, w)...)
+		}
 		out = append(out, "")
 	}
 	if p.note != "" {

@@ -204,7 +204,8 @@ func (m *model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.showInspector = !m.showInspector
 		return nil
 	case key.Matches(msg, k.Hint):
-		m.lessonP.showHint = !m.lessonP.showHint
+		// h: the hint; again: the solution too; again: neither
+		m.lessonP.hintTier = (m.lessonP.hintTier + 1) % 3
 		m.lessonP.offset = 0
 		return nil
 	case key.Matches(msg, k.Select, k.SelectPrev):

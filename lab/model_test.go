@@ -98,8 +98,21 @@ func TestChoiceAndHint(t *testing.T) {
 		t.Errorf("no verdict:\n%s", out)
 	}
 	m.Update(press("h"))
-	if out := screen(m); !strings.Contains(out, "│ Give each policy at least 15 s") {
-		t.Errorf("hint not shown:\n%s", out)
+	if out := screen(m); !strings.Contains(out, "│ Give each policy at least 15 s") || strings.Contains(out, "› solution") {
+		t.Errorf("hint not shown, or the solution with it:\n%s", out)
+	}
+	// h again: the solution too, each action with its lab time and key
+	m.Update(press("h"))
+	out = screen(m)
+	for _, want := range []string{"› solution", "16s  set lb.policy least-conn  [p]", "20s  drain web-1  [d]", "33s  …"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("solution line %q not shown:\n%s", want, out)
+		}
+	}
+	// and again: neither
+	m.Update(press("h"))
+	if out := screen(m); strings.Contains(out, "Give each policy at least 15 s") || strings.Contains(out, "› solution") {
+		t.Errorf("a third h should hide the hint and the solution:\n%s", out)
 	}
 }
 

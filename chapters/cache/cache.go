@@ -9,15 +9,9 @@ import (
 	"scalelab/engine"
 )
 
-func cacheLesson(r *chapters.Run) map[string]any {
-	out := kit.FactsLesson(r)
-	for _, k := range []string{"hit_ratio", "evictions", "stale_reads", "db_reads", "stampede_db_reads"} {
-		if _, ok := out[k]; !ok {
-			out[k] = 0.0
-		}
-	}
-	return out
-}
+// cacheLesson is the measured facts: a figure not measured yet is absent,
+// never 0.
+func cacheLesson(r *chapters.Run) map[string]any { return kit.FactsLesson(r) }
 
 // Cache is chapter 5: a read-through cache on Redis in front of the
 // database: hit ratio, TTL, stale data, eviction, the cache's death and a
@@ -46,6 +40,8 @@ func Cache() *chapters.Chapter {
 					{Key: "t", Help: "cache ttl", Knob: "cache.ttl"},
 					{Key: "z", Help: "key popularity", Knob: "load.keys"},
 				},
+				// the text's order: warm with Zipf keys, uniform keys, a 1 s TTL
+				Solution:   chapters.Solution{Script: "24s set load.keys uniform\n36s set cache.ttl 1s", For: 48 * time.Second},
 				Watch:      watchCache,
 				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "zipf-hit", Choices: 3, Unit: "%", Measured: kit.FactMeasured[*cacheLab]("hit_pct_zipf_60s"), Correct: threeWay(50, 80)},
 				Objectives: []chapters.ObjectiveOf[*cacheLab]{
@@ -61,9 +57,16 @@ func Cache() *chapters.Chapter {
 						return false
 					}},
 					{ID: "short-ttl", Check: func(r *chapters.Run, t *cacheLab) bool {
-						short, ok1 := r.Facts["db_reads_per_s_zipf_1s"]
-						long, ok2 := r.Facts["db_reads_per_s_zipf_60s"]
-						return ok1 && ok2 && short > long
+						// with the keys the learner has on: the text switches to
+						// uniform keys before it asks for a 1 s TTL
+						for _, keys := range []string{"zipf", "uniform"} {
+							short, ok1 := r.Facts["db_reads_per_s_"+keys+"_1s"]
+							long, ok2 := r.Facts["db_reads_per_s_"+keys+"_60s"]
+							if ok1 && ok2 && short > long {
+								return true
+							}
+						}
+						return false
 					}},
 				},
 			}.Step(),
@@ -76,7 +79,9 @@ func Cache() *chapters.Chapter {
 					{Key: "w", Help: "write pattern", Knob: "cache.pattern"},
 					{Key: "t", Help: "cache ttl", Knob: "cache.ttl"},
 				},
-				Watch: watchCache,
+				// each switch flushes the cache: write-through needs time to warm
+				Solution: chapters.Solution{Script: "10s set cache.pattern invalidate\n25s set cache.pattern write-through", For: 55 * time.Second},
+				Watch:    watchCache,
 				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "stale-aside", Choices: 3, Unit: "per 1k reads", Measured: kit.FactMeasured[*cacheLab]("stale_per_1k_reads_cache_aside"),
 					Correct: func(v float64) int {
 						if v > 0 {
@@ -100,6 +105,8 @@ func Cache() *chapters.Chapter {
 					{Key: "p", Help: "eviction policy", Knob: "cache.policy"},
 					{Key: "e", Help: "eviction samples", Knob: "cache.samples"},
 				},
+				// noeviction while 16 KB is full, then room for every user
+				Solution:   chapters.Solution{Script: "11s set cache.policy noeviction\n17s set cache.policy allkeys-lru\n17s set cache.memory 4MB", For: 42 * time.Second},
 				Watch:      watchCache,
 				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "small-hit", Choices: 3, Unit: "%", Measured: kit.FactMeasured[*cacheLab]("hit_pct_mem_16kb"), Correct: threeWay(20, 75)},
 				Objectives: []chapters.ObjectiveOf[*cacheLab]{
@@ -129,6 +136,7 @@ func Cache() *chapters.Chapter {
 				ID:         "cache-dies",
 				Build:      cacheStep(func(t *cacheTune) { t.dbSize = "large" }),
 				Keys:       []chapters.Key{{Key: "a", Help: "add cache node", Action: engine.ActAdd, Target: "cache"}},
+				Solution:   chapters.Solution{Script: "10s kill cache-1\n20s restart cache-1\n38s add cache\n48s kill cache-2", For: 56 * time.Second},
 				Watch:      watchCache,
 				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "cache-down-fail", Unit: "%", Measured: kit.FactMeasured[*cacheLab]("read_failed_pct_cache_down")},
 				Objectives: []chapters.ObjectiveOf[*cacheLab]{
@@ -155,6 +163,7 @@ func Cache() *chapters.Chapter {
 					{Key: "c", Help: "coalesce misses", Knob: "cache.coalesce"},
 					{Key: "t", Help: "cache ttl", Knob: "cache.ttl"},
 				},
+				Solution:   chapters.Solution{Script: "16s set cache.coalesce on", For: 32 * time.Second},
 				Watch:      watchCache,
 				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "stampede-reads", Unit: "reads", Measured: kit.FactMeasured[*cacheLab]("stampede_db_reads")},
 				Objectives: []chapters.ObjectiveOf[*cacheLab]{

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"scalelab/internal/testlock"
+	"scalelab/chapters/internal/chaptertest"
 
 	"github.com/redis/go-redis/v9/logging"
 )
@@ -15,5 +15,5 @@ import (
 // and their figures must measure the lesson, not a neighbour's load.
 func TestMain(m *testing.M) {
 	logging.Disable()
-	os.Exit(testlock.Main(m))
+	os.Exit(chaptertest.Main(m, Cache()))
 }

@@ -50,8 +50,9 @@ func defaultCacheTune() cacheTune {
 type cacheLab struct {
 	sys   *engine.System
 	store *cache.CacheStore
-	gauge *kit.Ring // sampled by the gauges
-	watch *kit.Ring // sampled by Watch
+	db    *sqldb.DBNode // its own count of the reads it answered
+	gauge *kit.Ring     // sampled by the gauges
+	watch *kit.Ring     // sampled by Watch
 	tune  cacheTune
 
 	// Watch's state between snapshots
@@ -113,7 +114,7 @@ func buildCache(sys *engine.System, opt chapters.Options, tune cacheTune) (*cach
 	if err := sys.AddNode(w1); err != nil {
 		return nil, err
 	}
-	l := &cacheLab{sys: sys, store: store, gauge: kit.NewRing(20 * time.Second), watch: kit.NewRing(30 * time.Second), tune: tune, upAt: -1}
+	l := &cacheLab{sys: sys, store: store, db: db, gauge: kit.NewRing(20 * time.Second), watch: kit.NewRing(30 * time.Second), tune: tune, upAt: -1}
 	l.knobs(tune)
 	sys.Handle(engine.ActAdd, l.addCache)
 	sys.AddGauges(l.gauges)

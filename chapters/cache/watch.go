@@ -43,7 +43,7 @@ func (l *cacheLab) counts() cacheCounts {
 		ev += cs.Evictions
 		ref += cs.Refused
 	}
-	c := cacheCounts{hits: float64(st.Hits), misses: float64(st.Misses), dbReads: float64(st.DBReads), stale: float64(st.Stale), evictions: float64(ev), refused: float64(ref)}
+	c := cacheCounts{hits: float64(st.Hits), misses: float64(st.Misses), dbReads: float64(l.db.Reads()), stale: float64(st.Stale), evictions: float64(ev), refused: float64(ref)}
 	if l.sys.Load != nil {
 		ok, bad, _ := l.sys.Load.OpStats(engine.OpRead)
 		c.readOK, c.readBad = float64(ok), float64(bad)
@@ -99,7 +99,9 @@ func watchCache(r *chapters.Run, l *cacheLab) {
 		d = countsOf(dv)
 	}
 	hit, hitOK := kit.RatioPct(d.hits, d.misses)
-	r.Facts["hit_ratio"] = chapters.Round1(100 * l.store.Stats().HitRatio())
+	if st := l.store.Stats(); st.Hits+st.Misses > 0 {
+		r.Facts["hit_pct"] = chapters.Round1(100 * st.HitRatio())
+	}
 	r.Facts["evictions"] = cur.evictions
 	r.Facts["stale_reads"] = cur.stale
 	r.Facts["db_reads"] = cur.dbReads

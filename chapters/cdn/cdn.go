@@ -10,12 +10,7 @@ import (
 )
 
 func cdnLesson(r *chapters.Run, l *cdnLab) map[string]any {
-	out := kit.FactsLesson(r)
-	for _, k := range []string{"edge_hit_ratio", "origin_requests", "stale_responses"} {
-		if _, ok := out[k]; !ok {
-			out[k] = 0.0
-		}
-	}
+	out := kit.FactsLesson(r) // measured facts only: none is filled with 0
 	by := map[string]float64{}
 	for _, reg := range cdnRegions() {
 		if _, _, q := l.browsers.Latency.Totals(reg.Name); q.N > 0 {
@@ -48,10 +43,11 @@ func CDN() *chapters.Chapter {
 		Lesson: kit.FactsLesson,
 		Steps: []chapters.Step{
 			chapters.StepOf[*cdnLab]{
-				ID:    "edges",
-				Build: cdnStep(cdnTune{route: "origin", ttl: "60s", knobs: []string{"cdn.route"}, lead: []string{"p50 us", "p50 eu", "p50 ap", "edge hit ratio", "origin offload"}}),
-				Keys:  []chapters.Key{{Key: "c", Help: "use the cdn", Knob: "cdn.route"}},
-				Watch: watchCDN, Lesson: cdnLesson,
+				ID:       "edges",
+				Build:    cdnStep(cdnTune{route: "origin", ttl: "60s", knobs: []string{"cdn.route"}, lead: []string{"p50 us", "p50 eu", "p50 ap", "edge hit ratio", "origin offload"}}),
+				Keys:     []chapters.Key{{Key: "c", Help: "use the cdn", Knob: "cdn.route"}},
+				Solution: chapters.Solution{Script: "13s set cdn.route cdn", For: 26 * time.Second},
+				Watch:    watchCDN, Lesson: cdnLesson,
 				Prediction: &chapters.PredictionOf[*cdnLab]{ID: "ap-p50", Choices: 3, Unit: "%", Measured: func(r *chapters.Run, t *cdnLab) (float64, bool) {
 					o, ok1 := r.Facts["p50_ms_ap_origin"]
 					c, ok2 := r.Facts["p50_ms_ap_cdn"]
@@ -97,7 +93,9 @@ func CDN() *chapters.Chapter {
 					{Key: "t", Help: "edge ttl", Knob: "cdn.ttl"},
 					{Key: "v", Help: "versioned urls", Knob: "cdn.urls"},
 				},
-				Watch: watchCDN, Lesson: cdnLesson,
+				// a 10 s edge TTL first, so the stale window ends soon
+				Solution: chapters.Solution{Script: "0s set cdn.ttl 10s\n5s deploy\n20s deploy\n20.5s purge\n28s set cdn.urls versioned\n30s deploy", For: 42 * time.Second},
+				Watch:    watchCDN, Lesson: cdnLesson,
 				Prediction: &chapters.PredictionOf[*cdnLab]{ID: "stale-after-deploy", Choices: 3, Unit: "s", Measured: kit.FactMeasured[*cdnLab]("stale_window_s"), Correct: func(v float64) int {
 					switch {
 					case v == 0:
@@ -126,7 +124,10 @@ func CDN() *chapters.Chapter {
 					{Key: "f", Help: "origin fallback", Knob: "cdn.fallback"},
 					{Key: "e", Help: "stale if error", Knob: "cdn.stale-if-error"},
 				},
-				Watch: watchCDN, Lesson: cdnLesson,
+				// fallback on, then off, while edge-eu is down; then the origin
+				// dies with stale-if-error on
+				Solution: chapters.Solution{Script: "8s kill edge-eu\n16s set cdn.fallback off\n20s restart edge-eu\n21s set cdn.fallback on\n21s set cdn.stale-if-error on\n33s kill origin", For: 49 * time.Second},
+				Watch:    watchCDN, Lesson: cdnLesson,
 				Prediction: &chapters.PredictionOf[*cdnLab]{ID: "edge-dies-fail", Unit: "%", Measured: kit.FactMeasured[*cdnLab]("failed_pct_edge_down")},
 				Objectives: []chapters.ObjectiveOf[*cdnLab]{
 					{ID: "fallback", Check: func(r *chapters.Run, t *cdnLab) bool {

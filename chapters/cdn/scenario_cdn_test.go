@@ -4,12 +4,11 @@ import (
 	"scalelab/chapters"
 	"scalelab/chapters/internal/chaptertest"
 	"testing"
-	"time"
 )
 
 // Edges near the users: far regions gain most; the origin serves a sliver.
 func TestCDNEdgesCutLatencyAndOffloadTheOrigin(t *testing.T) {
-	rep := chaptertest.RunStep(t, CDN(), 1, 26*time.Second, chapters.Options{Speed: 2}, "13s set cdn.route cdn")
+	rep := chaptertest.PlaySolution(t, CDN(), 1, chapters.Options{Speed: 2})
 	for _, reg := range []string{"us", "eu", "ap"} {
 		o, c := chaptertest.Fact(t, rep, "p50_ms_"+reg+"_origin"), chaptertest.Fact(t, rep, "p50_ms_"+reg+"_cdn")
 		t.Logf("%s p50: %.1f ms to the origin, %.1f ms through its edge", reg, o, c)
@@ -20,9 +19,6 @@ func TestCDNEdgesCutLatencyAndOffloadTheOrigin(t *testing.T) {
 	if ap := chaptertest.Fact(t, rep, "p50_ms_ap_cdn") / chaptertest.Fact(t, rep, "p50_ms_ap_origin"); ap > 0.2 {
 		t.Errorf("Asia through its edge should take a fifth of the origin's p50 or less: %.2f", ap)
 	}
-	if !chaptertest.Met(rep, "with-cdn") || !chaptertest.Met(rep, "offload") {
-		t.Errorf("edge hit ratio over 90%% and offload over 90%% expected: %v", rep.Objectives)
-	}
 	if rep.Requests.Failed != 0 {
 		t.Errorf("%d requests failed", rep.Requests.Failed)
 	}
@@ -31,8 +27,7 @@ func TestCDNEdgesCutLatencyAndOffloadTheOrigin(t *testing.T) {
 // A deploy: plain URLs serve the old file until the edge copies expire; a
 // purge ends it at once; versioned URLs never serve it.
 func TestCDNDeployPurgeAndVersionedURLs(t *testing.T) {
-	script := "0s set cdn.ttl 10s\n5s deploy\n20s deploy\n20.5s purge\n28s set cdn.urls versioned\n30s deploy"
-	rep := chaptertest.RunStep(t, CDN(), 2, 42*time.Second, chapters.Options{Speed: 2}, script)
+	rep := chaptertest.PlaySolution(t, CDN(), 2, chapters.Options{Speed: 2})
 	window := chaptertest.Fact(t, rep, "stale_window_s")
 	t.Logf("stale for %.1f s after a deploy with a 10 s TTL; %v stale after a purge, %v with versioned URLs",
 		window, chaptertest.Fact(t, rep, "stale_after_purge"), chaptertest.Fact(t, rep, "stale_versioned"))
@@ -50,8 +45,7 @@ func TestCDNDeployPurgeAndVersionedURLs(t *testing.T) {
 // An edge dies: with fallback its users go to the origin, slower, and none
 // fails; with stale-if-error the edges ride out the origin's death.
 func TestCDNEdgeDeathFallsBackAndStaleIfError(t *testing.T) {
-	script := "8s kill edge-eu\n18s restart edge-eu\n18s set cdn.stale-if-error on\n30s kill origin"
-	rep := chaptertest.RunStep(t, CDN(), 3, 46*time.Second, chapters.Options{Speed: 2}, script)
+	rep := chaptertest.PlaySolution(t, CDN(), 3, chapters.Options{Speed: 2})
 	fb := chaptertest.Fact(t, rep, "p50_ms_fallback")
 	t.Logf("edge-eu down: %.1f%% failed, eu p50 through the origin %.1f ms; origin down past the TTL: %.1f%% failed, %v stale copies served",
 		chaptertest.Fact(t, rep, "failed_pct_edge_down"), fb, chaptertest.Fact(t, rep, "failed_pct_origin_down"), chaptertest.Fact(t, rep, "stale_if_error_served"))
@@ -64,7 +58,12 @@ func TestCDNEdgeDeathFallsBackAndStaleIfError(t *testing.T) {
 	if f := chaptertest.Fact(t, rep, "failed_pct_origin_down"); f != 0 || chaptertest.Fact(t, rep, "stale_if_error_served") == 0 {
 		t.Errorf("with stale-if-error the edges should serve every request while the origin is down: %.2f%% failed", f)
 	}
-	if rep.Requests.Failed != 0 {
-		t.Errorf("%d requests failed in all", rep.Requests.Failed)
+	// requests fail only while fallback is off with edge-eu down (16 s
+	// to 20 s, and the edge's boot after)
+	before, _ := chaptertest.FailedIn(rep, 0, 16)
+	after, _ := chaptertest.FailedIn(rep, 23, 49)
+	if before+after != 0 {
+		t.Errorf("%d requests failed before fallback went off and %d after edge-eu was back", before, after)
 	}
+	t.Logf("fallback off with edge-eu down: %.1f%% of eu requests failed", chaptertest.Fact(t, rep, "failed_pct_edge_down_no_fallback"))
 }

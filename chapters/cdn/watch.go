@@ -107,9 +107,8 @@ func watchCDN(r *chapters.Run, l *cdnLab) {
 	now := r.Now()
 	cur := l.counts()
 	l.watch.Add(now, cur.slice()...)
-	r.Facts["edge_hit_ratio"] = 0
 	if hr, ok := kit.RatioPct(cur.edgeHits, cur.edgeMisses); ok {
-		r.Facts["edge_hit_ratio"] = chapters.Round1(hr)
+		r.Facts["edge_hit_pct"] = chapters.Round1(hr)
 	}
 	r.Facts["origin_requests"] = cur.originReqs
 	if cur.requests > 0 {
@@ -160,20 +159,16 @@ func watchCDN(r *chapters.Run, l *cdnLab) {
 				break
 			}
 		}
+		// stale responses are counted by when their request was sent: from
+		// the deploy, or from the very moment of the purge
 		switch {
 		case r.KnobAt("cdn.urls", d.T) == "versioned":
-			if _, ok := l.deployBase[d.T]; !ok {
-				l.deployBase[d.T] = stale
-			}
 			if now-d.T >= 10*time.Second && next > now {
-				r.Facts["stale_versioned"] = float64(stale - l.deployBase[d.T])
+				r.Facts["stale_versioned"] = float64(l.browsers.StaleSentIn(d.T, next))
 			}
 		case purged >= 0:
-			if _, ok := l.purgeBase[purged]; !ok && now-purged >= time.Second {
-				l.purgeBase[purged] = stale
-			}
-			if base, ok := l.purgeBase[purged]; ok && now-purged >= 6*time.Second && next > now {
-				r.Facts["stale_after_purge"] = float64(stale - base)
+			if now-purged >= 6*time.Second && next > now {
+				r.Facts["stale_after_purge"] = float64(l.browsers.StaleSentIn(purged, next))
 			}
 		case now-d.T > ttl+2*time.Second && next > now && lastStale <= now:
 			// (a stale response after now belongs to a deploy this
@@ -192,7 +187,9 @@ func watchCDN(r *chapters.Run, l *cdnLab) {
 		ok, bad, _ := l.browsers.Latency.Totals(reg)
 		prev, seen := l.regionTotal[reg]
 		l.regionTotal[reg] = [2]int64{ok, bad}
-		if !seen || e.State() == engine.StateUp || route != "cdn" || !originUp {
+		// requests sent before a fallback switch may fail after it: count
+		// under a setting once it has held a second
+		if !seen || e.State() == engine.StateUp || route != "cdn" || !originUp || !r.Held(time.Second, "cdn.fallback", fb) {
 			continue
 		}
 		suffix := ""

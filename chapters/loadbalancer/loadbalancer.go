@@ -164,7 +164,8 @@ func LoadBalancer() *chapters.Chapter {
 					})
 					return t, kit.StartLoad(sys, opt, 540, lbMix(), t.lb.URL)
 				},
-				Keys: []chapters.Key{{Key: "p", Help: "policy", Knob: "lb.policy"}},
+				Keys:     []chapters.Key{{Key: "p", Help: "policy", Knob: "lb.policy"}},
+				Solution: chapters.Solution{Script: "16s set lb.policy least-conn", For: 33 * time.Second},
 				Watch: func(r *chapters.Run, t *lbTopology) {
 					lat := t.lb.PolicyLatency()
 					for _, p := range lb.PolicyNames() {
@@ -208,6 +209,9 @@ func LoadBalancer() *chapters.Chapter {
 					{Key: "c", Help: "health checks", Knob: "lb.health"},
 					{Key: "t", Help: "retries", Knob: "lb.retries"},
 				},
+				// unprotected: 10 s of failures after the kill; protected: the
+				// 30 s after the second kill
+				Solution: chapters.Solution{Script: "2s kill web-2\n14s restart web-2\n18s set lb.health on\n18s set lb.retries 1\n22s kill web-2", For: 53 * time.Second},
 				Watch: func(r *chapters.Run, t *lbTopology) {
 					for _, k := range webKills(r) {
 						from := kit.SecOf(k.ev.T)
@@ -254,6 +258,7 @@ func LoadBalancer() *chapters.Chapter {
 					{Key: "a", Help: "add web", Action: engine.ActAdd, Target: "web"},
 					{Key: "d", Help: "drain", Action: engine.ActDrain},
 				},
+				Solution: chapters.Solution{Script: "2s add web\n5s drain web-1", For: 14 * time.Second},
 				Watch: func(r *chapters.Run, t *lbTopology) {
 					for _, name := range t.addedNames() {
 						if n, ok := r.Latest.Node(name); ok && n.RPS > r.Facts["added_node_rps"] {

@@ -156,7 +156,14 @@ func watchReplication(r *chapters.Run, t *replicated) {
 			r.Facts["failover_ms"] = float64((p.At - cause).Milliseconds())
 		}
 		m := r.KnobAt("repl.mode", p.At)
-		r.Facts["lost_writes_"+kit.FactName(m)] = float64(len(p.Lost))
+		if m == repl.ModeSemiSync {
+			// semi-sync promises only the writes a replica acknowledged;
+			// those acknowledged after it fell back to async count apart
+			r.Facts["lost_writes_semi_sync"] = float64(len(p.LostReplicated))
+			r.Facts["lost_while_degraded"] = float64(len(p.Lost) - len(p.LostReplicated))
+		} else {
+			r.Facts["lost_writes_"+kit.FactName(m)] = float64(len(p.Lost))
+		}
 		if i == 0 {
 			r.Facts["lost_writes_first_failover"] = float64(len(p.Lost))
 		}
@@ -203,11 +210,6 @@ func replicationLesson(r *chapters.Run, t *replicated) map[string]any {
 		promoted = append(promoted, p.To)
 	}
 	out["promoted"] = strings.Join(promoted, ",")
-	for _, k := range []string{"failover_ms", "writes_unavailable_ms", "lost_writes", "stale_reads", "max_lag_ms"} {
-		if _, ok := out[k]; !ok {
-			out[k] = 0.0
-		}
-	}
 	var aside []string
 	for _, s := range st.SetAside {
 		aside = append(aside, s.Entry.WriteID)
@@ -256,7 +258,8 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 				{Key: "w", Help: "read your writes", Knob: "repl.ryw"},
 				{Key: "c", Help: "apply cost", Knob: "repl.apply"},
 			},
-			Watch: watchReplication, Lesson: replicationLesson,
+			Solution: chapters.Solution{Script: "12s set repl.delay 200ms\n24s set repl.ryw wait", For: 36 * time.Second},
+			Watch:    watchReplication, Lesson: replicationLesson,
 			Prediction: &chapters.PredictionOf[*replicated]{ID: "stale-delay", Choices: 3, Unit: "×", Measured: staleRatio,
 				Correct: func(v float64) int {
 					if v < 1.5 {
@@ -284,8 +287,9 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
 				return buildReplication(sys, opt, nil)
 			},
-			Keys:  []chapters.Key{{Key: "a", Help: "add replica", Action: engine.ActAdd, Target: "db"}},
-			Watch: watchReplication, Lesson: replicationLesson,
+			Keys:     []chapters.Key{{Key: "a", Help: "add replica", Action: engine.ActAdd, Target: "db"}},
+			Solution: chapters.Solution{Script: "3s kill db-2\n9s kill db-3\n15s restart db-2\n21s add db", For: 30 * time.Second},
+			Watch:    watchReplication, Lesson: replicationLesson,
 			Prediction: &chapters.PredictionOf[*replicated]{ID: "no-replica-reads", Unit: "%", Measured: kit.FactMeasured[*replicated]("read_failed_pct_no_replica")},
 			Objectives: []chapters.ObjectiveOf[*replicated]{
 				{ID: "kill-replica", Check: func(r *chapters.Run, t *replicated) bool {
@@ -311,8 +315,13 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
 				return buildReplication(sys, opt, nil)
 			},
-			Keys:  []chapters.Key{{Key: "R", Help: "replay set-aside", Knob: "repl.recover"}},
-			Watch: watchReplication, Lesson: replicationLesson,
+			Keys: []chapters.Key{
+				{Key: "y", Help: "replication delay", Knob: "repl.delay"},
+				{Key: "R", Help: "replay set-aside", Knob: "repl.recover"},
+			},
+			// replicas 200 ms away: the kill finds writes not yet shipped
+			Solution: chapters.Solution{Script: "0s set repl.delay 200ms\n4s kill db-1\n10s restart db-1\n16s set repl.recover replay", For: 22 * time.Second},
+			Watch:    watchReplication, Lesson: replicationLesson,
 			Prediction: &chapters.PredictionOf[*replicated]{ID: "lost-async", Unit: "writes", Measured: kit.FactMeasured[*replicated]("lost_writes_first_failover")},
 			Objectives: []chapters.ObjectiveOf[*replicated]{
 				{ID: "kill-primary", Check: func(r *chapters.Run, t *replicated) bool { _, ok := r.Facts["failover_ms"]; return ok }},
@@ -327,8 +336,9 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
 				return buildReplication(sys, opt, func(c *repl.ClusterConfig) { c.Mode = repl.ModeSemiSync })
 			},
-			Keys:  []chapters.Key{{Key: "m", Help: "replication mode", Knob: "repl.mode"}},
-			Watch: watchReplication, Lesson: replicationLesson,
+			Keys:     []chapters.Key{{Key: "m", Help: "replication mode", Knob: "repl.mode"}},
+			Solution: chapters.Solution{Script: "8s set repl.mode async\n16s set repl.mode semi-sync\n24s kill db-1", For: 32 * time.Second},
+			Watch:    watchReplication, Lesson: replicationLesson,
 			Prediction: &chapters.PredictionOf[*replicated]{ID: "lost-semi-sync", Choices: 3, Unit: "writes", Measured: kit.FactMeasured[*replicated]("lost_writes_semi_sync"),
 				Correct: func(v float64) int {
 					if v == 0 {
@@ -358,7 +368,8 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 				{Key: "e", Help: "heal", Action: engine.ActHeal, Target: "web-1"},
 				{Key: "f", Help: "min replicas", Knob: "repl.min-replicas"},
 			},
-			Watch: watchReplication, Lesson: replicationLesson,
+			Solution: chapters.Solution{Script: "2s partition @primary,web-1\n9s heal web-1\n12s set repl.min-replicas 1\n14s partition @primary,web-1\n22s heal web-1", For: 34 * time.Second},
+			Watch:    watchReplication, Lesson: replicationLesson,
 			Prediction: &chapters.PredictionOf[*replicated]{ID: "two-primaries", Choices: 3, Measured: func(r *chapters.Run, t *replicated) (float64, bool) {
 				v, ok := r.Facts["split_brain_writes_min_replicas_0"]
 				if !ok {

@@ -81,12 +81,15 @@ func Scaling() *chapters.Chapter {
 					return sys, nil
 				},
 				Keys: []chapters.Key{{Key: "z", Help: "size", Knob: "app.size"}},
+				// 150 req/s overloads the small size (about 93 req/s, modelled);
+				// the largest serves it, and saturates past about 1,480
+				Solution: chapters.Solution{Script: "3s rate 150\n8s set app.size 2xlarge\n14s rate 2000", For: 20 * time.Second},
 				Watch: func(r *chapters.Run, t *engine.System) {
 					sizes := engine.Sizes()
 					cur := r.KnobAt("app.size", r.Now())
 					for i := 1; i < len(sizes); i++ {
 						if sizes[i].Name == cur {
-							r.Facts["cost_ratio_per_size"] = chapters.Round1(sizes[i].CostHour / sizes[i-1].CostHour)
+							r.Facts["cost_factor_per_size"] = chapters.Round1(sizes[i].CostHour / sizes[i-1].CostHour)
 						}
 					}
 					largest := sizes[len(sizes)-1]
@@ -105,7 +108,7 @@ func Scaling() *chapters.Chapter {
 					}
 				},
 				Prediction: &chapters.PredictionOf[*engine.System]{ID: "cost-double", Choices: 3, Unit: "×",
-					Measured: kit.FactMeasured[*engine.System]("cost_ratio_per_size"),
+					Measured: kit.FactMeasured[*engine.System]("cost_factor_per_size"),
 					Correct: func(v float64) int {
 						switch {
 						case v < 1.9:
@@ -129,6 +132,7 @@ func Scaling() *chapters.Chapter {
 					}
 					return sys, kit.StartLoad(sys, opt, 100, scalingMix(), app.URL)
 				},
+				Solution: chapters.Solution{Script: "3s kill app-1\n8s restart app-1", For: 24 * time.Second},
 				Watch: func(r *chapters.Run, t *engine.System) {
 					kill, ok := killOf(r, "app-1")
 					if !ok {
@@ -183,6 +187,7 @@ func Scaling() *chapters.Chapter {
 					}
 					return sys, kit.StartLoad(sys, opt, 300, scalingMix(), kit.RandomEntry(opt.Seed, webs...))
 				},
+				Solution: chapters.Solution{Script: "2s kill web-2", For: 14 * time.Second},
 				Watch: func(r *chapters.Run, t *engine.System) {
 					kill, ok := killOf(r, "web-")
 					if !ok {

@@ -77,7 +77,8 @@ func Tiers() *chapters.Chapter {
 					sys.AddGauges(pageGauges(sys))
 					return sys, nil
 				},
-				Keys: []chapters.Key{{Key: "m", Help: "mix", Knob: "load.mix"}},
+				Keys:     []chapters.Key{{Key: "m", Help: "mix", Knob: "load.mix"}},
+				Solution: chapters.Solution{Script: "12s set load.mix data-heavy", For: 24 * time.Second},
 				Watch: func(r *chapters.Run, t *engine.System) {
 					latchP99(r, "page_p99_ms_one_box_steady", engine.OpPage, "load.mix", "steady")
 					latchP99(r, "page_p99_ms_one_box", engine.OpPage, "load.mix", "data-heavy")
@@ -113,7 +114,8 @@ func Tiers() *chapters.Chapter {
 					sys.AddGauges(pageGauges(sys))
 					return sys, nil
 				},
-				Keys: []chapters.Key{{Key: "m", Help: "mix", Knob: "load.mix"}, {Key: "d", Help: "db size", Knob: "db.size"}},
+				Keys:     []chapters.Key{{Key: "m", Help: "mix", Knob: "load.mix"}, {Key: "d", Help: "db size", Knob: "db.size"}},
+				Solution: chapters.Solution{Script: "8s set load.mix data-heavy\n20s set db.size large", For: 29 * time.Second},
 				Watch: func(r *chapters.Run, t *engine.System) {
 					latchP99(r, "page_p99_ms_split_steady", engine.OpPage, "load.mix", "steady")
 					latchP99(r, "page_p99_ms_split", engine.OpPage, "load.mix", "data-heavy")
@@ -137,9 +139,10 @@ func Tiers() *chapters.Chapter {
 				},
 			}.Step(),
 			chapters.StepOf[[]storeMeter]{
-				ID:    "sql-vs-kv",
-				Build: buildSQLvsKV,
-				Keys:  []chapters.Key{{Key: "v", Help: "store", Knob: "data.store"}},
+				ID:       "sql-vs-kv",
+				Build:    buildSQLvsKV,
+				Keys:     []chapters.Key{{Key: "v", Help: "store", Knob: "data.store"}},
+				Solution: chapters.Solution{Script: "8s set data.store kv", For: 16 * time.Second},
 				Watch: func(r *chapters.Run, t []storeMeter) {
 					for _, m := range t {
 						for _, op := range []engine.Op{engine.OpRead, engine.OpFeed, engine.OpWrite} {

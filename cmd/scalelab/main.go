@@ -10,9 +10,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/redis/go-redis/v9/logging"
+
+	"scalelab/chapters/catalog"
 )
 
 // errUsage marks bad input: exit status 2, nothing started.
@@ -57,7 +60,7 @@ func run(ctx context.Context, args []string, e env) int {
 		if len(args) > 1 && args[1] == "run" {
 			fmt.Fprint(e.stdout, runUsage)
 		} else {
-			fmt.Fprint(e.stdout, mainUsage)
+			fmt.Fprint(e.stdout, mainUsage())
 		}
 		return 0
 	default:
@@ -84,7 +87,7 @@ var (
 	errInterrupted = errors.New("interrupted")
 )
 
-const mainUsage = `scalelab — learn large-scale system design by running it and breaking it.
+const mainUsageText = `scalelab — learn large-scale system design by running it and breaking it.
 
 Each chapter starts real components in this process (an HTTP load balancer,
 web servers, SQLite databases, Redis) on 127.0.0.1, drives them with
@@ -98,18 +101,46 @@ Usage:
   scalelab --help                            this help
 
 Options:
-  --chapter N|ID   start at this chapter (1-3 or tiers, scaling, loadbalancer)
+  --chapter N|ID   start at this chapter, by number or id:
+CHAPTERS
   --lang en|ko     language of the lessons (default from LANG)
 
 Keys in the lab (press ? for all):
   tab/shift+tab select node or link · x kill · r restart · l latency
   +/- load · s 5x spike · space pause · </> clock speed · n/b step
-  ]/[ chapter · i inspector · h hint · ? help · q quit
+  ]/[ chapter · i inspector · h hint (again: the solution) · ? help · q quit
 
 Progress is kept in $XDG_CONFIG_HOME/scalelab/progress.json (or
 SCALELAB_CONFIG_DIR). Everything listens on 127.0.0.1 only; all files live
 in one temporary directory that is removed on exit.
 `
+
+// mainUsage is the help, with the chapters from the catalog.
+func mainUsage() string {
+	var ids []string
+	for _, ch := range catalog.All() {
+		ids = append(ids, fmt.Sprintf("%d %s", ch.Number, ch.ID))
+	}
+	// wrapped under the option's text, within 80 columns
+	const indent = "                   "
+	var lines []string
+	line := indent
+	for i, id := range ids {
+		if i < len(ids)-1 {
+			id += ","
+		}
+		if len(line)+len(id)+1 > 78 && line != indent {
+			lines = append(lines, line)
+			line = indent
+		}
+		if line != indent {
+			line += " "
+		}
+		line += id
+	}
+	lines = append(lines, line)
+	return strings.Replace(mainUsageText, "CHAPTERS", strings.Join(lines, "\n"), 1)
+}
 
 const runUsage = `Usage: scalelab run CHAPTER [flags]
 
@@ -122,6 +153,8 @@ Flags:
   --duration D      how long to run, in lab time (default 30s; at most 1h)
   --rate R          arrival rate in requests per second (default: the step's)
   --chaos FILE|-    a chaos script to apply (- reads standard input)
+  --solution        play the step's worked solution (the lab's second h),
+                    for its own duration unless --duration is given
   --seed N          seed for the load and random targets (default 1)
   --json            print the report as one JSON object
 

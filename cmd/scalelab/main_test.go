@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"scalelab/chapters/catalog"
 )
 
 func runArgs(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
@@ -47,6 +50,7 @@ func TestBadInputExitsTwoWithOneClearLine(t *testing.T) {
 		{[]string{"run", "tiers", "--duration", "0s"}, "--duration 0s"},
 		{[]string{"run", "tiers", "--step", "7"}, "tiers has steps 1 to 3"},
 		{[]string{"run", "tiers", "--rate", "-5"}, "--rate -5"},
+		{[]string{"run", "tiers", "--rate", "NaN"}, "--rate NaN"},
 		{[]string{"run", "tiers", "--chaos", "/no/such/file"}, "--chaos"},
 		{[]string{"run", "loadbalancer", "--chaos", script}, "bad.chaos:3: latency \"fast\""},
 		{[]string{"--lang", "fr"}, `--lang "fr"`},
@@ -54,6 +58,7 @@ func TestBadInputExitsTwoWithOneClearLine(t *testing.T) {
 		{[]string{"--bogus"}, "bogus"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"list", "extra"}, "list takes no arguments"},
+		{[]string{"run", "tiers", "--solution", "--chaos", "-"}, "--solution and --chaos"},
 	} {
 		code, _, stderr := runArgs(t, "", tc.args...)
 		if code != 2 {
@@ -82,11 +87,81 @@ func TestHelp(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q", args, code, stdout)
 		}
 	}
-	_, stdout, _ := runArgs(t, "", "run", "--help")
+	// the chapters come from the catalog
+	_, stdout, _ := runArgs(t, "", "--help")
+	for _, ch := range catalog.All() {
+		if !strings.Contains(stdout, fmt.Sprintf("%d %s", ch.Number, ch.ID)) {
+			t.Errorf("--help does not list chapter %d %s", ch.Number, ch.ID)
+		}
+	}
+	_, stdout, _ = runArgs(t, "", "run", "--help")
 	for _, want := range []string{"--duration", "--rate", "--chaos", "--json", "--seed", "--step", "spike 5x 10s"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("run --help lacks %s", want)
 		}
+	}
+}
+
+// --solution plays the step's solution: here scaling step 3's kill of
+// web-2 at 2 s, cut short by --duration.
+func TestRunSolution(t *testing.T) {
+	code, stdout, stderr := runArgs(t, "", "run", "scaling", "--step", "3", "--solution", "--duration", "4s", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep struct {
+		DurationS float64 `json:"duration_s"`
+		Events    []struct {
+			TMs  float64 `json:"t_ms"`
+			Kind string  `json:"kind"`
+			Node string  `json:"node"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if rep.DurationS < 4 || rep.DurationS > 4.2 {
+		t.Errorf("--duration 4s ran %v s", rep.DurationS)
+	}
+	if len(rep.Events) == 0 || rep.Events[0].Kind != "kill" || rep.Events[0].Node != "web-2" || rep.Events[0].TMs < 2000 {
+		t.Errorf("want the solution's kill of web-2 at 2 s first, got %+v", rep.Events)
+	}
+}
+
+// A headless pause holds the lab clock until the script's resume; a pause
+// with no resume is refused before anything starts.
+func TestHeadlessPauseAndResume(t *testing.T) {
+	code, stdout, stderr := runArgs(t, "1s pause\n2.5s resume\n", "run", "scaling", "--step", "3", "--duration", "3s", "--rate", "50", "--json", "--chaos", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep struct {
+		DurationS float64 `json:"duration_s"`
+		Events    []struct {
+			TMs  int64  `json:"t_ms"`
+			Kind string `json:"kind"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	at := map[string]int64{}
+	for _, e := range rep.Events {
+		at[e.Kind] = e.TMs
+	}
+	pause, okP := at["pause"]
+	resume, okR := at["resume"]
+	if !okP || !okR || resume != pause || rep.DurationS < 3 || rep.DurationS > 3.2 {
+		t.Errorf("want a pause and a resume at the same lab time and 3 s of lab time in all: %+v", rep)
+	}
+	code, _, stderr = runArgs(t, "1s pause\n", "run", "scaling", "--step", "3", "--duration", "3s", "--chaos", "-")
+	if code != 2 || !strings.Contains(stderr, "chaos:1: pause with no later resume") {
+		t.Errorf("a pause with no resume: exit %d, %q; want 2 and the line named", code, stderr)
+	}
+	// a line past the run's end is an error, not dropped
+	code, _, stderr = runArgs(t, "1s kill web-1\n5s kill web-2\n", "run", "scaling", "--step", "3", "--duration", "3s", "--chaos", "-")
+	if code != 2 || !strings.Contains(stderr, "chaos:2: at 5s: past the end of the run") {
+		t.Errorf("a line past --duration: exit %d, %q; want 2 and the line named", code, stderr)
 	}
 }
 
@@ -97,6 +172,15 @@ func TestRunJSONReport(t *testing.T) {
 	}
 	if n := strings.Count(stderr, "rate"); n < 3 {
 		t.Errorf("want a status line a second on stderr, got %d: %q", n, stderr)
+	}
+	// each second once, in order
+	prev := 0
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		var sec int
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "%ds", &sec); err != nil || sec <= prev {
+			t.Errorf("status line %q: second %d after %d", line, sec, prev)
+		}
+		prev = sec
 	}
 	var rep map[string]any
 	dec := json.NewDecoder(strings.NewReader(stdout))
@@ -112,10 +196,13 @@ func TestRunJSONReport(t *testing.T) {
 		}
 	}
 	req := rep["requests"].(map[string]any)
-	for _, k := range []string{"sent", "ok", "failed", "failed_by_reason"} {
+	for _, k := range []string{"sent", "ok", "failed", "unfinished", "failed_by_reason"} {
 		if _, ok := req[k]; !ok {
 			t.Errorf("requests lacks %q", k)
 		}
+	}
+	if req["ok"].(float64)+req["failed"].(float64)+req["unfinished"].(float64) != req["sent"].(float64) {
+		t.Errorf("requests do not add up: %v", req)
 	}
 	if req["failed"].(float64) == 0 {
 		t.Errorf("killing one of three servers without a load balancer should fail requests: %v", req)

@@ -22,6 +22,7 @@ type runFlags struct {
 	chaos    string
 	seed     int64
 	json     bool
+	solution bool
 }
 
 // parseInterleaved parses flags that may come before or after positional
@@ -59,6 +60,7 @@ func runCmd(ctx context.Context, args []string, e env) error {
 	fs.StringVar(&f.chaos, "chaos", "", "")
 	fs.Int64Var(&f.seed, "seed", 1, "")
 	fs.BoolVar(&f.json, "json", false, "")
+	fs.BoolVar(&f.solution, "solution", false, "")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -79,11 +81,29 @@ func runCmd(ctx context.Context, args []string, e env) error {
 		return badInput("--step %d: %s has steps 1 to %d", f.step, ch.ID, len(ch.Steps))
 	case f.duration <= 0 || f.duration > time.Hour:
 		return badInput("--duration %s: want a duration above 0 and at most 1h", f.duration)
-	case f.rate < 0 || f.rate > engine.MaxRate:
+	case !(f.rate >= 0 && f.rate <= engine.MaxRate): // NaN too
 		return badInput("--rate %g: want 0 (the step's own) to %d requests per second", f.rate, engine.MaxRate)
 	}
 	var script []engine.Timed
 	name := "chaos"
+	if f.solution {
+		if f.chaos != "" {
+			return badInput("--solution and --chaos: play one script at a time")
+		}
+		sol := ch.Steps[f.step-1].Solution
+		if sol.For <= 0 {
+			return fmt.Errorf("%s step %d has no solution", ch.ID, f.step)
+		}
+		if script, err = sol.Lines(); err != nil {
+			return err
+		}
+		name = "solution"
+		durationSet := false
+		fs.Visit(func(fl *flag.Flag) { durationSet = durationSet || fl.Name == "duration" })
+		if !durationSet {
+			f.duration = sol.For
+		}
+	}
 	if f.chaos != "" {
 		var src []byte
 		if f.chaos == "-" {

@@ -50,7 +50,7 @@ func parseNoArgs(fs *flag.FlagSet, args []string, e env, lang *string, extra str
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(e.stdout, mainUsage)
+			fmt.Fprint(e.stdout, mainUsage())
 			return errHelp
 		}
 		return flagError(err)
@@ -122,7 +122,9 @@ func listCmd(args []string, e env) error {
 			case p.Done:
 				status = "✓ " + ui.T("list.done")
 			default:
-				status = fmt.Sprintf(ui.T("list.at_step"), p.Step+1, len(ch.Steps))
+				// a saved step past the chapter's end (an older, longer
+				// chapter, or a hand-edited file) shows as its last step
+				status = fmt.Sprintf(ui.T("list.at_step"), min(max(p.Step, 0), len(ch.Steps)-1)+1, len(ch.Steps))
 			}
 		}
 		mark := " "
@@ -131,6 +133,5 @@ func listCmd(args []string, e env) error {
 		}
 		fmt.Fprintf(e.stdout, "%s %2d  %-13s %s  %s\n", mark, ch.Number, ch.ID, padWidth(title, 44), status)
 	}
-	fmt.Fprintf(e.stdout, "\n%s\n", ui.T("list.more"))
 	return nil
 }
