@@ -123,15 +123,20 @@ func policyFact(policy string) string { return "p99_ms_" + strings.ReplaceAll(po
 // webKills lists kills of web servers with the LB's knobs at that moment.
 type webKill struct {
 	ev      engine.Event
+	upAt    time.Duration // when the killed server last came up
 	health  string
 	retries string
 }
 
 func webKills(r *chapters.Run) []webKill {
 	var out []webKill
+	upAt := map[string]time.Duration{}
 	for _, e := range r.Events {
-		if e.Kind == engine.EvKill && strings.HasPrefix(e.Node, "web-") {
-			out = append(out, webKill{ev: e, health: r.KnobAt("lb.health", e.T), retries: r.KnobAt("lb.retries", e.T)})
+		switch {
+		case (e.Kind == engine.EvUp || e.Kind == engine.EvAdd) && strings.HasPrefix(e.Node, "web-"):
+			upAt[e.Node] = e.T
+		case e.Kind == engine.EvKill && strings.HasPrefix(e.Node, "web-"):
+			out = append(out, webKill{ev: e, upAt: upAt[e.Node], health: r.KnobAt("lb.health", e.T), retries: r.KnobAt("lb.retries", e.T)})
 		}
 	}
 	return out
@@ -222,8 +227,10 @@ func LoadBalancer() *chapters.Chapter {
 							}
 						case k.health == "on" && k.retries != "0":
 							for _, e := range r.Events {
-								if e.Kind == lb.EvEject && e.Node == k.ev.Node && e.T >= k.ev.T {
-									r.Facts["eject_ms"] = float64((e.T - k.ev.T).Milliseconds())
+								// the passive check can eject on the crash's own
+								// connection errors, logged just before the kill
+								if e.Kind == lb.EvEject && e.Node == k.ev.Node && e.T > k.upAt {
+									r.Facts["eject_ms"] = float64(max(0, (e.T - k.ev.T).Milliseconds()))
 									break
 								}
 							}
