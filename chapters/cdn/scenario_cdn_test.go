@@ -8,7 +8,9 @@ import (
 
 // Edges near the users: far regions gain most; the origin serves a sliver.
 func TestCDNEdgesCutLatencyAndOffloadTheOrigin(t *testing.T) {
-	rep := chaptertest.PlaySolution(t, CDN(), 1, chapters.Options{Speed: 2})
+	// at the lab's own speed: at 2x, 15 of its requests once failed in a
+	// full suite run (the figures this test checks are latencies)
+	rep := chaptertest.PlaySolution(t, CDN(), 1, chapters.Options{})
 	for _, reg := range []string{"us", "eu", "ap"} {
 		o, c := chaptertest.Fact(t, rep, "p50_ms_"+reg+"_origin"), chaptertest.Fact(t, rep, "p50_ms_"+reg+"_cdn")
 		t.Logf("%s p50: %.1f ms to the origin, %.1f ms through its edge", reg, o, c)
@@ -20,7 +22,7 @@ func TestCDNEdgesCutLatencyAndOffloadTheOrigin(t *testing.T) {
 		t.Errorf("Asia through its edge should take a fifth of the origin's p50 or less: %.2f", ap)
 	}
 	if rep.Requests.Failed != 0 {
-		t.Errorf("%d requests failed", rep.Requests.Failed)
+		t.Errorf("%d requests failed: %v; events %v", rep.Requests.Failed, rep.Requests.FailedByReason, rep.Events)
 	}
 }
 
