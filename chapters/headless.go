@@ -132,7 +132,7 @@ func Headless(ctx context.Context, cfg RunConfig) (*Report, error) {
 	for clock.Now() < cfg.Duration && !stopped {
 		if clock.Paused() && len(script) > 0 {
 			// the lab clock stands still: wait for the next line (the
-			// resume checkPauses found) in real time
+			// resume checkTimes found) in real time
 			gap := script[0].At - (clock.Now() + pausedFor)
 			timer := time.NewTimer(time.Duration(float64(max(gap, 0)) / clock.Speed()))
 			select {
