@@ -166,6 +166,10 @@ A chaos script has one action a line, AT ACTION TARGET [ARGS], and # comments:
   15s spike 5x 10s            multiply the rate for a while
   20s set lb.policy least-conn  change a chapter knob
   25s add web / drain web-3 / remove web-3   change the target group (loadbalancer)
+  26s partition db-1,web-1 / 30s heal web-1   cut a group off, then heal it
+  27s pause / 29s resume      hold the lab clock (a pause needs a later resume)
+  28s deploy / 28.5s purge    a new version, then purge the CDN (cdn)
+A line timed past --duration is an error.
 
 Exit status: 0 done, 1 failure, 2 bad input (nothing started), 130 interrupted.
 `
