@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"scalelab/chapters"
 	"scalelab/chapters/catalog"
 )
 
@@ -102,24 +103,24 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// --solution plays the step's solution: here scaling step 3's kill of
-// web-2 at 2 s, cut short by --duration.
-func TestRunSolution(t *testing.T) {
-	code, stdout, stderr := runArgs(t, "", "run", "scaling", "--step", "3", "--solution", "--duration", "4s", "--json")
+// runReport runs scalelab with --json, wants exit 0, and decodes the report.
+func runReport(t *testing.T, stdin string, args ...string) chapters.Report {
+	t.Helper()
+	code, stdout, stderr := runArgs(t, stdin, args...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var rep struct {
-		DurationS float64 `json:"duration_s"`
-		Events    []struct {
-			TMs  float64 `json:"t_ms"`
-			Kind string  `json:"kind"`
-			Node string  `json:"node"`
-		} `json:"events"`
-	}
+	var rep chapters.Report
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
+	return rep
+}
+
+// --solution plays the step's solution: here scaling step 3's kill of
+// web-2 at 2 s, cut short by --duration.
+func TestRunSolution(t *testing.T) {
+	rep := runReport(t, "", "run", "scaling", "--step", "3", "--solution", "--duration", "4s", "--json")
 	if rep.DurationS < 4 || rep.DurationS > 4.2 {
 		t.Errorf("--duration 4s ran %v s", rep.DurationS)
 	}
@@ -131,30 +132,17 @@ func TestRunSolution(t *testing.T) {
 // A headless pause holds the lab clock until the script's resume; a pause
 // with no resume is refused before anything starts.
 func TestHeadlessPauseAndResume(t *testing.T) {
-	code, stdout, stderr := runArgs(t, "1s pause\n2.5s resume\n", "run", "scaling", "--step", "3", "--duration", "3s", "--rate", "50", "--json", "--chaos", "-")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	var rep struct {
-		DurationS float64 `json:"duration_s"`
-		Events    []struct {
-			TMs  int64  `json:"t_ms"`
-			Kind string `json:"kind"`
-		} `json:"events"`
-	}
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-		t.Fatalf("%v\n%s", err, stdout)
-	}
+	rep := runReport(t, "1s pause\n2.5s resume\n", "run", "scaling", "--step", "3", "--duration", "3s", "--rate", "50", "--json", "--chaos", "-")
 	at := map[string]int64{}
 	for _, e := range rep.Events {
-		at[e.Kind] = e.TMs
+		at[string(e.Kind)] = e.TMs
 	}
 	pause, okP := at["pause"]
 	resume, okR := at["resume"]
 	if !okP || !okR || resume != pause || rep.DurationS < 3 || rep.DurationS > 3.2 {
 		t.Errorf("want a pause and a resume at the same lab time and 3 s of lab time in all: %+v", rep)
 	}
-	code, _, stderr = runArgs(t, "1s pause\n", "run", "scaling", "--step", "3", "--duration", "3s", "--chaos", "-")
+	code, _, stderr := runArgs(t, "1s pause\n", "run", "scaling", "--step", "3", "--duration", "3s", "--chaos", "-")
 	if code != 2 || !strings.Contains(stderr, "chaos:1: pause with no later resume") {
 		t.Errorf("a pause with no resume: exit %d, %q; want 2 and the line named", code, stderr)
 	}
