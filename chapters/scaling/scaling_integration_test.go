@@ -14,7 +14,7 @@ func TestScalingSmallMachineSaturatesLargestDoesNot(t *testing.T) {
 	// the solution: 150 req/s from 3 s on the small size (about 43 req/s,
 	// modelled), the largest size from 8 s, 1,000 req/s from 14 s (about 690 is the
 	// largest size's capacity)
-rep := chaptertest.PlaySolution(t, Scaling(), 1, chapters.Options{})
+	rep := chaptertest.PlaySolution(t, Scaling(), 1, chapters.Options{})
 	fSmall, dSmall := chaptertest.FailedIn(rep, 4, 8)
 	fBig, dBig := chaptertest.FailedIn(rep, 9, 14)
 	t.Logf("150 req/s: small %d/%d failed; 2xlarge %d/%d failed; 2xlarge at 1,000 req/s served at most %.0f/s",
