@@ -22,18 +22,20 @@ import (
 type Op string
 
 // Request kinds. Page is web work only; Read, Feed and Write reach the data
-// tier (a point read, a join-shaped read, an insert). Asset is a static
-// file, fetched by the load's Fetch function.
+// tier (a point read, a join-shaped read, an insert). Upload is long web
+// work (a large body received and stored), with no data-tier call. Asset is
+// a static file, fetched by the load's Fetch function.
 const (
-	OpPage  Op = "page"
-	OpRead  Op = "read"
-	OpFeed  Op = "feed"
-	OpWrite Op = "write"
-	OpAsset Op = "asset"
+	OpPage   Op = "page"
+	OpRead   Op = "read"
+	OpFeed   Op = "feed"
+	OpWrite  Op = "write"
+	OpUpload Op = "upload"
+	OpAsset  Op = "asset"
 )
 
 // Ops lists every op in a fixed order, in a new slice the caller may keep.
-func Ops() []Op { return []Op{OpPage, OpRead, OpFeed, OpWrite, OpAsset} }
+func Ops() []Op { return []Op{OpPage, OpRead, OpFeed, OpWrite, OpUpload, OpAsset} }
 
 // Mix gives each op a weight; weights need not sum to 1.
 type Mix map[Op]float64
@@ -345,6 +347,9 @@ func (l *Load) send1(parent context.Context, op Op, key, user int) string {
 	switch op {
 	case OpWrite:
 		req, err = http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/post?user=%d", base, key), strings.NewReader("hello from a virtual user"))
+	case OpUpload:
+		// the body is small: the upload's length is modelled as web work
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/upload?id=%d", base, key), strings.NewReader("a photo from a virtual user"))
 	default:
 		req, err = http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/%s?id=%d", base, op, key), nil)
 	}

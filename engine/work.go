@@ -16,6 +16,17 @@ type WorkModel struct {
 	Read  time.Duration // data work of a point read
 	Feed  time.Duration // data work of a join-shaped read
 	Write time.Duration // data work of an insert: disk, locks, a transaction
+	// Upload is the extra web work of an upload: receiving and storing a
+	// large body holds a worker for this long.
+	Upload time.Duration
+}
+
+// WebOf returns the web work of an op: Web, plus Upload for an upload.
+func (w WorkModel) WebOf(op Op) time.Duration {
+	if op == OpUpload {
+		return w.Web + w.Upload
+	}
+	return w.Web
 }
 
 // Data returns the data work of an op (0 for a page).

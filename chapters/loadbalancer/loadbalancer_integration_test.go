@@ -45,6 +45,13 @@ func TestLoadBalancerAddAndDrainLive(t *testing.T) {
 	if got := chaptertest.Fact(t, rep, "drain_failed"); got != 0 {
 		t.Errorf("%v requests failed while draining; want none", got)
 	}
+	// the drained server's uploads (3 s each) keep it draining long enough
+	// to watch: at 300 req/s, 2 in 100 uploads, about 6 are in flight on a
+	// server, so the last ends well after the first second, and the drain
+	// is over when it does
+	if got := chaptertest.Fact(t, rep, "drain_s"); got < 1 || got > uploadTime.Seconds()+0.5 {
+		t.Errorf("web-1 was draining for %.1f s; want between 1 s and the %v an upload takes", got, uploadTime)
+	}
 	if rep.Requests.Failed != 0 {
 		t.Errorf("%d requests failed in all; want none: %v", rep.Requests.Failed, rep.Requests.FailedByReason)
 	}

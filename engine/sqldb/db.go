@@ -120,6 +120,8 @@ func parseDataRequest(r *http.Request) (op engine.Op, key int, body string, err 
 		op = engine.OpWrite
 	case "page":
 		op = engine.OpPage
+	case "upload":
+		op = engine.OpUpload
 	default:
 		return "", 0, "", fmt.Errorf("unknown path %q", r.URL.Path)
 	}

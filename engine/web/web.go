@@ -48,10 +48,10 @@ func (n *WebNode) handle(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !n.webWork(w, r.Context()) {
+	if !n.webWork(w, r.Context(), op) {
 		return
 	}
-	if op == engine.OpPage {
+	if op == engine.OpPage || op == engine.OpUpload {
 		io.WriteString(w, pageHTML)
 		return
 	}
@@ -65,14 +65,14 @@ func (n *WebNode) handle(w http.ResponseWriter, r *http.Request) {
 
 // webWork holds a worker for the web part of a request. It answers 503 and
 // returns false when the node is overloaded.
-func (n *WebNode) webWork(w http.ResponseWriter, ctx context.Context) bool {
+func (n *WebNode) webWork(w http.ResponseWriter, ctx context.Context, op engine.Op) bool {
 	release, err := n.Hold(ctx)
 	if err != nil {
 		n.Overloaded(w)
 		return false
 	}
 	defer release()
-	return n.Work(ctx, n.cfg.Work.Web) == nil
+	return n.Work(ctx, n.cfg.Work.WebOf(op)) == nil
 }
 
 // Snap adds the size and cost.
@@ -123,10 +123,10 @@ func (n *AppNode) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	if n.Work(ctx, n.cfg.Work.Web+n.cfg.Work.Data(op)) != nil {
+	if n.Work(ctx, n.cfg.Work.WebOf(op)+n.cfg.Work.Data(op)) != nil {
 		return
 	}
-	if op == engine.OpPage {
+	if op == engine.OpPage || op == engine.OpUpload {
 		io.WriteString(w, pageHTML)
 		return
 	}

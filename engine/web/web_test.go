@@ -242,3 +242,34 @@ func countRows(ctx context.Context, d *sqldb.SQLData, table string) (int64, erro
 
 // ctOK answers 200 to everything.
 var ctOK = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+
+// An upload holds a worker for the web work plus the upload's own: a page
+// sent beside it on a one-worker server waits for it.
+func TestWebNodeUploadHoldsAWorker(t *testing.T) {
+	sys := enginetest.System(t, 1)
+	n, err := web.NewWebNode(sys, web.WebConfig{Name: "web-1", Size: "small", Work: engine.WorkModel{Web: time.Millisecond, Upload: 400 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Capacity().Resize(1, 4)
+	if err := sys.AddNode(n); err != nil {
+		t.Fatal(err)
+	}
+	c := enginetest.Client()
+	start := sys.Clock.Now()
+	done := make(chan int, 1)
+	go func() {
+		code, _ := enginetest.Do(t, c, "POST", n.URL()+"/upload?id=1", "a photo", "")
+		done <- code
+	}()
+	enginetest.Eventually(t, "the upload holds the worker", 5*time.Second, func() bool { b, _, _, _ := n.Capacity().Load(); return b == 1 })
+	if code, _ := enginetest.Do(t, c, "GET", n.URL()+"/page?id=1", "", ""); code != http.StatusOK {
+		t.Fatalf("page beside an upload: status %d", code)
+	}
+	if waited := sys.Clock.Now() - start; waited < 400*time.Millisecond {
+		t.Errorf("a page queued behind an upload came back after %v of lab time; the upload holds the only worker for 401ms", waited)
+	}
+	if code := <-done; code != http.StatusOK {
+		t.Errorf("upload: status %d", code)
+	}
+}

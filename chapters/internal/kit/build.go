@@ -24,7 +24,17 @@ func dataHeavyMix() engine.Mix {
 
 // StartLoad installs the generator on a system.
 func StartLoad(sys *engine.System, opt chapters.Options, rate float64, mix engine.Mix, entry func() string) error {
+	return StartLoadPatient(sys, opt, rate, mix, entry, 0)
+}
+
+// StartLoadPatient is StartLoad with the clients' patience (the request
+// timeout, in lab time) set, for a load with long requests; 0 keeps the
+// default.
+func StartLoadPatient(sys *engine.System, opt chapters.Options, rate float64, mix engine.Mix, entry func() string, timeout time.Duration) error {
 	cfg := engine.DefaultLoadConfig()
+	if timeout > 0 {
+		cfg.Timeout = timeout
+	}
 	cfg.Rate = rate
 	if opt.Rate > 0 {
 		cfg.Rate = opt.Rate
