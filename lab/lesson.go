@@ -205,7 +205,12 @@ func (p *lessonPane) pinned(w int) []string {
 		}
 		out = append(out, "")
 	}
-	if p.step != nil && len(p.step.Objectives) > 0 {
+	if p.step != nil && len(p.step.Objectives) > 0 && p.step.Prediction != nil && !p.answered && !p.skipped {
+		// the objectives can give the answer away: they show once the
+		// learner has predicted or skipped
+		out = append(out, st.H2.Render(c.T("objectives")))
+		out = append(out, wrapWords(words([]piece{{c.T("objectives_after"), st.Muted}}), w, "", "")...)
+	} else if p.step != nil && len(p.step.Objectives) > 0 {
 		out = append(out, st.H2.Render(c.T("objectives")))
 		for _, o := range p.step.Objectives {
 			text := p.text.Objectives[o.ID]

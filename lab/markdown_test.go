@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"scalelab/assets"
+	"scalelab/chapters"
 )
 
 func plainMarkdown(src string, w int) string {
@@ -88,4 +89,22 @@ func firstLineWith(s, sub string) string {
 		}
 	}
 	return ""
+}
+
+// While a prediction is open, the objectives are not shown: they could
+// give the answer away. Once answered or skipped, they are.
+func TestObjectivesHiddenUntilPredicted(t *testing.T) {
+	c := &common{styles: NewStyles(true), tr: testWords(t), factLabel: func(k string) string { return k }}
+	step := &chapters.Step{ID: "s", Prediction: &chapters.Prediction{ID: "q", Choices: 2}, Objectives: []chapters.Objective{{ID: "o"}}}
+	text := assets.StepText{ID: "s", Question: "Do reads fail?", Choices: []string{"Yes", "No"}, Objectives: map[string]string{"o": "Kill it: no read fails"}}
+	p := newLessonPane(c)
+	p.setStep(step, text, 1, 2, 0, false)
+	open := ansi.Strip(strings.Join(p.pinned(80), "\n"))
+	if strings.Contains(open, "no read fails") || !strings.Contains(open, "once you answer") {
+		t.Errorf("with the prediction open the pane shows:\n%s", open)
+	}
+	p.setStep(step, text, 1, 2, 1, true)
+	if answered := ansi.Strip(strings.Join(p.pinned(80), "\n")); !strings.Contains(answered, "no read fails") {
+		t.Errorf("once answered the objectives should show:\n%s", answered)
+	}
 }
