@@ -252,6 +252,11 @@ func (p *lessonPane) verdict() string {
 	if pr.Unit != "" {
 		m += " " + pr.Unit
 	}
+	// say what the figure is: "p99 least-conn / round robin = 0.48 ×"
+	key := "measure_" + strings.ReplaceAll(pr.ID, "-", "_")
+	if what := c.factLabel(key); what != "" && what != key {
+		m = what + " = " + m
+	}
 	s += st.Muted.Render(c.T("measured")+" ") + st.Bold.Render(m)
 	if pr.Choices > 0 && pr.Correct != nil {
 		right := pr.Correct(p.measured)

@@ -73,7 +73,7 @@ func Cache() *chapters.Chapter {
 			chapters.StepOf[*cacheLab]{
 				ID: "stale",
 				Build: cacheStep(func(t *cacheTune) {
-					t.ttl, t.knobs, t.lead = "5m", []string{"cache.pattern", "cache.ttl"}, []string{"stale reads", "hit ratio"}
+					t.ttl, t.knobs, t.lead = "5m", []string{"cache.pattern", "cache.ttl"}, []string{"stale reads/s", "hit ratio"}
 				}),
 				Keys: []chapters.Key{
 					{Key: "w", Help: "write pattern", Knob: "cache.pattern"},

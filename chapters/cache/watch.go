@@ -69,12 +69,12 @@ func (l *cacheLab) gauges() []engine.Gauge {
 		}
 		out = append(out,
 			engine.Gauge{Name: "db reads", Value: chapters.Round1(kit.PerSec(d.dbReads, span)), Unit: "/s"},
-			engine.Gauge{Name: "evictions/s", Value: chapters.Round1(kit.PerSec(d.evictions, span))})
+			engine.Gauge{Name: "evictions/s", Value: chapters.Round1(kit.PerSec(d.evictions, span))},
+			engine.Gauge{Name: "stale reads/s", Value: chapters.Round1(kit.PerSec(d.stale, span))})
 	}
 	out = append(out,
 		engine.Gauge{Name: "memory", Value: float64(used >> 10), Unit: "KB"},
-		engine.Gauge{Name: "keys", Value: float64(keys)},
-		engine.Gauge{Name: "stale reads", Value: float64(l.store.Stats().Stale)})
+		engine.Gauge{Name: "keys", Value: float64(keys)})
 	if l.tune.zipf > 1.5 {
 		if b := l.store.Bursts(hotKey); b.Bursts > 0 {
 			out = append(out, engine.Gauge{Name: "db reads/expiry", Value: float64(b.Last)})

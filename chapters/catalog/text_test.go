@@ -116,3 +116,21 @@ func TestLessonTextKeys(t *testing.T) {
 		t.Errorf("UI text missing: %v", missing)
 	}
 }
+
+// Every prediction's measured figure has a label in every language, so the
+// verdict says what it measured ("p99 least-conn / round robin = 0.48 ×").
+func TestPredictionsSayWhatTheyMeasure(t *testing.T) {
+	for _, ch := range catalog.All() {
+		for _, st := range ch.Steps {
+			if st.Prediction == nil {
+				continue
+			}
+			key := "measure_" + strings.ReplaceAll(st.Prediction.ID, "-", "_")
+			for _, lang := range assets.Langs() {
+				if got := assets.FactLabel(lang, key); got == key {
+					t.Errorf("%s/%s: no %s label for %s", ch.ID, st.ID, lang, key)
+				}
+			}
+		}
+	}
+}

@@ -61,7 +61,8 @@ func buildReplication(sys *engine.System, opt chapters.Options, tune func(*repl.
 		t.routers = append(t.routers, rt)
 		webs = append(webs, w)
 	}
-	sys.AddGauges(func() []engine.Gauge { return replGauges(sys, cl) })
+	recent := kit.NewRing(6 * time.Second)
+	sys.AddGauges(func() []engine.Gauge { return replGauges(sys, cl, recent) })
 	cfgLoad := engine.DefaultLoadConfig()
 	cfgLoad.Rate, cfgLoad.Mix, cfgLoad.Seed = replicationRate, replicationMix(), opt.Seed
 	if opt.Rate > 0 {
@@ -76,14 +77,22 @@ func buildReplication(sys *engine.System, opt chapters.Options, tune func(*repl.
 	return t, nil
 }
 
-func replGauges(sys *engine.System, cl *repl.Cluster) []engine.Gauge {
+// replGauges are the chapter's gauges. Stale reads and the primary's share
+// of reads are over the last 5 s, so they fall when the cause goes; lost
+// writes count since the start (each one is a write a user was told was
+// saved).
+func replGauges(sys *engine.System, cl *repl.Cluster, recent *kit.Ring) []engine.Gauge {
 	st := cl.State()
 	rs := cl.RouterStats()
-	out := []engine.Gauge{
-		{Name: "stale reads", Value: float64(rs.Stale)},
-		{Name: "lost writes", Value: float64(len(st.Lost))},
-		{Name: "primary reads", Value: chapters.Pct(rs.PrimaryReads, rs.Reads), Unit: "%"},
+	recent.Add(sys.Clock.Now(), float64(rs.Stale), float64(rs.PrimaryReads), float64(rs.Reads))
+	var out []engine.Gauge
+	if dv, span, ok := recent.Delta(5 * time.Second); ok {
+		out = append(out, engine.Gauge{Name: "stale reads/s", Value: chapters.Round1(kit.PerSec(dv[0], span))})
+		if dv[2] > 0 {
+			out = append(out, engine.Gauge{Name: "primary reads, last 5 s", Value: chapters.Round1(chapters.Pct(int64(dv[1]), int64(dv[2]))), Unit: "%"})
+		}
 	}
+	out = append(out, engine.Gauge{Name: "lost writes", Value: float64(len(st.Lost))})
 	for _, n := range st.Nodes {
 		if n.Role == "replica" && n.State == engine.StateUp {
 			out = append(out, engine.Gauge{Name: n.Name + " lag", Value: engine.Ms(n.Lag), Unit: "ms"})
