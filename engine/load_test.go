@@ -267,6 +267,35 @@ func TestLoadLatencyFromIntendedTime(t *testing.T) {
 	}
 }
 
+// A stall of the generator itself (here: its lock held for 500 ms, as a
+// long GC pause or a descheduled process would) delays the sends due in
+// it. Latency counts from each request's intended send time, so the stall
+// shows in p99: measured from the actual send, those requests would look
+// instant (coordinated omission).
+func TestLoadStallCountsFromIntendedTime(t *testing.T) {
+	t.Parallel()
+	const stall = 500 * time.Millisecond
+	r := ctNewLoadRig(t, ctOK, func(c *LoadConfig) { c.Uniform = true; c.Rate = 100 })
+	tot := r.run(t, 3*time.Second, ctHook{at: time.Second, fn: func() {
+		r.load.mu.Lock()
+		_ = r.sys.Clock.Sleep(context.Background(), stall)
+		r.load.mu.Unlock()
+	}})
+	if tot.OK != tot.Sent || tot.Sent < 290 {
+		t.Fatalf("totals %+v", tot)
+	}
+	// 50 of about 300 sends were due in the stall, their latencies spread
+	// from 500 ms down to 0: the 99th percentile is near the stall's length
+	q := r.sys.Snapshot().Latency
+	t.Logf("p50 %v, p99 %v, max %v", q.P50, q.P99, q.Max)
+	if q.P99 < 4*stall/5 {
+		t.Errorf("p99 %v after a %v stall of the generator; want at least %v", q.P99, stall, 4*stall/5)
+	}
+	if q.P50 > 100*time.Millisecond {
+		t.Errorf("p50 %v: most requests were not in the stall and should be fast", q.P50)
+	}
+}
+
 func TestLoadConfigValidate(t *testing.T) {
 	t.Parallel()
 	entry := func() string { return "http://127.0.0.1:1" }
