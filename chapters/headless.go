@@ -276,7 +276,7 @@ func (r *Report) Text() string {
 		b.WriteString("stopped early: the figures cover the time that ran\n")
 	}
 	q := r.Requests
-	fmt.Fprintf(&b, "\nrequests  sent %d  ok %d  failed %d (%.2f%%)\n", q.Sent, q.OK, q.Failed, Pct(q.Failed, q.OK+q.Failed))
+	fmt.Fprintf(&b, "\nrequests  sent %d  ok %d  failed %d (%.2f%%)  unfinished %d\n", q.Sent, q.OK, q.Failed, Pct(q.Failed, q.OK+q.Failed), q.Unfinished)
 	var reasons []string
 	for k, v := range q.FailedByReason {
 		reasons = append(reasons, fmt.Sprintf("%s %d", k, v))

@@ -357,9 +357,10 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 				}},
 			Objectives: []chapters.ObjectiveOf[*replicated]{
 				{ID: "write-cost", Check: func(r *chapters.Run, t *replicated) bool {
-					_, a := r.Facts["write_p50_ms_async"]
-					_, s := r.Facts["write_p50_ms_semi_sync"]
-					return a && s
+					// the price shows: a semi-sync write waits for a replica
+					a, okA := r.Facts["write_p50_ms_async"]
+					s, okS := r.Facts["write_p50_ms_semi_sync"]
+					return okA && okS && s > a
 				}},
 				{ID: "lose-nothing", Check: func(r *chapters.Run, t *replicated) bool {
 					v, ok := r.Facts["lost_writes_semi_sync"]
