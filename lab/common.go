@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"scalelab/engine"
 )
 
 // common is the state every pane shares: size, styles, keys and words. The
@@ -41,6 +43,65 @@ func (c *common) valueLabel(v string) string    { return c.TOr("value."+v, v) }
 func (c *common) eventLabel(kind string) string { return c.TOr("event."+kind, kind) }
 func (c *common) helpLabel(h string) string {
 	return c.TOr("help."+strings.ReplaceAll(h, " ", "_"), h)
+}
+
+// roleLabel names a node's role ("app", "db") by its key role.<role>.
+func (c *common) roleLabel(r engine.Role) string {
+	return c.TOr("role."+labelKey(string(r)), string(r))
+}
+
+// gaugeLabel names a gauge by its key gauge.<name> ("page p99" is
+// gauge.page_p99, see labelKey). A gauge named after a node ("db-2 lag")
+// is looked up without the node, as gauge.node_lag, whose text has a %s
+// for the node's name: a node's name stays as it is.
+func (c *common) gaugeLabel(name string, nodes []engine.NodeSnap) string {
+	if node, rest, ok := strings.Cut(name, " "); ok {
+		for _, n := range nodes {
+			if n.Name == node {
+				if f := c.TOr("gauge.node_"+labelKey(rest), ""); f != "" {
+					return fmt.Sprintf(f, node)
+				}
+				return name
+			}
+		}
+	}
+	return c.TOr("gauge."+labelKey(name), name)
+}
+
+// unitLabel names a unit by its key unit.<unit> ("req/s" is
+// unit.req_per_s); the symbols % and × stand as they are.
+func (c *common) unitLabel(u string) string {
+	switch u {
+	case "", "%", "×":
+		return u
+	}
+	return c.TOr("unit."+labelKey(u), u)
+}
+
+// withUnit puts a unit after a figure: "12 ms", "40%", "12/s", "$0.20/h".
+func (c *common) withUnit(v, u string) string {
+	switch {
+	case u == "":
+		return v
+	case u == "%":
+		return v + u
+	case u == "$/h":
+		return "$" + v + c.unitLabel("/h")
+	case strings.HasPrefix(u, "/"):
+		return v + c.unitLabel(u)
+	}
+	return v + " " + c.unitLabel(u)
+}
+
+// labelKey makes a name a table key: lower case, spaces as '_', '/' as
+// "_per_" and '$' as "usd", so "egress $/h" is egress_usd_per_h and "/s"
+// is per_s.
+func labelKey(name string) string {
+	s := strings.NewReplacer(" ", "_", "/", "_per_", "$", "_usd_").Replace(strings.ToLower(name))
+	for strings.Contains(s, "__") {
+		s = strings.ReplaceAll(s, "__", "_")
+	}
+	return strings.Trim(s, "_")
 }
 
 // fmtRate formats requests per second compactly.

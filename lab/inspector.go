@@ -42,7 +42,7 @@ func (p *inspectorPane) rows() [][2]string {
 			addr += " (" + c.T("private") + ")"
 		}
 		rows := [][2]string{
-			{c.T("role"), string(n.Role)},
+			{c.T("role"), c.roleLabel(n.Role)},
 			{c.T("state"), st.State(n.State).Render(stateSymbol(n.State) + " " + c.T(string(n.State)))},
 			{c.T("address"), addr},
 		}

@@ -154,20 +154,14 @@ func (p *statsPane) lines() []string {
 		}
 		for _, g := range p.snap.Gauges {
 			v := fmtNum(g.Value)
-			switch g.Unit {
-			case "":
-			case "$/h":
-				v = fmt.Sprintf("$%.2f/h", g.Value)
-			case "%":
-				v += "%"
-			default:
-				v += " " + g.Unit
+			if g.Unit == "$/h" {
+				v = fmt.Sprintf("%.2f", g.Value)
 			}
-			val := st.Text.Render(v)
+			val := st.Text.Render(c.withUnit(v, g.Unit))
 			if g.Modelled {
 				val += " " + st.Modelled.Render("("+c.T("modelled")+")")
 			}
-			rows = append(rows, [2]string{c.factLabel(g.Name), val})
+			rows = append(rows, [2]string{c.gaugeLabel(g.Name, p.snap.Nodes), val})
 		}
 		rows = append(rows, others...)
 	}
