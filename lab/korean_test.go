@@ -8,6 +8,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"scalelab/assets"
 	"scalelab/chapters"
@@ -147,6 +148,33 @@ func driveStep(t *testing.T, m *model, ch *chapters.Chapter, si int) {
 			}
 		case <-deadline:
 			t.Fatalf("%s step %d: 4 s of lab time did not pass in 30 s", ch.ID, si+1)
+		}
+	}
+}
+
+// TestHeaderKeepsModelled draws the header of a long Korean title at 80
+// and 120 columns: the title gives way, and the lab time, pause state,
+// rate and modelled tag stay.
+func TestHeaderKeepsModelled(t *testing.T) {
+	ui := assets.UI("ko")
+	c := &common{styles: NewStyles(true), tr: ui.T}
+	snap := fixtureSnapshot()
+	snap.Paused = true
+	for _, w := range []int{80, 120} {
+		p := &headerPane{c: c, chapter: "4/11 데이터베이스 다중화", step: "5/5 갈라진 두 주 데이터베이스와 옛 주 데이터베이스의 복귀"}
+		p.SetSize(w, 1)
+		p.Update(snapshotMsg{snap: snap})
+		got := p.View()
+		for _, want := range []string{"⏱ 2:05.5", "‖ " + ui.T("paused"), "200 " + ui.T("rps"), "~ " + ui.T("modelled"), "4/11"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("%d columns: no %q in %q", w, want, got)
+			}
+		}
+		if !strings.Contains(got, "…") {
+			t.Errorf("%d columns: the title was not shortened: %q", w, got)
+		}
+		if ansi.StringWidth(got) != w {
+			t.Errorf("%d columns: header is %d wide", w, ansi.StringWidth(got))
 		}
 	}
 }
