@@ -99,9 +99,9 @@ func (p *headerPane) View() string {
 			right = append(right, st.Modelled.Render("~ "+c.T("modelled")))
 		}
 	}
-	// minLeft is the least of the title worth showing: the chapter's number
-	// and a few cells of its name
-	const minLeft = 12
+	// minLeft is the least of the title worth showing: the name, the
+	// chapter's number and a few cells of its title
+	minLeft := ansi.StringWidth(brand) + 8
 	fits := func(r []string) bool {
 		return min(ansi.StringWidth(left), minLeft)+1+ansi.StringWidth(strings.Join(r, sep)) <= p.w
 	}
@@ -115,11 +115,8 @@ func (p *headerPane) View() string {
 		right = append(right[:modelled:modelled], right[modelled+1:]...)
 	}
 	r := strings.Join(right, sep)
-	room := p.w - ansi.StringWidth(r) - 1
-	switch {
-	case ansi.StringWidth(brand+left) <= room:
-		left = brand + left
-	case ansi.StringWidth(left) > room:
+	left = brand + left
+	if room := p.w - ansi.StringWidth(r) - 1; ansi.StringWidth(left) > room {
 		left = ansi.Truncate(left, max(room, minLeft), "…")
 	}
 	gapW := max(p.w-ansi.StringWidth(left)-ansi.StringWidth(r), 1)
