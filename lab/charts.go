@@ -73,8 +73,8 @@ func (p *chartsPane) lines() []string {
 	var out []string
 	out = append(out, fmt.Sprintf("%s %s %s  %s %s",
 		st.Bold.Render(c.T("throughput")),
-		st.SeriesOK.Render("━"), st.OK.Render(c.T("ok")+" "+fmtRate(float64(last.OK))+"/s"),
-		st.SeriesFail.Render("━"), st.Bad.Render(c.T("failed")+" "+fmtRate(float64(last.Failed))+"/s")))
+		st.SeriesOK.Render("━"), st.OK.Render(c.T("ok")+" "+fmtRate(float64(last.OK))+c.unitLabel("/s")),
+		st.SeriesFail.Render("━"), st.Bad.Render(c.T("failed")+" "+fmtRate(float64(last.Failed))+c.unitLabel("/s"))))
 	if tr > 0 {
 		top := niceMax(maxOf(okV, failV))
 		out = append(out, withGutter(st, brailleChart([][]float64{okV, failV}, []style{st.SeriesOK, st.SeriesFail}, cw, tr, top), fmtRate(top))...)

@@ -3,10 +3,13 @@ package lab
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"scalelab/engine"
 )
 
 // common is the state every pane shares: size, styles, keys and words. The
@@ -18,29 +21,136 @@ type common struct {
 	lang          string
 	tr            func(key string) string // UI strings (assets.UI(lang).T)
 	factLabel     func(key string) string // lesson fact labels
+	// missed, when set, is told of every key the UI asked for and tr had
+	// no text for (the screen then shows a fallback: the key or a raw
+	// name). Tests use it to find words a language lacks.
+	missed func(key string)
+	// has, when set, tells whether tr has text for key; without it, a
+	// text that is the key itself counts as none (tr's answer for a key
+	// it lacks), so a key like p50 whose text is "p50" needs it to count.
+	has func(key string) bool
+}
+
+// lookup returns the UI text for key and whether there is one.
+func (c *common) lookup(key string) (string, bool) {
+	v := c.tr(key)
+	if c.has != nil {
+		return v, c.has(key)
+	}
+	return v, v != key && v != ""
+}
+
+func (c *common) miss(key string) {
+	if c.missed != nil {
+		c.missed(key)
+	}
 }
 
 // T returns the UI text for key.
-func (c *common) T(key string) string { return c.tr(key) }
+func (c *common) T(key string) string {
+	v, ok := c.lookup(key)
+	if !ok {
+		c.miss(key)
+	}
+	return v
+}
 
 // Tf formats the UI text for key, which holds fmt verbs.
-func (c *common) Tf(key string, args ...any) string { return fmt.Sprintf(c.tr(key), args...) }
+func (c *common) Tf(key string, args ...any) string { return fmt.Sprintf(c.T(key), args...) }
 
 // TOr returns the UI text for key, or fallback when there is none.
 func (c *common) TOr(key, fallback string) string {
-	if v := c.tr(key); v != key && v != "" {
+	if v, ok := c.lookup(key); ok {
 		return v
 	}
+	c.miss(key)
 	return fallback
 }
 
 // knobLabel, valueLabel and eventLabel name chapter things in the UI's
 // language when assets has a word for them.
 func (c *common) knobLabel(name string) string  { return c.TOr("knob."+name, name) }
-func (c *common) valueLabel(v string) string    { return c.TOr("value."+v, v) }
 func (c *common) eventLabel(kind string) string { return c.TOr("event."+kind, kind) }
+
+// valueLabel names a knob's value by its key value.<value> (see labelKey);
+// a number with no text of its own ("0", "2") stands as it is.
+func (c *common) valueLabel(v string) string {
+	key := "value." + labelKey(v)
+	if l, ok := c.lookup(key); ok {
+		return l
+	}
+	if _, err := strconv.ParseFloat(v, 64); err != nil {
+		c.miss(key)
+	}
+	return v
+}
 func (c *common) helpLabel(h string) string {
 	return c.TOr("help."+strings.ReplaceAll(h, " ", "_"), h)
+}
+
+// roleLabel names a node's role ("app", "db") by its key role.<role>.
+func (c *common) roleLabel(r engine.Role) string {
+	return c.TOr("role."+labelKey(string(r)), string(r))
+}
+
+// gaugeLabel names a gauge by its key gauge.<name> ("page p99" is
+// gauge.page_p99, see labelKey). A gauge named after a node ("db-2 lag")
+// with no key of its own is looked up without the node, as gauge.node_lag, whose text has a %s
+// for the node's name: a node's name stays as it is.
+func (c *common) gaugeLabel(name string, nodes []engine.NodeSnap) string {
+	key := "gauge." + labelKey(name)
+	if l, ok := c.lookup(key); ok { // "origin offload" is no node's gauge
+		return l
+	}
+	if node, rest, ok := strings.Cut(name, " "); ok {
+		for _, n := range nodes {
+			if n.Name == node {
+				key = "gauge.node_" + labelKey(rest)
+				if f, ok := c.lookup(key); ok {
+					return fmt.Sprintf(f, node)
+				}
+				break
+			}
+		}
+	}
+	c.miss(key)
+	return name
+}
+
+// unitLabel names a unit by its key unit.<unit> ("req/s" is
+// unit.req_per_s); the symbols % and × stand as they are.
+func (c *common) unitLabel(u string) string {
+	switch u {
+	case "", "%", "×":
+		return u
+	}
+	return c.TOr("unit."+labelKey(u), u)
+}
+
+// withUnit puts a unit after a figure: "12 ms", "40%", "12/s", "$0.20/h".
+func (c *common) withUnit(v, u string) string {
+	switch {
+	case u == "":
+		return v
+	case u == "%":
+		return v + u
+	case u == "$/h":
+		return "$" + v + c.unitLabel("/h")
+	case strings.HasPrefix(u, "/"):
+		return v + c.unitLabel(u)
+	}
+	return v + " " + c.unitLabel(u)
+}
+
+// labelKey makes a name a table key: lower case, spaces as '_', '/' as
+// "_per_" and '$' as "usd", so "egress $/h" is egress_usd_per_h and "/s"
+// is per_s.
+func labelKey(name string) string {
+	s := strings.NewReplacer(" ", "_", "/", "_per_", "$", "_usd_").Replace(strings.ToLower(name))
+	for strings.Contains(s, "__") {
+		s = strings.ReplaceAll(s, "__", "_")
+	}
+	return strings.Trim(s, "_")
 }
 
 // fmtRate formats requests per second compactly.

@@ -94,7 +94,7 @@ func (p *debriefPane) set(ch *chapters.Chapter, lesson *assets.Lesson, cp *Chapt
 			if pr.Choices > 0 {
 				saidS = choiceText(text, int(said))
 			} else if pr.Unit != "" {
-				saidS += " " + pr.Unit
+				saidS += " " + c.unitLabel(pr.Unit)
 			}
 		}
 		meas, mok := cp.Facts[measuredPrefix+pr.ID]
@@ -102,7 +102,7 @@ func (p *debriefPane) set(ch *chapters.Chapter, lesson *assets.Lesson, cp *Chapt
 		if mok {
 			measS = fmtNum(meas)
 			if pr.Unit != "" {
-				measS += " " + pr.Unit
+				measS += " " + c.unitLabel(pr.Unit)
 			}
 			if pr.Choices > 0 && pr.Correct != nil {
 				right := pr.Correct(meas)

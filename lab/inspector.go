@@ -42,7 +42,7 @@ func (p *inspectorPane) rows() [][2]string {
 			addr += " (" + c.T("private") + ")"
 		}
 		rows := [][2]string{
-			{c.T("role"), string(n.Role)},
+			{c.T("role"), c.roleLabel(n.Role)},
 			{c.T("state"), st.State(n.State).Render(stateSymbol(n.State) + " " + c.T(string(n.State)))},
 			{c.T("address"), addr},
 		}
@@ -61,7 +61,7 @@ func (p *inspectorPane) rows() [][2]string {
 			rows = append(rows, [2]string{c.T("injected"), st.Warn.Render("+" + fmtMs(n.Latency))})
 		}
 		if n.Size != "" {
-			rows = append(rows, [2]string{c.T("size"), modelled(n.Size)})
+			rows = append(rows, [2]string{c.T("size"), modelled(c.valueLabel(n.Size))})
 		}
 		if n.CostHour > 0 {
 			rows = append(rows, [2]string{c.T("cost"), modelled(fmt.Sprintf("$%.2f", n.CostHour))})

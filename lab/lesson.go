@@ -197,7 +197,7 @@ func (p *lessonPane) pinned(w int) []string {
 		case !p.answered:
 			unit := ""
 			if pr.Unit != "" {
-				unit = " " + pr.Unit
+				unit = " " + c.unitLabel(pr.Unit)
 			}
 			out = append(out, st.Accent.Render("› "+p.input+"▏"+unit)+"  "+st.Muted.Render(c.T("predict_number")))
 		default:
@@ -242,7 +242,7 @@ func (p *lessonPane) verdict() string {
 	if pr.Choices > 0 {
 		said = choiceText(p.text, int(p.answer))
 	} else if pr.Unit != "" {
-		said += " " + pr.Unit
+		said += " " + c.unitLabel(pr.Unit)
 	}
 	s := st.Muted.Render(c.T("you_said")+" ") + st.Accent.Render(said) + st.Faint.Render(" · ")
 	if !p.hasMeasured {
@@ -250,7 +250,7 @@ func (p *lessonPane) verdict() string {
 	}
 	m := fmtNum(p.measured)
 	if pr.Unit != "" {
-		m += " " + pr.Unit
+		m += " " + c.unitLabel(pr.Unit)
 	}
 	// say what the figure is: "p99 least-conn / round robin = 0.48 ×"
 	key := "measure_" + strings.ReplaceAll(pr.ID, "-", "_")

@@ -66,20 +66,23 @@ func hasModelled(s *engine.Snapshot) bool {
 func (p *headerPane) View() string {
 	c, st := p.c, p.c.styles
 	sep := st.Faint.Render(" · ")
-	left := st.Title.Render("scalelab") + sep + st.Bold.Render(p.chapter)
+	brand := st.Title.Render("scalelab") + sep
+	left := st.Bold.Render(p.chapter)
 	if p.step != "" {
 		left += sep + st.Text.Render(p.step)
 	}
-	// the right side, least important parts last: they go first when the
-	// line is short
+	// the right side: lab time, pause state and rate always show; when the
+	// line is short the title gives way first, then the speed, and the
+	// modelled tag only when even that is not enough
 	var right []string
-	var optional int
+	speed, modelled := -1, -1
 	switch {
 	case p.starting != "":
 		right = append(right, st.Muted.Render(p.starting))
 	case p.snap != nil && !p.debrief:
 		s := p.snap
 		right = append(right, st.Text.Render("⏱ "+fmtLabTime(s.T)))
+		speed = len(right)
 		right = append(right, st.Muted.Render(fmt.Sprintf("%g×", s.Speed)))
 		if s.Paused {
 			right = append(right, st.Warn.Render("‖ "+c.T("paused")))
@@ -92,20 +95,32 @@ func (p *headerPane) View() string {
 		}
 		right = append(right, st.Info.Render(rate))
 		if p.modelledOnShow {
+			modelled = len(right)
 			right = append(right, st.Modelled.Render("~ "+c.T("modelled")))
-			optional = 1
 		}
 	}
+	// minLeft is the least of the title worth showing: the name, the
+	// chapter's number and a few cells of its title
+	minLeft := ansi.StringWidth(brand) + 8
+	fits := func(r []string) bool {
+		return min(ansi.StringWidth(left), minLeft)+1+ansi.StringWidth(strings.Join(r, sep)) <= p.w
+	}
+	if speed >= 0 && !fits(right) {
+		right = append(right[:speed:speed], right[speed+1:]...)
+		if modelled > speed {
+			modelled--
+		}
+	}
+	if modelled >= 0 && !fits(right) {
+		right = append(right[:modelled:modelled], right[modelled+1:]...)
+	}
 	r := strings.Join(right, sep)
-	if optional > 0 && ansi.StringWidth(left)+ansi.StringWidth(r)+1 > p.w {
-		r = strings.Join(right[:len(right)-optional], sep)
+	left = brand + left
+	if room := p.w - ansi.StringWidth(r) - 1; ansi.StringWidth(left) > room {
+		left = ansi.Truncate(left, max(room, minLeft), "…")
 	}
-	gapW := p.w - ansi.StringWidth(left) - ansi.StringWidth(r)
-	if gapW < 1 {
-		left = ansi.Truncate(left, max(p.w-ansi.StringWidth(r)-1, 10), "…")
-		gapW = p.w - ansi.StringWidth(left) - ansi.StringWidth(r)
-	}
-	return fitLine(left+strings.Repeat(" ", max(gapW, 1))+r, p.w)
+	gapW := max(p.w-ansi.StringWidth(left)-ansi.StringWidth(r), 1)
+	return fitLine(left+strings.Repeat(" ", gapW)+r, p.w)
 }
 
 // statsPane lists the chapter's gauges and knobs.
@@ -154,20 +169,14 @@ func (p *statsPane) lines() []string {
 		}
 		for _, g := range p.snap.Gauges {
 			v := fmtNum(g.Value)
-			switch g.Unit {
-			case "":
-			case "$/h":
-				v = fmt.Sprintf("$%.2f/h", g.Value)
-			case "%":
-				v += "%"
-			default:
-				v += " " + g.Unit
+			if g.Unit == "$/h" {
+				v = fmt.Sprintf("%.2f", g.Value)
 			}
-			val := st.Text.Render(v)
+			val := st.Text.Render(c.withUnit(v, g.Unit))
 			if g.Modelled {
 				val += " " + st.Modelled.Render("("+c.T("modelled")+")")
 			}
-			rows = append(rows, [2]string{c.factLabel(g.Name), val})
+			rows = append(rows, [2]string{c.gaugeLabel(g.Name, p.snap.Nodes), val})
 		}
 		rows = append(rows, others...)
 	}

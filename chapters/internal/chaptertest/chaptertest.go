@@ -11,7 +11,8 @@ import (
 	"testing"
 )
 
-// CheckFactLabels checks that the facts a chapter latches have labels. It
+// CheckFactLabels checks that the facts a chapter latches have labels in
+// every language. It
 // reads the fact keys written as literals in the chapter's source (the test's
 // working directory), plus extra: the ones built at run time; "n_" counters
 // are not reported, and a key ending in _ is a prefix completed at run time.
@@ -45,9 +46,16 @@ func CheckFactLabels(t *testing.T, extra ...string) {
 		if strings.HasPrefix(k, "n_") || strings.HasSuffix(k, "_") {
 			continue
 		}
-		// assets' own tests check every language has the same labels
 		if assets.FactLabel("en", k) == k {
 			t.Errorf("fact %s has no label", k)
+			continue
+		}
+		// a label a language lacks falls back to English: the debrief and
+		// the report would show it in English
+		for _, lang := range assets.Langs() {
+			if lang != "en" && assets.FactLabel(lang, k) == assets.FactLabel("en", k) {
+				t.Errorf("fact %s has no %s label", k, lang)
+			}
 		}
 	}
 }
