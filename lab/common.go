@@ -147,6 +147,12 @@ func (c *common) withUnit(v, u string) string {
 // is per_s.
 func labelKey(name string) string {
 	s := strings.NewReplacer(" ", "_", "/", "_per_", "$", "_usd_").Replace(strings.ToLower(name))
+	s = strings.Map(func(r rune) rune { // "turned away (queue full)", "reads, last 5 s"
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-' {
+			return r
+		}
+		return '_'
+	}, s)
 	for strings.Contains(s, "__") {
 		s = strings.ReplaceAll(s, "__", "_")
 	}
