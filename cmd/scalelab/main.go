@@ -76,6 +76,9 @@ func run(ctx context.Context, args []string, e env) int {
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(e.stderr, "scalelab: %v\n", err)
 		return 2
+	case errors.Is(err, errEnv):
+		fmt.Fprintf(e.stderr, "scalelab: %v\n", err)
+		return 3
 	default:
 		fmt.Fprintf(e.stderr, "scalelab: %v\n", err)
 		return 1
@@ -112,7 +115,11 @@ Keys in the lab (press ? for all):
 
 Progress is kept in $XDG_CONFIG_HOME/scalelab/progress.json (or
 SCALELAB_CONFIG_DIR). Everything listens on 127.0.0.1 only; all files live
-in one temporary directory that is removed on exit.
+in one temporary directory (under TMPDIR) that is removed on exit.
+
+Exit status: 0 done, 1 failure, 2 bad input, 3 no usable config or
+temporary directory (set SCALELAB_CONFIG_DIR or TMPDIR), 130 quit by a
+signal (SIGINT, SIGTERM, SIGHUP). Nothing is started on 2 or 3.
 `
 
 // mainUsage is the help, with the chapters from the catalog.
@@ -171,5 +178,6 @@ A chaos script has one action a line, AT ACTION TARGET [ARGS], and # comments:
   28s deploy / 28.5s purge    a new version, then purge the CDN (cdn)
 A line timed past --duration is an error.
 
-Exit status: 0 done, 1 failure, 2 bad input (nothing started), 130 interrupted.
+Exit status: 0 done, 1 failure, 2 bad input (nothing started), 3 no
+writable temporary directory (set TMPDIR; nothing started), 130 interrupted.
 `

@@ -120,6 +120,9 @@ func runCmd(ctx context.Context, args []string, e env) error {
 			return badInput("%v", err)
 		}
 	}
+	if err := checkTempDir(); err != nil {
+		return err
+	}
 	var status io.Writer = e.stderr
 	rep, err := chapters.Headless(ctx, chapters.RunConfig{
 		Chapter: ch, Step: f.step - 1, Duration: f.duration,
