@@ -164,6 +164,10 @@ Flags:
                     for its own duration unless --duration is given
   --seed N          seed for the load and random targets (default 1)
   --json            print the report as one JSON object
+  --knobs           list the chapter's knobs by step (or only --step K's):
+                    their values for set lines and the lab key that cycles
+                    each; nothing runs
+  --lang en|ko      language of --knobs (default from LANG)
 
 A chaos script has one action a line, AT ACTION TARGET [ARGS], and # comments:
   5s  kill web-2              crash a node (targets: a name, @role, @random-role)
@@ -171,7 +175,7 @@ A chaos script has one action a line, AT ACTION TARGET [ARGS], and # comments:
   8s  latency web-1 200ms     add latency to a node (or a link: lb-1>web-1)
   10s rate 800                change the arrival rate
   15s spike 5x 10s            multiply the rate for a while
-  20s set lb.policy least-conn  change a chapter knob
+  20s set lb.policy least-conn  change a chapter knob (see --knobs)
   25s add web / drain web-3 / remove web-3   change the target group (loadbalancer)
   26s partition db-1,web-1 / 30s heal web-1   cut a group off, then heal it
   27s pause / 29s resume      hold the lab clock (a pause needs a later resume)
