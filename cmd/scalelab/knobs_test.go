@@ -1,7 +1,9 @@
 package main
 
 import (
+	"flag"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -77,4 +79,77 @@ func hasLine(s, prefix, suffix string) bool {
 		}
 	}
 	return false
+}
+
+var update = flag.Bool("update", false, "rewrite README.md's generated knob list")
+
+const (
+	readmeKnobsBegin = "<!-- knobs: generated from the chapters by `go test ./cmd/scalelab -run TestReadmeKnobs -update` -->\n"
+	readmeKnobsEnd   = "<!-- end of knobs -->\n"
+)
+
+// readmeKnobs is the README's list of chapter keys: per chapter, each key
+// once (in step order) with the knob it cycles and the values, or what it
+// does.
+func readmeKnobs(t *testing.T) string {
+	t.Helper()
+	ui := assets.UI("en")
+	var b strings.Builder
+	for _, ch := range catalog.All() {
+		steps, err := chapterKnobs(ch, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		values := map[string]string{}
+		for _, sk := range steps {
+			for _, k := range sk.Knobs {
+				values[k.Name] = strings.Join(k.Values, ", ")
+			}
+		}
+		var items []string
+		seen := map[string]bool{}
+		for _, st := range ch.Steps {
+			for _, k := range st.Keys {
+				id := k.Key + "\x00" + k.Knob + "\x00" + k.Help
+				if seen[id] {
+					continue
+				}
+				seen[id] = true
+				if k.Knob != "" {
+					items = append(items, fmt.Sprintf("`%s` %s (`%s`: %s)", k.Key, ui.T("knob."+k.Knob), k.Knob, values[k.Knob]))
+				} else {
+					items = append(items, fmt.Sprintf("`%s` %s", k.Key, ui.KeyHelp(k.Help)))
+				}
+			}
+		}
+		if len(items) > 0 {
+			fmt.Fprintf(&b, "- %d `%s`: %s\n", ch.Number, ch.ID, strings.Join(items, " · "))
+		}
+	}
+	return b.String()
+}
+
+// The README's list of chapter keys and knobs is the chapters' own.
+func TestReadmeKnobs(t *testing.T) {
+	const path = "../../README.md"
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(src)
+	i, j := strings.Index(s, readmeKnobsBegin), strings.Index(s, readmeKnobsEnd)
+	if i < 0 || j < i {
+		t.Fatalf("README.md has no generated knob list (%q … %q)", readmeKnobsBegin, readmeKnobsEnd)
+	}
+	i += len(readmeKnobsBegin)
+	want := readmeKnobs(t)
+	if *update {
+		if err := os.WriteFile(path, []byte(s[:i]+want+s[j:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if got := s[i:j]; got != want {
+		t.Errorf("README.md's knob list is not the chapters' (regenerate: go test ./cmd/scalelab -run TestReadmeKnobs -update)\nhave:\n%s\nwant:\n%s", got, want)
+	}
 }
