@@ -97,14 +97,8 @@ func Headless(ctx context.Context, cfg RunConfig) (*Report, error) {
 	if name == "" {
 		name = "chaos"
 	}
-	added := map[string]bool{} // roles an earlier line adds a node of
-	for _, t := range cfg.Script {
-		if err := s.Sys.Check(t.Action); err != nil && !addedByScript(added, t.Action, err) {
-			return nil, fmt.Errorf("%w: %w", ErrBadTarget, &engine.ScriptError{Name: name, Line: t.Line, Msg: err.Error()})
-		}
-		if t.Action.Kind == engine.ActAdd {
-			added[t.Action.Target] = true
-		}
+	if err := checkScript(s.Sys, name, cfg.Script); err != nil {
+		return nil, err
 	}
 	if err := checkTimes(name, cfg.Script, cfg.Duration); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadTarget, err)
@@ -333,17 +327,86 @@ func (r *Report) Text() string {
 	return b.String()
 }
 
-// addedByScript reports whether an unknown target names a node an earlier
-// `add ROLE` line will create (ROLE-N, e.g. cache-2 after `add cache`).
-func addedByScript(added map[string]bool, a engine.Action, err error) bool {
+// checkScript checks every line against the topology before anything
+// starts: targets, knobs and their values, and what the topology's
+// components can add, remove and drain. A line may name a node an earlier
+// add line creates.
+func checkScript(sys *engine.System, name string, script []engine.Timed) error {
+	plan := scriptAdds{sys: sys, adds: map[string]int{}}
+	for _, t := range script {
+		if err := sys.Check(t.Action); err != nil && !plan.creates(t.Action, err) {
+			return fmt.Errorf("%w: %w", ErrBadTarget, &engine.ScriptError{Name: name, Line: t.Line, Msg: err.Error()})
+		}
+		if t.Action.Kind == engine.ActAdd {
+			plan.adds[t.Action.Target]++
+		}
+	}
+	return nil
+}
+
+// scriptAdds counts the nodes a script's add lines create, by role.
+type scriptAdds struct {
+	sys  *engine.System
+	adds map[string]int
+}
+
+// creates reports whether an unknown target names what earlier add lines
+// create: a node ROLE-N (cache-2 after `add cache`), a link to one
+// (lb-1>web-4 after `add web`), @ROLE, or a group with one in it.
+func (p scriptAdds) creates(a engine.Action, err error) bool {
 	if !errors.Is(err, engine.ErrUnknownTarget) || a.Target == "" {
 		return false
 	}
-	for _, t := range strings.Split(a.Target, ",") {
-		role, n, ok := strings.Cut(t, "-")
-		if _, errN := strconv.Atoi(n); !ok || errN != nil || !added[role] {
+	sep := ","
+	if a.Kind == engine.ActLatency {
+		sep = ">"
+	}
+	created := false
+	for _, t := range strings.Split(a.Target, sep) {
+		switch {
+		case p.mayCreate(t):
+			created = true
+		case sep == ">" && !strings.HasPrefix(t, "@"):
+			if _, ok := p.sys.Node(t); !ok {
+				return false
+			}
+		case sep == ",":
+			if _, err := p.sys.Resolve(t); err != nil {
+				return false
+			}
+		default:
 			return false
 		}
 	}
-	return true
+	return created
+}
+
+// mayCreate reports whether target is a node earlier add lines may create
+// and not there now: ROLE-N with N at most the ROLE-N nodes now plus the adds of ROLE so far
+// (each add takes the smallest free N), or @ROLE, @random-ROLE.
+func (p scriptAdds) mayCreate(target string) bool {
+	if role, ok := strings.CutPrefix(target, "@"); ok {
+		return p.adds[strings.TrimPrefix(role, "random-")] > 0
+	}
+	i := strings.LastIndexByte(target, '-')
+	if i < 0 {
+		return false
+	}
+	role := target[:i]
+	n, err := strconv.Atoi(target[i+1:])
+	if err != nil || n < 1 || p.adds[role] == 0 {
+		return false
+	}
+	if _, ok := p.sys.Node(target); ok {
+		return false // there now: an unknown link to it is not an add's
+	}
+	have := 0
+	for _, node := range p.sys.Nodes() {
+		if j := strings.LastIndexByte(node.Name(), '-'); j >= 0 && node.Name()[:j] == role {
+			if _, err := strconv.Atoi(node.Name()[j+1:]); err == nil {
+				have++
+			}
+		}
+	}
+	return n <= have+p.adds[role]
 }

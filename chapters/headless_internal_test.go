@@ -1,27 +1,53 @@
 package chapters
 
 import (
+	"net/http"
 	"scalelab/engine"
 	"testing"
 )
 
-// A script may name a node an earlier `add` line creates.
-func TestAddedByScript(t *testing.T) {
-	added := map[string]bool{"cache": true}
+// A script may name a node an earlier `add` line creates, a link to it or
+// a group with it, and nothing an add cannot create.
+func TestScriptAddsCreates(t *testing.T) {
+	sys, err := engine.NewSystem(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sys.Close() })
+	for _, n := range []struct{ name, role string }{{"lb-1", "lb"}, {"web-1", "web"}, {"web-2", "web"}} {
+		srv := engine.NewServer(engine.ServerConfig{Name: n.name, Role: engine.Role(n.role)}, sys.Clock, sys.Events, http.NotFoundHandler())
+		if err := sys.AddNode(srv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := scriptAdds{sys: sys, adds: map[string]int{"web": 2, "cache": 1}}
 	unknown := engine.ErrUnknownTarget
 	for _, tc := range []struct {
 		a    engine.Action
 		err  error
 		want bool
 	}{
-		{engine.Action{Kind: engine.ActKill, Target: "cache-2"}, unknown, true},
+		{engine.Action{Kind: engine.ActKill, Target: "web-3"}, unknown, true},
+		{engine.Action{Kind: engine.ActKill, Target: "web-4"}, unknown, true},  // two webs now, two adds
+		{engine.Action{Kind: engine.ActKill, Target: "web-5"}, unknown, false}, // no add makes a fifth
+		{engine.Action{Kind: engine.ActKill, Target: "cache-1"}, unknown, true},
+		{engine.Action{Kind: engine.ActKill, Target: "cache-2"}, unknown, false},
 		{engine.Action{Kind: engine.ActKill, Target: "cache-x"}, unknown, false},
 		{engine.Action{Kind: engine.ActKill, Target: "db-2"}, unknown, false},
-		{engine.Action{Kind: engine.ActKill, Target: "cache-2"}, engine.ErrNotSupported, false},
-		{engine.Action{Kind: engine.ActCut, Target: "cache-2,cache-3"}, unknown, true},
-		{engine.Action{Kind: engine.ActLatency, Target: "web-1>cache-2"}, unknown, false},
+		{engine.Action{Kind: engine.ActKill, Target: "@cache"}, unknown, true},
+		{engine.Action{Kind: engine.ActKill, Target: "@random-cache"}, unknown, true},
+		{engine.Action{Kind: engine.ActKill, Target: "@db"}, unknown, false},
+		{engine.Action{Kind: engine.ActRemove, Target: "web-3"}, unknown, true},
+		{engine.Action{Kind: engine.ActRemove, Target: "web-3"}, engine.ErrNotSupported, false},
+		{engine.Action{Kind: engine.ActCut, Target: "web-1,web-3"}, unknown, true},
+		{engine.Action{Kind: engine.ActCut, Target: "db-1,web-3"}, unknown, false},
+		{engine.Action{Kind: engine.ActLatency, Target: "lb-1>web-3"}, unknown, true},
+		{engine.Action{Kind: engine.ActLatency, Target: "web-1>cache-1"}, unknown, true},
+		{engine.Action{Kind: engine.ActLatency, Target: "lb-9>web-3"}, unknown, false},
+		{engine.Action{Kind: engine.ActLatency, Target: "lb-1>web-9"}, unknown, false},
+		{engine.Action{Kind: engine.ActLatency, Target: "lb-1>web-1"}, unknown, false}, // both exist, no such link
 	} {
-		if got := addedByScript(added, tc.a, tc.err); got != tc.want {
+		if got := p.creates(tc.a, tc.err); got != tc.want {
 			t.Errorf("%v (%v): %v, want %v", tc.a, tc.err, got, tc.want)
 		}
 	}

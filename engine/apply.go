@@ -48,37 +48,54 @@ func (s *System) Check(a Action) error {
 		}
 		return k.Check(a.Str)
 	case ActAdd, ActRemove, ActDrain:
-		s.mu.Lock()
-		_, ok := s.handlers[a.Kind]
-		s.mu.Unlock()
+		h, ok := s.handler(a.Kind)
 		if !ok {
-			return fmt.Errorf("%s: %w in this chapter", a.Kind, ErrNotSupported)
+			return fmt.Errorf("%s: %w in this step", a.Kind, ErrNotSupported)
 		}
+		var nodes []Node
 		if a.Kind == ActRemove || a.Kind == ActDrain {
-			_, err := s.Resolve(a.Target)
-			return err
-		}
-	case ActPause, ActResume, ActSpeed:
-	default:
-		s.mu.Lock()
-		_, ok := s.handlers[a.Kind]
-		var own []Kind
-		for k := range s.handlers {
-			if !slices.Contains(coreKinds, k) {
-				own = append(own, k)
+			var err error
+			if nodes, err = s.Resolve(a.Target); err != nil {
+				return err
 			}
 		}
-		s.mu.Unlock()
+		return h.checkAction(a, nodes)
+	case ActPause, ActResume, ActSpeed:
+	default:
+		h, ok := s.handler(a.Kind)
 		if !ok {
+			s.mu.Lock()
+			var own []Kind
+			for k := range s.handlers {
+				if !slices.Contains(coreKinds, k) {
+					own = append(own, k)
+				}
+			}
+			s.mu.Unlock()
 			slices.Sort(own)
 			return fmt.Errorf("%w %q (want %s)", ErrUnknownAction, a.Kind, kindList(append(slices.Clone(coreKinds), own...)))
 		}
+		return h.checkAction(a, nil)
 	case ActRate, ActSpike:
 		if s.Load == nil {
 			return fmt.Errorf("%s: no load in this step: %w", a.Kind, ErrNotSupported)
 		}
 	}
 	return nil
+}
+
+func (s *System) handler(k Kind) (handler, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.handlers[k]
+	return h, ok
+}
+
+func (h handler) checkAction(a Action, nodes []Node) error {
+	if h.check == nil {
+		return nil
+	}
+	return h.check(a, nodes)
 }
 
 func (s *System) knob(name string) *Knob {
@@ -157,10 +174,8 @@ func (s *System) Apply(a Action) error {
 		}
 		s.Events.Add(EvSet, a.Key, "%s", a.Str)
 	case ActAdd, ActRemove, ActDrain:
-		s.mu.Lock()
-		h := s.handlers[a.Kind]
-		s.mu.Unlock()
-		return h(a)
+		h, _ := s.handler(a.Kind)
+		return h.do(a)
 	case ActPause:
 		s.Clock.Pause()
 		s.Events.Add(EvPause, "clock", "paused")
@@ -175,10 +190,8 @@ func (s *System) Apply(a Action) error {
 		s.Events.Add(EvSpeed, "clock", "%gx", a.Value)
 		s.publish()
 	default: // a component's action, checked above
-		s.mu.Lock()
-		h := s.handlers[a.Kind]
-		s.mu.Unlock()
-		return h(a)
+		h, _ := s.handler(a.Kind)
+		return h.do(a)
 	}
 	return nil
 }

@@ -5,7 +5,9 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"scalelab/engine"
+	"scalelab/engine/web"
 	"strings"
 	"testing"
 	"time"
@@ -296,5 +298,61 @@ func TestSystemApplyHandlers(t *testing.T) {
 	sys.Handle(engine.ActAdd, func(engine.Action) error { return errFull })
 	if err := sys.Apply(engine.Action{Kind: engine.ActAdd, Target: "web"}); !errors.Is(err, errFull) {
 		t.Fatalf("handler error: %v", err)
+	}
+}
+
+// A handler's check refuses what the handler would not take, in Check (so
+// a script is refused before it runs) and in Apply (the handler never
+// sees it); remove and drain checks get the nodes the target resolves to.
+func TestSystemHandleChecked(t *testing.T) {
+	sys, _ := ctTopology(t, 1)
+	var did []engine.Action
+	var saw []string
+	webOnly := func(a engine.Action, nodes []engine.Node) error {
+		saw = append(saw, ctNames(nodes))
+		if a.Kind == engine.ActAdd && a.Target != "web" {
+			return fmt.Errorf("add %s: %w", a.Target, engine.ErrNotSupported)
+		}
+		for _, n := range nodes {
+			if n.Role() != web.RoleWeb {
+				return fmt.Errorf("%s %s: %w", a.Kind, n.Name(), engine.ErrNotSupported)
+			}
+		}
+		return nil
+	}
+	for _, k := range []engine.Kind{engine.ActAdd, engine.ActRemove} {
+		sys.HandleChecked(k, webOnly, func(a engine.Action) error { did = append(did, a); return nil })
+	}
+	for _, c := range []struct {
+		a     engine.Action
+		want  error
+		nodes string
+	}{
+		{engine.Action{Kind: engine.ActAdd, Target: "web"}, nil, ""},
+		{engine.Action{Kind: engine.ActAdd, Target: "db"}, engine.ErrNotSupported, ""},
+		{engine.Action{Kind: engine.ActRemove, Target: "web-2"}, nil, "web-2"},
+		{engine.Action{Kind: engine.ActRemove, Target: "db-1"}, engine.ErrNotSupported, "db-1"},
+		{engine.Action{Kind: engine.ActRemove, Target: "@web"}, nil, "web-1,web-2,web-3"},
+	} {
+		saw = nil
+		if err := sys.Check(c.a); !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
+			t.Errorf("Check(%v) = %v, want %v", c.a, err, c.want)
+		}
+		if len(saw) != 1 || saw[0] != c.nodes {
+			t.Errorf("Check(%v): the check saw nodes %q, want once %q", c.a, saw, c.nodes)
+		}
+		did = nil
+		err := sys.Apply(c.a)
+		if c.want != nil && (!errors.Is(err, c.want) || len(did) != 0) {
+			t.Errorf("Apply(%v) = %v and the handler ran %d times; want refused before it", c.a, err, len(did))
+		}
+		if c.want == nil && (err != nil || len(did) != 1) {
+			t.Errorf("Apply(%v) = %v, handler ran %d times", c.a, err, len(did))
+		}
+	}
+	// a missing node is unknown before the check is asked
+	saw = nil
+	if err := sys.Check(engine.Action{Kind: engine.ActRemove, Target: "web-9"}); !errors.Is(err, engine.ErrUnknownTarget) || saw != nil {
+		t.Errorf("remove web-9: %v (check saw %q), want ErrUnknownTarget", err, saw)
 	}
 }

@@ -34,7 +34,7 @@ type System struct {
 	links    []*Link
 	knobs    []*Knob
 	gauges   []func() []Gauge
-	handlers map[Kind]func(Action) error
+	handlers map[Kind]handler
 	cuts     *cutSet
 	aliases  map[string]func() []Node
 	rng      *rand.Rand
@@ -66,7 +66,7 @@ func NewSystem(seed int64) (*System, error) {
 		Events:   NewEventLog(clock),
 		Token:    hex.EncodeToString(b[:]),
 		Dir:      dir,
-		handlers: map[Kind]func(Action) error{},
+		handlers: map[Kind]handler{},
 		cuts:     &cutSet{},
 		aliases:  map[string]func() []Node{},
 		rng:      rand.New(rand.NewPCG(uint64(seed), 0x5ca1e1ab)),
@@ -176,11 +176,26 @@ func (s *System) AddGauges(fn func() []Gauge) {
 }
 
 // Handle makes fn carry out actions of kind k in this topology: add,
-// remove and drain, or a kind of a component's own (a CDN's deploy).
-func (s *System) Handle(k Kind, fn func(Action) error) {
+// remove and drain, or a kind of a component's own (a CDN's deploy). Any
+// action of kind k passes Check; HandleChecked says which do not.
+func (s *System) Handle(k Kind, fn func(Action) error) { s.HandleChecked(k, nil, fn) }
+
+// HandleChecked is Handle with check, which tells without doing anything
+// whether fn would take an action: the role an add makes, the nodes a
+// remove or drain may take (nodes is what the action's target resolves to
+// now, nil for other kinds). Check and Apply run it before fn, so a chaos
+// script is refused whole, before anything starts. Its errors should wrap
+// ErrNotSupported.
+func (s *System) HandleChecked(k Kind, check func(a Action, nodes []Node) error, fn func(Action) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.handlers[k] = fn
+	s.handlers[k] = handler{check: check, do: fn}
+}
+
+// handler carries out one kind of action; check, when not nil, vets it.
+type handler struct {
+	check func(Action, []Node) error
+	do    func(Action) error
 }
 
 // SetLoad installs the traffic generator; Start starts it.

@@ -116,7 +116,12 @@ func buildCache(sys *engine.System, opt chapters.Options, tune cacheTune) (*cach
 	}
 	l := &cacheLab{sys: sys, store: store, db: db, gauge: kit.NewRing(20 * time.Second), watch: kit.NewRing(30 * time.Second), tune: tune, upAt: -1}
 	l.knobs(tune)
-	sys.Handle(engine.ActAdd, l.addCache)
+	sys.HandleChecked(engine.ActAdd, func(a engine.Action, _ []engine.Node) error {
+		if a.Target != string(kv.RoleCache) {
+			return fmt.Errorf("add %s: this chapter adds cache nodes (add cache): %w", a.Target, engine.ErrNotSupported)
+		}
+		return nil
+	}, l.addCache)
 	sys.AddGauges(l.gauges)
 
 	cfgLoad := engine.DefaultLoadConfig()
@@ -137,9 +142,6 @@ func buildCache(sys *engine.System, opt chapters.Options, tune cacheTune) (*cach
 // addCache adds a cache node; keys spread over the nodes by rendezvous
 // hashing.
 func (l *cacheLab) addCache(a engine.Action) error {
-	if a.Target != "cache" {
-		return fmt.Errorf("add %s: this chapter adds cache nodes (add cache): %w", a.Target, engine.ErrNotSupported)
-	}
 	have := l.store.Caches()
 	if len(have) >= 3 {
 		return fmt.Errorf("add cache: three cache nodes is this lab's limit: %w", engine.ErrNotSupported)

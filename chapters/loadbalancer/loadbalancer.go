@@ -83,12 +83,17 @@ func (t *lbTopology) addWeb(size string) (*web.WebNode, error) {
 	return w, nil
 }
 
-// elastic lets add, drain and remove change the target group live.
+// elastic lets add, drain and remove change the target group live. What
+// each takes is checked before it runs (a whole chaos script, before the
+// run starts): add makes web servers, drain and remove take the LB's
+// targets.
 func (t *lbTopology) elastic() {
-	t.sys.Handle(engine.ActAdd, func(a engine.Action) error {
+	t.sys.HandleChecked(engine.ActAdd, func(a engine.Action, _ []engine.Node) error {
 		if a.Target != string(web.RoleWeb) {
-			return fmt.Errorf("add %s: only web servers can be added here", a.Target)
+			return fmt.Errorf("add %s: only web servers can be added here (add web): %w", a.Target, engine.ErrNotSupported)
 		}
+		return nil
+	}, func(a engine.Action) error {
 		w, err := t.addWeb("xlarge")
 		if err != nil {
 			return err
@@ -98,7 +103,7 @@ func (t *lbTopology) elastic() {
 		t.mu.Unlock()
 		return nil
 	})
-	t.sys.Handle(engine.ActDrain, func(a engine.Action) error {
+	t.sys.HandleChecked(engine.ActDrain, t.targetsOnly, func(a engine.Action) error {
 		nodes, err := t.sys.Resolve(a.Target)
 		if err != nil {
 			return err
@@ -111,7 +116,7 @@ func (t *lbTopology) elastic() {
 		}
 		return nil
 	})
-	t.sys.Handle(engine.ActRemove, func(a engine.Action) error {
+	t.sys.HandleChecked(engine.ActRemove, t.targetsOnly, func(a engine.Action) error {
 		nodes, err := t.sys.Resolve(a.Target)
 		if err != nil {
 			return err
@@ -126,6 +131,21 @@ func (t *lbTopology) elastic() {
 		}
 		return nil
 	})
+}
+
+// targetsOnly refuses a drain or remove of a node outside the target group
+// (the load balancer itself, the database).
+func (t *lbTopology) targetsOnly(a engine.Action, nodes []engine.Node) error {
+	var have []string
+	for _, ts := range t.lb.Targets() {
+		have = append(have, ts.Name)
+	}
+	for _, n := range nodes {
+		if !slices.Contains(have, n.Name()) {
+			return fmt.Errorf("%s %s: only %s's targets (%s) can be taken out: %w", a.Kind, n.Name(), t.lb.Name(), strings.Join(have, ", "), engine.ErrNotSupported)
+		}
+	}
+	return nil
 }
 
 func policyFact(policy string) string { return "p99_ms_" + strings.ReplaceAll(policy, "-", "_") }

@@ -76,6 +76,9 @@ func run(ctx context.Context, args []string, e env) int {
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(e.stderr, "scalelab: %v\n", err)
 		return 2
+	case errors.Is(err, errEnv):
+		fmt.Fprintf(e.stderr, "scalelab: %v\n", err)
+		return 3
 	default:
 		fmt.Fprintf(e.stderr, "scalelab: %v\n", err)
 		return 1
@@ -112,7 +115,11 @@ Keys in the lab (press ? for all):
 
 Progress is kept in $XDG_CONFIG_HOME/scalelab/progress.json (or
 SCALELAB_CONFIG_DIR). Everything listens on 127.0.0.1 only; all files live
-in one temporary directory that is removed on exit.
+in one temporary directory (under TMPDIR) that is removed on exit.
+
+Exit status: 0 done, 1 failure, 2 bad input, 3 no usable config or
+temporary directory (set SCALELAB_CONFIG_DIR or TMPDIR), 130 quit by a
+signal (SIGINT, SIGTERM, SIGHUP). Nothing is started on 2 or 3.
 `
 
 // mainUsage is the help, with the chapters from the catalog.
@@ -157,6 +164,10 @@ Flags:
                     for its own duration unless --duration is given
   --seed N          seed for the load and random targets (default 1)
   --json            print the report as one JSON object
+  --knobs           list the chapter's knobs by step (or only --step K's):
+                    their values for set lines and the lab key that cycles
+                    each; nothing runs
+  --lang en|ko      language of --knobs (default from LANG)
 
 A chaos script has one action a line, AT ACTION TARGET [ARGS], and # comments:
   5s  kill web-2              crash a node (targets: a name, @role, @random-role)
@@ -164,12 +175,13 @@ A chaos script has one action a line, AT ACTION TARGET [ARGS], and # comments:
   8s  latency web-1 200ms     add latency to a node (or a link: lb-1>web-1)
   10s rate 800                change the arrival rate
   15s spike 5x 10s            multiply the rate for a while
-  20s set lb.policy least-conn  change a chapter knob
+  20s set lb.policy least-conn  change a chapter knob (see --knobs)
   25s add web / drain web-3 / remove web-3   change the target group (loadbalancer)
   26s partition db-1,web-1 / 30s heal web-1   cut a group off, then heal it
   27s pause / 29s resume      hold the lab clock (a pause needs a later resume)
   28s deploy / 28.5s purge    a new version, then purge the CDN (cdn)
 A line timed past --duration is an error.
 
-Exit status: 0 done, 1 failure, 2 bad input (nothing started), 130 interrupted.
+Exit status: 0 done, 1 failure, 2 bad input (nothing started), 3 no
+writable temporary directory (set TMPDIR; nothing started), 130 interrupted.
 `

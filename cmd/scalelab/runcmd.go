@@ -23,6 +23,7 @@ type runFlags struct {
 	seed     int64
 	json     bool
 	solution bool
+	knobs    bool
 }
 
 // parseInterleaved parses flags that may come before or after positional
@@ -61,6 +62,8 @@ func runCmd(ctx context.Context, args []string, e env) error {
 	fs.Int64Var(&f.seed, "seed", 1, "")
 	fs.BoolVar(&f.json, "json", false, "")
 	fs.BoolVar(&f.solution, "solution", false, "")
+	fs.BoolVar(&f.knobs, "knobs", false, "")
+	lang := langFlag(fs, e)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -76,6 +79,9 @@ func runCmd(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return badInput("%v", err)
 	}
+	if err := checkLang(*lang); err != nil {
+		return err
+	}
 	switch {
 	case f.step < 1 || f.step > len(ch.Steps):
 		return badInput("--step %d: %s has steps 1 to %d", f.step, ch.ID, len(ch.Steps))
@@ -83,6 +89,23 @@ func runCmd(ctx context.Context, args []string, e env) error {
 		return badInput("--duration %s: want a duration above 0 and at most 1h", f.duration)
 	case !(f.rate >= 0 && f.rate <= engine.MaxRate): // NaN too
 		return badInput("--rate %g: want 0 (the step's own) to %d requests per second", f.rate, engine.MaxRate)
+	}
+	if f.knobs {
+		only := -1
+		fs.Visit(func(fl *flag.Flag) {
+			if fl.Name == "step" {
+				only = f.step - 1
+			}
+		})
+		if err := checkTempDir(); err != nil {
+			return err
+		}
+		steps, err := chapterKnobs(ch, only)
+		if err != nil {
+			return err
+		}
+		printKnobs(e.stdout, ch, steps, *lang)
+		return nil
 	}
 	var script []engine.Timed
 	name := "chaos"
@@ -119,6 +142,9 @@ func runCmd(ctx context.Context, args []string, e env) error {
 		if err != nil {
 			return badInput("%v", err)
 		}
+	}
+	if err := checkTempDir(); err != nil {
+		return err
 	}
 	var status io.Writer = e.stderr
 	rep, err := chapters.Headless(ctx, chapters.RunConfig{

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"scalelab/chapters/catalog"
 	"strings"
 
@@ -17,19 +16,6 @@ import (
 	"scalelab/assets"
 	"scalelab/lab"
 )
-
-// configDir is where progress lives: SCALELAB_CONFIG_DIR, else the user's
-// config directory.
-func configDir(e env) (string, error) {
-	if d := e.getenv("SCALELAB_CONFIG_DIR"); d != "" {
-		return d, nil
-	}
-	d, err := os.UserConfigDir()
-	if err != nil {
-		return "", fmt.Errorf("no config directory for progress: %w (set SCALELAB_CONFIG_DIR)", err)
-	}
-	return filepath.Join(d, "scalelab"), nil
-}
 
 func langFlag(fs *flag.FlagSet, e env) *string {
 	return fs.String("lang", assets.DetectLang(e.getenv), "")
@@ -74,14 +60,24 @@ func tuiCmd(ctx context.Context, args []string, e env) error {
 			return badInput("--chapter: %v", err)
 		}
 	}
-	dir, err := configDir(e)
+	dir, err := writableConfigDir(e)
 	if err != nil {
+		return err
+	}
+	if err := checkTempDir(); err != nil {
 		return err
 	}
 	if f, ok := e.stdout.(*os.File); !ok || !term.IsTerminal(f.Fd()) {
 		return badInput("the lab needs a terminal; for a run without one use: scalelab run CHAPTER (see scalelab run --help)")
 	}
-	return lab.Run(ctx, lab.Options{Course: catalog.All(), Chapter: *chapter, Lang: *lang, ConfigDir: dir, Out: e.stdout, In: e.stdin})
+	err = lab.Run(ctx, lab.Options{Course: catalog.All(), Chapter: *chapter, Lang: *lang, ConfigDir: dir, Out: e.stdout, In: e.stdin})
+	if err == nil && ctx.Err() != nil {
+		// a signal (SIGINT, SIGTERM, SIGHUP from outside) ended the lab,
+		// not the q key: the lab stopped cleanly, and says so as the
+		// headless run does
+		return errInterrupted
+	}
+	return err
 }
 
 // padWidth pads s with spaces to w terminal columns (Korean letters take

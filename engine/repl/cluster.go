@@ -122,10 +122,12 @@ func NewCluster(sys *engine.System, cfg ClusterConfig) (*Cluster, error) {
 	})
 	sys.Go(func(ctx context.Context) { sys.Clock.Every(ctx, cfg.Interval, func(time.Duration) { c.tick(ctx) }) })
 	c.knobs()
-	sys.Handle(engine.ActAdd, func(a engine.Action) error {
+	sys.HandleChecked(engine.ActAdd, func(a engine.Action, _ []engine.Node) error {
 		if a.Target != string(sqldb.RoleDB) && a.Target != "replica" {
-			return fmt.Errorf("add %s: only a database replica (add db) can be added here", a.Target)
+			return fmt.Errorf("add %s: only a database replica (add db) can be added here: %w", a.Target, engine.ErrNotSupported)
 		}
+		return nil
+	}, func(engine.Action) error {
 		_, err := c.AddReplica(sys.Context())
 		return err
 	})
