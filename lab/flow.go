@@ -27,6 +27,7 @@ func (m *model) gotoStep(chIdx, stepIdx int) tea.Cmd {
 	m.showInspector = false
 	m.hasSnap, m.snap = false, engine.Snapshot{}
 	m.topo.reset()
+	m.topo.preselect(ch.Steps[stepIdx].Select)
 	m.header.snap, m.charts.snap, m.stats.snap, m.events.snap = nil, nil, nil, nil
 
 	step := &ch.Steps[stepIdx]

@@ -20,6 +20,7 @@ type topoPane struct {
 	w, h    int
 	snap    *engine.Snapshot
 	sel     string
+	kept    bool   // sel was preselected by the step; the first tab keeps it
 	waiting string // shown instead of the diagram while a step starts
 }
 
@@ -47,22 +48,49 @@ func (p *topoPane) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-// items are what tab cycles through: nodes, then links.
+// items are what tab cycles through, in the diagram's order: nodes by tier
+// (entry → web → data) and, within a tier, top to bottom; then the links
+// in the order of the nodes they join.
 func (p *topoPane) items() []string {
 	if p.snap == nil {
 		return nil
 	}
+	g := p.graph()
 	out := make([]string, 0, len(p.snap.Nodes)+len(p.snap.Links))
-	for _, n := range p.snap.Nodes {
-		out = append(out, n.Name)
+	pos := make(map[string]int, len(g.nodes))
+	for _, col := range g.cols {
+		for _, ni := range col {
+			pos[g.nodes[ni].Name] = len(out)
+			out = append(out, g.nodes[ni].Name)
+		}
 	}
-	for _, l := range p.snap.Links {
+	links := append([]engine.LinkSnap(nil), p.snap.Links...)
+	sort.SliceStable(links, func(a, b int) bool {
+		la, lb := links[a], links[b]
+		if pos[la.From] != pos[lb.From] {
+			return pos[la.From] < pos[lb.From]
+		}
+		return pos[la.To] < pos[lb.To]
+	})
+	for _, l := range links {
 		out = append(out, l.ID())
 	}
 	return out
 }
 
+// preselect selects the node a step names. Until the learner moves the
+// selection, the first tab keeps it: a text that says "select cache-1 with
+// tab, then x" still does what it says.
+func (p *topoPane) preselect(name string) { p.sel, p.kept = name, name != "" }
+
 func (p *topoPane) cycle(d int) {
+	if p.kept && d > 0 {
+		if n, _ := p.selected(); n != nil {
+			p.kept = false
+			return
+		}
+	}
+	p.kept = false
 	items := p.items()
 	if len(items) == 0 {
 		return
@@ -103,7 +131,7 @@ func (p *topoPane) selected() (*engine.NodeSnap, *engine.LinkSnap) {
 }
 
 // reset clears the diagram for a new step.
-func (p *topoPane) reset() { p.snap, p.sel = nil, "" }
+func (p *topoPane) reset() { p.snap, p.sel, p.kept = nil, "", false }
 
 // The diagram's modes, richest first; the first that fits is drawn.
 type topoMode struct {
