@@ -203,7 +203,7 @@ func TestFlowRealChapter(t *testing.T) {
 			teatest.WithDuration(20*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
 	}
 	wait("the first snapshot", func(s string) bool { return strings.Contains(s, "⏱") })
-	for i := 0; i < 10 && !strings.Contains(screenNow(), "nodes · web-1"); i++ {
+	for i := 0; i < 20 && !strings.Contains(screenNow(), "nodes · web-1 ─"); i++ {
 		tm.Send(tea.KeyPressMsg{Code: tea.KeyTab})
 	}
 	tm.Send(tea.KeyPressMsg{Code: 'x', Text: "x"})
