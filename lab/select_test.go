@@ -157,3 +157,5 @@ func TestCatalogStepsPreselect(t *testing.T) {
 		t.Fatal("no catalog step selects a node")
 	}
 }
+
+func teaSizeMsg(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }
