@@ -33,4 +33,3 @@ func TestInspectorWrapsLongValues(t *testing.T) {
 		}
 	}
 }
-
