@@ -49,9 +49,12 @@ const (
 	ReasonTimeout = "timeout"
 	ReasonRefused = "refused"
 	Reason5xx     = "5xx"
-	ReasonReset   = "reset"
-	ReasonDropped = "client-overload" // the generator's own in-flight cap
-	ReasonOther   = "other"
+	// ReasonQueueFull is a 503 from a node whose queue was full: it turned
+	// the request away without working on it (see Server.Overloaded).
+	ReasonQueueFull = "queue-full"
+	ReasonReset     = "reset"
+	ReasonDropped   = "client-overload" // the generator's own in-flight cap
+	ReasonOther     = "other"
 )
 
 // Quantiles of a latency distribution, in lab time.

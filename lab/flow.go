@@ -29,6 +29,7 @@ func (m *model) gotoStep(chIdx, stepIdx int) tea.Cmd {
 	m.topo.reset()
 	m.topo.preselect(ch.Steps[stepIdx].Select)
 	m.header.snap, m.charts.snap, m.stats.snap, m.events.snap = nil, nil, nil, nil
+	m.charts.fail.reset()
 
 	step := &ch.Steps[stepIdx]
 	text, _ := m.lesson.Step(step.ID)
