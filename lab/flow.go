@@ -197,11 +197,7 @@ func (m *model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		cp.Met[step.ID+"/"+id] = true
 	}
 	m.collectFacts()
-	var cmd tea.Cmd
-	if m.allMet() {
-		cmd = m.flash("✓ "+m.c.T("all_met"), false)
-	}
-	return tea.Batch(cmd, m.saveCmd())
+	return m.saveCmd() // the lesson pane marks the objectives met and says where n goes
 }
 
 // metFunc tells whether an objective of the current step is met, now or

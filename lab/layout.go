@@ -156,9 +156,8 @@ func (m *model) statusLine() string {
 		return fitLine(st.StatusErr.Render(m.status), w)
 	case m.status != "":
 		return fitLine(st.Status.Render(m.status), w)
-	case m.mode == modeStep && m.cur != nil && m.allMet():
-		return fitLine(st.Good.Render("✓ "+m.c.T("all_met")), w)
 	}
+	// objectives met: the lesson pane says so, and where n goes next
 	return strings.Repeat(" ", w)
 }
 

@@ -1,6 +1,8 @@
 package lab
 
 import (
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 	"strings"
 	"testing"
 	"time"
@@ -36,5 +38,51 @@ func TestFailuresShowTheirReason(t *testing.T) {
 	feed(at(base, 26, map[string]int64{engine.ReasonTimeout: 42, engine.ReasonQueueFull: 265, engine.Reason5xx: 400}, map[string]int64{"web-1": 400, "db-1": 380}))
 	if out := screen(m); !strings.Contains(out, "failed 52/s · server error at db-1") {
 		t.Errorf("the 5xx does not name db-1:\n%s", out)
+	}
+}
+
+// The event log's columns line up whatever the kinds' widths, Korean
+// (two cells a letter) included; the debrief's help line shows each key
+// once; figures group thousands alike.
+func TestEventColumnsAndHelpLine(t *testing.T) {
+	snap := fixtureSnapshot()
+	snap.Events = []engine.Event{
+		{T: time.Second, Kind: "heartbeat", Node: "db-1", Detail: "missed heartbeat 1/3"},
+		{T: 2 * time.Second, Kind: "추가됨", Node: "monitor-1", Detail: "joined"},
+		{T: 3 * time.Second, Kind: "up", Node: "web-1", Detail: "booted"},
+	}
+	snap.NEvent = 3
+	next := fixtureChapter()
+	next.ID, next.Number = "demo2", 4
+	m, _ := openStep(t, []*chapters.Chapter{fixtureChapter(), next}, 0, 0, snap)
+	col := -1
+	lines := m.events.lines()
+	for i, detail := range []string{"missed heartbeat 1/3", "joined", "booted"} {
+		l := ansi.Strip(lines[1+i])
+		k := strings.Index(l, detail)
+		if k < 0 {
+			t.Fatalf("no %q in %q", detail, l)
+		}
+		if w := ansi.StringWidth(l[:k]); col < 0 {
+			col = w
+		} else if w != col {
+			t.Errorf("%q starts at cell %d, the first detail at %d:\n%s", detail, w, col, strings.Join(lines, "\n"))
+		}
+	}
+	if got, want := fmtNum(9747), "9,747"; got != want {
+		t.Errorf("fmtNum(9747) = %q, want %q", got, want)
+	}
+	if got, want := fmtNum(10463.4), "10,463"; got != want {
+		t.Errorf("fmtNum(10463.4) = %q, want %q", got, want)
+	}
+	run(m, m.next())
+	run(m, m.next()) // the debrief
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	help := ansi.Strip(m.help.ShortHelpView(m.c.keys.ShortHelp()))
+	if n := strings.Count(help, "next chapter"); n != 1 {
+		t.Errorf("the debrief's help line names next chapter %d times: %q", n, help)
+	}
+	if strings.Contains(screen(m), "next step") {
+		t.Errorf("the debrief mentions the next step:\n%s", screen(m))
 	}
 }
