@@ -36,6 +36,9 @@ type Step struct {
 	Objectives []Objective
 	// Solution meets the objectives and measures the prediction.
 	Solution Solution
+	// Select names the node the step's text tells the learner to act on;
+	// the lab selects it when the step starts. "" selects nothing.
+	Select string
 
 	// build makes the step's topology and load on a new system and binds
 	// the step's watch, checks and measure to that topology.
@@ -71,6 +74,9 @@ type StepOf[T any] struct {
 	// Lesson, when set, gives this step's measured facts in place of the
 	// chapter's Lesson, for facts read from the topology itself.
 	Lesson func(r *Run, t T) map[string]any
+	// Select names the node the step's text tells the learner to act on;
+	// the lab selects it when the step starts. "" selects nothing.
+	Select string
 }
 
 // Steps makes the steps of a chapter whose steps share one topology type.
@@ -103,7 +109,7 @@ type ObjectiveOf[T any] struct {
 
 // Step makes the step the lab and the runner use.
 func (d StepOf[T]) Step() Step {
-	st := Step{ID: d.ID, Keys: d.Keys, Solution: d.Solution}
+	st := Step{ID: d.ID, Keys: d.Keys, Solution: d.Solution, Select: d.Select}
 	if p := d.Prediction; p != nil {
 		st.Prediction = &Prediction{ID: p.ID, Choices: p.Choices, Unit: p.Unit, Correct: p.Correct}
 	}

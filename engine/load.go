@@ -369,11 +369,13 @@ func (l *Load) send1(parent context.Context, op Op, key, user int) string {
 }
 
 // Finish reads and closes a response and names its failure ("" for a
-// success): 5xx, the 4xx status, or why the body did not arrive.
+// success): queue-full, 5xx, the 4xx status, or why the body did not arrive.
 func Finish(ctx context.Context, resp *http.Response) string {
 	_, err := io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	switch {
+	case resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(HeaderReason) == ReasonQueueFull:
+		return ReasonQueueFull
 	case resp.StatusCode >= 500:
 		return Reason5xx
 	case resp.StatusCode >= 400:

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"syscall"
@@ -131,5 +132,22 @@ func TestLoadShutdownNotCountedOK(t *testing.T) {
 	<-done
 	if tot := r.load.Totals(); tot.OK != 0 {
 		t.Fatalf("the server answered nothing, yet OK = %d after stopping the load (%+v)", tot.OK, tot)
+	}
+}
+
+// A 503 from a node whose queue is full is counted as queue-full, also
+// through a proxy that copies the answer's headers; other 5xx stay 5xx.
+func TestFinishNamesAFullQueue(t *testing.T) {
+	clock := NewClock()
+	srv := NewServer(ServerConfig{Name: "web-1", Role: "web"}, clock, NewEventLog(clock), http.NotFoundHandler())
+	full := httptest.NewRecorder()
+	srv.Overloaded(full)
+	if got := Finish(context.Background(), full.Result()); got != ReasonQueueFull {
+		t.Errorf("a full queue's answer is %q, want %q", got, ReasonQueueFull)
+	}
+	other := httptest.NewRecorder()
+	http.Error(other, "no healthy targets", http.StatusServiceUnavailable)
+	if got := Finish(context.Background(), other.Result()); got != Reason5xx {
+		t.Errorf("another 503 is %q, want %q", got, Reason5xx)
 	}
 }

@@ -164,8 +164,13 @@ func (s *Server) Work(ctx context.Context, d time.Duration) error {
 	return s.Clock().Sleep(ctx, d)
 }
 
+// HeaderReason names why a node refused a request, so a client can tell a
+// full queue from other 5xx answers; proxies pass it on.
+const HeaderReason = "X-Scalelab-Reason"
+
 // Overloaded answers 503 for a request turned away by a full queue.
 func (s *Server) Overloaded(w http.ResponseWriter) {
+	w.Header().Set(HeaderReason, ReasonQueueFull)
 	http.Error(w, s.cfg.Name+": overloaded (queue full)", http.StatusServiceUnavailable)
 }
 

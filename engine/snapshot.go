@@ -49,9 +49,12 @@ const (
 	ReasonTimeout = "timeout"
 	ReasonRefused = "refused"
 	Reason5xx     = "5xx"
-	ReasonReset   = "reset"
-	ReasonDropped = "client-overload" // the generator's own in-flight cap
-	ReasonOther   = "other"
+	// ReasonQueueFull is a 503 from a node whose queue was full: it turned
+	// the request away without working on it (see Server.Overloaded).
+	ReasonQueueFull = "queue-full"
+	ReasonReset     = "reset"
+	ReasonDropped   = "client-overload" // the generator's own in-flight cap
+	ReasonOther     = "other"
 )
 
 // Quantiles of a latency distribution, in lab time.
@@ -90,6 +93,9 @@ type NodeSnap struct {
 	Size     string        // modelled machine size, "" when not sized
 	CostHour float64       // modelled cost per hour, 0 when not modelled
 	Detail   string        // short role-specific line (LB: policy; db: rows)
+	// Badge is a word or two the diagram draws on the node, for a role
+	// that changes while the lab runs: a database's "primary" or "replica".
+	Badge string
 	// Partitioned is true while the node's links are cut (it is still up).
 	Partitioned bool
 	// Lines are extra "label: value" lines for the inspector.

@@ -8,6 +8,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"scalelab/engine"
 )
@@ -19,6 +20,7 @@ type chartsPane struct {
 	c    *common
 	w, h int
 	snap *engine.Snapshot
+	fail failures
 }
 
 func newChartsPane(c *common) *chartsPane { return &chartsPane{c: c} }
@@ -29,8 +31,22 @@ func (p *chartsPane) FullHelp() [][]key.Binding { return nil }
 func (p *chartsPane) Update(msg tea.Msg) tea.Cmd {
 	if m, ok := msg.(snapshotMsg); ok {
 		p.snap = &m.snap
+		p.fail.add(&m.snap)
 	}
 	return nil
+}
+
+// reasonText names why requests fail now, in the UI's language: "queue
+// full", "server error at db-1"; "" when none fail.
+func (p *chartsPane) reasonText() string {
+	r, node := p.fail.leading()
+	switch {
+	case r == "":
+		return ""
+	case node != "":
+		return p.c.Tf("reason.5xx_at", node)
+	}
+	return p.c.TOr("reason."+r, "HTTP "+r)
 }
 
 const gutter = 7 // y-axis label width
@@ -71,10 +87,17 @@ func (p *chartsPane) lines() []string {
 	tr := rows - rows/2
 	lr := rows / 2
 	var out []string
-	out = append(out, fmt.Sprintf("%s %s %s  %s %s",
-		st.Bold.Render(c.T("throughput")),
+	failed := c.T("failed") + " " + fmtRate(float64(last.Failed)) + c.unitLabel("/s")
+	if why := p.reasonText(); why != "" && last.Failed > 0 {
+		failed += " · " + why
+	}
+	legend := fmt.Sprintf("%s %s  %s %s",
 		st.SeriesOK.Render("━"), st.OK.Render(c.T("ok")+" "+fmtRate(float64(last.OK))+c.unitLabel("/s")),
-		st.SeriesFail.Render("━"), st.Bad.Render(c.T("failed")+" "+fmtRate(float64(last.Failed))+c.unitLabel("/s"))))
+		st.SeriesFail.Render("━"), st.Bad.Render(failed))
+	if head := st.Bold.Render(c.T("throughput")) + " " + legend; ansi.StringWidth(head) <= p.w {
+		legend = head // the pane's title says it too: the word goes first when short of room
+	}
+	out = append(out, legend)
 	if tr > 0 {
 		top := niceMax(maxOf(okV, failV))
 		out = append(out, withGutter(st, brailleChart([][]float64{okV, failV}, []style{st.SeriesOK, st.SeriesFail}, cw, tr, top), fmtRate(top))...)

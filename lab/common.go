@@ -192,7 +192,7 @@ func fmtNum(v float64) string {
 		return groupThousands(fmt.Sprintf("%.0f", v))
 	}
 	if math.Abs(v) >= 100 {
-		return fmt.Sprintf("%.0f", v)
+		return groupThousands(fmt.Sprintf("%.0f", v))
 	}
 	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", v), "0"), ".")
 }
@@ -200,7 +200,7 @@ func fmtNum(v float64) string {
 func groupThousands(s string) string {
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
-	if len(s) <= 4 {
+	if len(s) <= 3 {
 		if neg {
 			return "-" + s
 		}

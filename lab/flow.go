@@ -27,7 +27,9 @@ func (m *model) gotoStep(chIdx, stepIdx int) tea.Cmd {
 	m.showInspector = false
 	m.hasSnap, m.snap = false, engine.Snapshot{}
 	m.topo.reset()
+	m.topo.preselect(ch.Steps[stepIdx].Select)
 	m.header.snap, m.charts.snap, m.stats.snap, m.events.snap = nil, nil, nil, nil
+	m.charts.fail.reset()
 
 	step := &ch.Steps[stepIdx]
 	text, _ := m.lesson.Step(step.ID)
@@ -195,11 +197,7 @@ func (m *model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		cp.Met[step.ID+"/"+id] = true
 	}
 	m.collectFacts()
-	var cmd tea.Cmd
-	if m.allMet() {
-		cmd = m.flash("✓ "+m.c.T("all_met"), false)
-	}
-	return tea.Batch(cmd, m.saveCmd())
+	return m.saveCmd() // the lesson pane marks the objectives met and says where n goes
 }
 
 // metFunc tells whether an objective of the current step is met, now or

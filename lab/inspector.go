@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -23,8 +24,31 @@ func (p *inspectorPane) SetSize(w, h int)       { p.w, p.h = w, h }
 func (p *inspectorPane) Update(tea.Msg) tea.Cmd { return nil }
 func (p *inspectorPane) View() string           { return strings.Join(p.lines(), "\n") }
 
-// prefHeight is the height the pane wants.
-func (p *inspectorPane) prefHeight() int { return len(p.rows()) + 1 }
+// prefHeight is the height the pane wants at width w.
+func (p *inspectorPane) prefHeight(w int) int { return len(p.layout(p.rows(), w)) + 1 }
+
+// spare are the rows left out first, in order, when the pane is too short
+// for all: what a node's role-specific lines say matters more.
+func (p *inspectorPane) spare() []string {
+	c := p.c
+	return []string{c.T("address"), c.T("in_flight"), c.T("detail"), c.T("requests"), c.T("role"),
+		c.T("cost"), c.T("size"), c.T("p50") + " / " + c.T("p99")}
+}
+
+// wrapped is the rows laid out in w×h, leaving spare rows out while they
+// do not fit.
+func (p *inspectorPane) wrapped(w, h int) []string {
+	rows := p.rows()
+	out := p.layout(rows, w)
+	for _, drop := range p.spare() {
+		if len(out) <= h {
+			break
+		}
+		rows = slices.DeleteFunc(rows, func(r [2]string) bool { return r[0] == drop && r[1] != "" })
+		out = p.layout(rows, w)
+	}
+	return out
+}
 
 func (p *inspectorPane) rows() [][2]string {
 	c, st := p.c, p.c.styles
@@ -99,28 +123,67 @@ func errText(st *Styles, n int64) string {
 	return st.Bad.Render(fmtNum(float64(n)))
 }
 
-func (p *inspectorPane) lines() []string {
-	c, st := p.c, p.c.styles
-	rows := p.rows()
+// layout lays rows out at width w: labels in a column, values wrapped
+// beside them (never cut: a list of lost write ids is read whole).
+func (p *inspectorPane) layout(rows [][2]string, w int) []string {
+	st := p.c.styles
+	// labels share a column; one too long for it goes above its value
+	limit := max(w/3, 8)
 	lw := 0
 	for _, r := range rows {
-		if r[1] != "" { // a line with no value (a list's heading or item) is drawn whole
+		if r[1] != "" && ansi.StringWidth(r[0]) <= limit { // a line with no value (a list's heading or item) is drawn whole
 			lw = max(lw, ansi.StringWidth(r[0]))
 		}
 	}
 	out := make([]string, 0, len(rows))
 	for _, r := range rows {
 		if r[1] == "" {
-			out = append(out, fitLine(r[0], p.w))
+			out = append(out, wrapStyled(r[0], w, "  ")...)
 			continue
 		}
-		out = append(out, fitLine(st.Muted.Render(padRight(r[0], lw))+"  "+r[1], p.w))
+		if ansi.StringWidth(r[0]) > lw {
+			out = append(out, wrapStyled(st.Muted.Render(r[0]), w, "  ")...)
+			for _, l := range wrapStyled(r[1], w-2, "") {
+				out = append(out, "  "+l)
+			}
+			continue
+		}
+		label := st.Muted.Render(padRight(r[0], lw)) + "  "
+		for i, l := range wrapStyled(r[1], max(w-lw-2, 8), "") {
+			if i > 0 {
+				label = strings.Repeat(" ", lw+2)
+			}
+			out = append(out, label+l)
+		}
 	}
+	return out
+}
+
+// wrapStyled wraps styled text to w cells, at spaces where it can (not at
+// hyphens: "web-1" and "u12-p3" stay whole); lines after the first start
+// with indent.
+func wrapStyled(s string, w int, indent string) []string {
+	const nbHyphen = "\u2011"
+	s = strings.ReplaceAll(s, "-", nbHyphen)
+	lines := strings.Split(ansi.Wrap(s, max(w, 1), ""), "\n")
+	for i := range lines {
+		lines[i] = strings.ReplaceAll(lines[i], nbHyphen, "-")
+	}
+	for i := 1; i < len(lines); i++ {
+		if ansi.StringWidth(indent)+ansi.StringWidth(lines[i]) <= w {
+			lines[i] = indent + lines[i]
+		}
+	}
+	return lines
+}
+
+func (p *inspectorPane) lines() []string {
+	c, st := p.c, p.c.styles
 	title := c.T("inspector")
 	if p.topo.sel != "" {
 		title += " · " + p.topo.sel
 	}
-	return titled(c, title, st.Faint.Render("i"), out, p.w, p.h)
+	return titled(c, title, st.Faint.Render("i"), p.wrapped(p.w, p.h-1), p.w, p.h)
 }
 
 // selectedState is what the keys need to know of the selection.

@@ -29,6 +29,7 @@ type KeyMap struct {
 
 	pauseLabel, resumeLabel    string
 	nextStepLabel, nextChLabel string
+	debrief                    bool
 }
 
 // StepKey is a chapter key and its binding.
@@ -130,9 +131,11 @@ func (k *KeyMap) ShortHelp() []key.Binding {
 	out := k.stepBindings()
 	out = append(out, k.Choose, k.Digit, k.Enter, k.Skip,
 		k.Select, k.Kill, k.Restart, k.Latency, k.NextStep, k.Hint, k.Help, k.Quit,
-		k.LoadUp, k.LoadDown, k.Spike, k.Pause, k.Slower, k.Faster,
-		k.NextChapter, k.PrevStep, k.Inspect)
-	return out
+		k.LoadUp, k.LoadDown, k.Spike, k.Pause, k.Slower, k.Faster)
+	if !k.debrief { // in the debrief n goes to the next chapter: "n/]" says both
+		out = append(out, k.NextChapter)
+	}
+	return append(out, k.PrevStep, k.Inspect)
 }
 
 // FullHelp groups every key for the ? screen.
@@ -192,8 +195,9 @@ func (k *KeyMap) apply(s keyState) {
 	k.Slower.SetEnabled(s.live)
 	k.Faster.SetEnabled(s.live)
 	k.NextStep.SetEnabled(s.hasNext)
-	if s.debrief { // from the debrief, n goes on to the next chapter
-		k.NextStep.SetHelp("n", k.nextChLabel)
+	k.debrief = s.debrief
+	if s.debrief { // from the debrief, n goes on to the next chapter, as ] does
+		k.NextStep.SetHelp("n/]", k.nextChLabel)
 	} else {
 		k.NextStep.SetHelp("n", k.nextStepLabel)
 	}

@@ -61,7 +61,7 @@ func (m *model) layout() {
 		rw := w - lw - mw - 2
 		topo := min(max(m.topo.prefHeight(mw), 6), b*55/100)
 		right := stack(b, []int{
-			pick(inspect, min(m.inspector.prefHeight(), b/2)),
+			pick(inspect, min(m.inspector.prefHeight(rw), b/2)),
 			pick(stats > 0, min(stats+1, b/3)),
 		})
 		m.cols = append(m.cols,
@@ -72,7 +72,7 @@ func (m *model) layout() {
 	} else {
 		lw := min(max(w*44/100, 34), 64)
 		rw := w - lw - 1
-		left := stack(b, []int{pick(inspect, min(m.inspector.prefHeight(), b/2))})
+		left := stack(b, []int{pick(inspect, min(m.inspector.prefHeight(lw), b/2))})
 		topo := min(max(m.topo.prefHeight(rw), 4), max(b*40/100, 6))
 		charts := min(max(b*30/100, 5), 14)
 		st := pick(stats > 0, min(stats+1, max(b/4, 3)))
@@ -156,9 +156,8 @@ func (m *model) statusLine() string {
 		return fitLine(st.StatusErr.Render(m.status), w)
 	case m.status != "":
 		return fitLine(st.Status.Render(m.status), w)
-	case m.mode == modeStep && m.cur != nil && m.allMet():
-		return fitLine(st.Good.Render("✓ "+m.c.T("all_met")), w)
 	}
+	// objectives met: the lesson pane says so, and where n goes next
 	return strings.Repeat(" ", w)
 }
 

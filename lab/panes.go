@@ -220,6 +220,14 @@ func (p *eventsPane) lines() []string {
 		if len(evs) > n {
 			evs = evs[len(evs)-n:]
 		}
+		// columns as wide as what they show (cells, so Korean lines up)
+		kw, nw := 0, 0
+		for _, e := range evs {
+			kw = max(kw, ansi.StringWidth(c.eventLabel(string(e.Kind))))
+			nw = max(nw, ansi.StringWidth(e.Node))
+		}
+		kw, nw = min(kw, 12), min(nw, 12)
+		col := func(s string, w int) string { return padRight(ansi.Truncate(s, w, "…"), w) }
 		for _, e := range evs {
 			kind := c.eventLabel(string(e.Kind))
 			ks := st.Muted
@@ -234,7 +242,7 @@ func (p *eventsPane) lines() []string {
 				ks = st.Info
 			}
 			line := st.Faint.Render(fmt.Sprintf("%6.1fs ", e.T.Seconds())) +
-				ks.Render(padRight(kind, 9)) + " " + st.Bold.Render(padRight(e.Node, 7)) + " " + st.Text.Render(e.Detail)
+				ks.Render(col(kind, kw)) + " " + st.Bold.Render(col(e.Node, nw)) + " " + st.Text.Render(e.Detail)
 			out = append(out, fitLine(line, p.w))
 		}
 	}

@@ -1,13 +1,11 @@
 package lab
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"scalelab/engine"
 )
@@ -20,6 +18,7 @@ type topoPane struct {
 	w, h    int
 	snap    *engine.Snapshot
 	sel     string
+	kept    bool   // sel was preselected by the step; the first tab keeps it
 	waiting string // shown instead of the diagram while a step starts
 }
 
@@ -47,22 +46,49 @@ func (p *topoPane) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-// items are what tab cycles through: nodes, then links.
+// items are what tab cycles through, in the diagram's order: nodes by tier
+// (entry → web → data) and, within a tier, top to bottom; then the links
+// in the order of the nodes they join.
 func (p *topoPane) items() []string {
 	if p.snap == nil {
 		return nil
 	}
+	g := p.graph()
 	out := make([]string, 0, len(p.snap.Nodes)+len(p.snap.Links))
-	for _, n := range p.snap.Nodes {
-		out = append(out, n.Name)
+	pos := make(map[string]int, len(g.nodes))
+	for _, col := range g.cols {
+		for _, ni := range col {
+			pos[g.nodes[ni].Name] = len(out)
+			out = append(out, g.nodes[ni].Name)
+		}
 	}
-	for _, l := range p.snap.Links {
+	links := append([]engine.LinkSnap(nil), p.snap.Links...)
+	sort.SliceStable(links, func(a, b int) bool {
+		la, lb := links[a], links[b]
+		if pos[la.From] != pos[lb.From] {
+			return pos[la.From] < pos[lb.From]
+		}
+		return pos[la.To] < pos[lb.To]
+	})
+	for _, l := range links {
 		out = append(out, l.ID())
 	}
 	return out
 }
 
+// preselect selects the node a step names. Until the learner moves the
+// selection, the first tab keeps it: a text that says "select cache-1 with
+// tab, then x" still does what it says.
+func (p *topoPane) preselect(name string) { p.sel, p.kept = name, name != "" }
+
 func (p *topoPane) cycle(d int) {
+	if p.kept && d > 0 {
+		if n, _ := p.selected(); n != nil {
+			p.kept = false
+			return
+		}
+	}
+	p.kept = false
 	items := p.items()
 	if len(items) == 0 {
 		return
@@ -103,7 +129,7 @@ func (p *topoPane) selected() (*engine.NodeSnap, *engine.LinkSnap) {
 }
 
 // reset clears the diagram for a new step.
-func (p *topoPane) reset() { p.snap, p.sel = nil, "" }
+func (p *topoPane) reset() { p.snap, p.sel, p.kept = nil, "", false }
 
 // The diagram's modes, richest first; the first that fits is drawn.
 type topoMode struct {
@@ -127,13 +153,14 @@ const (
 	tsRestarting
 	tsSaturated
 	tsDraining
+	tsAccent
 )
 
 func (p *topoPane) canvasStyles() []style {
 	st := p.c.styles
 	return []style{st.Text, st.Muted, st.Faint, st.SelectedBox, st.Bad, st.Warn,
 		st.State(engine.StateUp), st.State(engine.StateDown), st.State(engine.StateRestarting),
-		st.State(engine.StateSaturated), st.State(engine.StateDraining)}
+		st.State(engine.StateSaturated), st.State(engine.StateDraining), st.Accent}
 }
 
 func stateStyleIdx(s engine.State) int {
@@ -188,32 +215,6 @@ func (p *topoPane) prefHeight(w int) int {
 		}
 	}
 	return len(p.snap.Nodes) + 1
-}
-
-// label is a node's one-line text in a mode.
-func (p *topoPane) label(n engine.NodeSnap, m topoMode) string {
-	s := stateSymbol(n.State) + " " + n.Name
-	switch m.rps {
-	case 1:
-		s += " " + fmtRate(n.RPS)
-	case 2:
-		s += " " + fmtRate(n.RPS) + "/s"
-	}
-	return s
-}
-
-// nodeSize is a node's drawn size in a mode.
-func (p *topoPane) nodeSize(n engine.NodeSnap, m topoMode) (w, h int) {
-	if m.boxed && m.lines == 3 {
-		iw := max(len(n.Name), ansi.StringWidth(stateSymbol(n.State)+" "+p.c.T(string(n.State))),
-			len(fmtRate(n.RPS)+" "+p.c.T("rps")))
-		return iw + 4, 5
-	}
-	lw := ansi.StringWidth(p.label(n, m))
-	if m.boxed {
-		return lw + 4, 3
-	}
-	return lw + 2, 1
 }
 
 // diagram draws the richest mode that fits w×h.
@@ -309,7 +310,14 @@ func (p *topoPane) draw(g *graph, m topoMode, gap, w, h int) []string {
 			}
 			cv.hline(px0, px1, py, pk, ps)
 			cv.conn(px1, py, connRight, pk, ps)
-			if px1 >= px0 {
+			tag := ""
+			if l.Up {
+				tag = "+" + fmtMs(l.Latency) // the latency itself, where it fits
+			}
+			switch {
+			case tag != "" && px1-px0+1 >= len(tag)+2:
+				cv.text(px0+(px1-px0+1-len(tag))/2, py, tag, ps)
+			case px1 >= px0:
 				cv.set(px0+(px1-px0)/2, py, mark, ps)
 			}
 		}
@@ -321,8 +329,39 @@ func (p *topoPane) draw(g *graph, m topoMode, gap, w, h int) []string {
 		p.legend(cv, g, left, top+dh)
 	}
 	out := cv.lines()
-	for k, l := range g.extra[:extraRows] {
+	for k, l := range p.shownExtra(g.extra, extraRows) {
 		out[h-extraRows+k] = p.linkLine(l)
+	}
+	return out
+}
+
+// shownExtra picks n of the listed links when not all fit: the selected
+// one, then those down, then those slowed, in their own order.
+func (p *topoPane) shownExtra(links []engine.LinkSnap, n int) []engine.LinkSnap {
+	if n >= len(links) {
+		return links
+	}
+	rank := func(l engine.LinkSnap) int {
+		switch {
+		case l.ID() == p.sel:
+			return 0
+		case !l.Up:
+			return 1
+		case l.Latency > 0:
+			return 2
+		}
+		return 3
+	}
+	idx := make([]int, len(links))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return rank(links[idx[a]]) < rank(links[idx[b]]) })
+	idx = idx[:max(n, 0)]
+	sort.Ints(idx)
+	out := make([]engine.LinkSnap, len(idx))
+	for i, k := range idx {
+		out[i] = links[k]
 	}
 	return out
 }
@@ -338,93 +377,4 @@ func (p *topoPane) legend(cv *canvas, g *graph, x, y int) {
 			x += cv.text(x, y, stateSymbol(st)+" "+p.c.T(string(st)), stateStyleIdx(st)) + 2
 		}
 	}
-}
-
-func (p *topoPane) drawNode(cv *canvas, n engine.NodeSnap, r rect, m topoMode) {
-	sel := n.Name == p.sel
-	ss := stateStyleIdx(n.State)
-	nameSt := tsText
-	if sel {
-		nameSt = tsSel
-	}
-	if !m.boxed {
-		open, closeB := "[", "]"
-		if sel {
-			open, closeB = "»", "«"
-		}
-		bst := ss
-		if sel {
-			bst = tsSel
-		}
-		x := r.x
-		x += cv.text(x, r.y, open, bst)
-		x += cv.text(x, r.y, stateSymbol(n.State), ss)
-		x += cv.text(x, r.y, " "+n.Name, nameSt)
-		rest := strings.TrimPrefix(p.label(n, m), stateSymbol(n.State)+" "+n.Name)
-		x += cv.text(x, r.y, rest, tsMuted)
-		cv.text(x, r.y, closeB, bst)
-		return
-	}
-	bst := ss
-	if sel {
-		bst = tsSel
-	}
-	cv.box(r.x, r.y, r.w, r.h, sel, bst)
-	if m.lines == 3 {
-		cv.text(r.x+2, r.y+1, n.Name, nameSt)
-		x := r.x + 2
-		x += cv.text(x, r.y+2, stateSymbol(n.State)+" ", ss)
-		cv.text(x, r.y+2, p.c.T(string(n.State)), ss)
-		cv.text(r.x+2, r.y+3, fmtRate(n.RPS)+" "+p.c.T("rps"), tsMuted)
-		return
-	}
-	x := r.x + 2
-	x += cv.text(x, r.y+1, stateSymbol(n.State), ss)
-	x += cv.text(x, r.y+1, " "+n.Name, nameSt)
-	cv.text(x, r.y+1, strings.TrimPrefix(p.label(n, m), stateSymbol(n.State)+" "+n.Name), tsMuted)
-}
-
-// linkLine is a link drawn as text: "db-1 ⇢ db-2 ● 40/s".
-func (p *topoPane) linkLine(l engine.LinkSnap) string {
-	st := p.c.styles
-	state := st.OK.Render("●")
-	if !l.Up {
-		state = st.Bad.Render("✗ " + p.c.T("down"))
-	}
-	s := fmt.Sprintf(" %s ⇢ %s %s %s/s", l.From, l.To, state, fmtRate(l.RPS))
-	if l.Latency > 0 {
-		s += st.Warn.Render(" +" + fmtMs(l.Latency))
-	}
-	if l.ID() == p.sel {
-		return st.Selected.Render("»") + s
-	}
-	return " " + s
-}
-
-// list is the fallback when no diagram fits: one line per node, by tier.
-func (p *topoPane) list(g *graph, w int) []string {
-	st := p.c.styles
-	var out []string
-	for ci, col := range g.cols {
-		for _, ni := range col {
-			n := g.nodes[ni]
-			mark := "  "
-			if n.Name == p.sel {
-				mark = st.Selected.Render("» ")
-			}
-			line := mark + strings.Repeat("→", min(ci, 1)) + strings.Repeat(" ", ci) +
-				st.State(n.State).Render(stateSymbol(n.State)+" "+p.c.T(string(n.State))) + " " + n.Name + " " +
-				st.Muted.Render(fmtRate(n.RPS)+"/s")
-			out = append(out, fitLine(line, w))
-		}
-	}
-	for _, l := range g.links {
-		if !l.Up || l.ID() == p.sel {
-			out = append(out, p.linkLine(l))
-		}
-	}
-	for _, l := range g.extra {
-		out = append(out, p.linkLine(l))
-	}
-	return out
 }

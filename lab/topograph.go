@@ -39,12 +39,21 @@ func (p *topoPane) graph() *graph {
 		g.layer[i] = dense[g.layer[i]]
 		g.cols[g.layer[i]] = append(g.cols[g.layer[i]], i)
 	}
+	called := map[string]bool{}
+	for _, l := range s.Links {
+		called[l.To] = true
+	}
 	for _, l := range s.Links {
 		f, ok1 := g.index[l.From]
 		t, ok2 := g.index[l.To]
-		if ok1 && ok2 && g.layer[t] == g.layer[f]+1 {
+		switch {
+		case ok1 && ok2 && g.layer[t] == g.layer[f]+1:
 			g.links = append(g.links, l)
-		} else {
+		case ok1 && g.layer[f] > 0 && !called[l.From] && l.ID() != p.sel && l.Latency == 0:
+			// a link from a node no request reaches (a failover monitor's
+			// heartbeats) is not on the path: listed only when selected or
+			// slowed; tab still reaches it
+		default:
 			g.extra = append(g.extra, l)
 		}
 	}

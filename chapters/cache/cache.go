@@ -134,6 +134,7 @@ func Cache() *chapters.Chapter {
 			}.Step(),
 			chapters.StepOf[*cacheLab]{
 				ID:         "cache-dies",
+				Select:     "cache-1",
 				Build:      cacheStep(func(t *cacheTune) { t.dbSize = "large" }),
 				Keys:       []chapters.Key{{Key: "a", Help: "add cache node", Action: engine.ActAdd, Target: "cache"}},
 				Solution:   chapters.Solution{Script: "10s kill cache-1\n20s restart cache-1\n38s add cache\n48s kill cache-2", For: 56 * time.Second},

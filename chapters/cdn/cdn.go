@@ -118,8 +118,9 @@ func CDN() *chapters.Chapter {
 				},
 			}.Step(),
 			chapters.StepOf[*cdnLab]{
-				ID:    "edge-dies",
-				Build: cdnStep(cdnTune{route: "cdn", ttl: "10s", knobs: []string{"cdn.fallback", "cdn.stale-if-error"}, lead: []string{"p50 us", "p50 eu", "p50 ap", "origin req/s"}}),
+				ID:     "edge-dies",
+				Select: "edge-eu",
+				Build:  cdnStep(cdnTune{route: "cdn", ttl: "10s", knobs: []string{"cdn.fallback", "cdn.stale-if-error"}, lead: []string{"p50 us", "p50 eu", "p50 ap", "origin req/s"}}),
 				Keys: []chapters.Key{
 					{Key: "f", Help: "origin fallback", Knob: "cdn.fallback"},
 					{Key: "e", Help: "stale if error", Knob: "cdn.stale-if-error"},

@@ -181,7 +181,8 @@ func LoadBalancer() *chapters.Chapter {
 		Lesson: kit.FactsLesson,
 		Steps: []chapters.Step{
 			chapters.StepOf[*lbTopology]{
-				ID: "policies",
+				ID:     "policies",
+				Select: "web-3",
 				Build: func(sys *engine.System, opt chapters.Options) (*lbTopology, error) {
 					t, err := buildLB(sys, opt, lb.DefaultLBConfig("lb-1"), "medium", "medium", "small")
 					if err != nil {

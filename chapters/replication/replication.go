@@ -292,7 +292,8 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 			},
 		},
 		chapters.StepOf[*replicated]{
-			ID: "replica-dies",
+			ID:     "replica-dies",
+			Select: "db-2",
 			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
 				return buildReplication(sys, opt, nil)
 			},
@@ -320,7 +321,8 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 			},
 		},
 		chapters.StepOf[*replicated]{
-			ID: "failover",
+			ID:     "failover",
+			Select: "db-1",
 			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
 				return buildReplication(sys, opt, nil)
 			},
@@ -341,7 +343,8 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 			},
 		},
 		chapters.StepOf[*replicated]{
-			ID: "semi-sync",
+			ID:     "semi-sync",
+			Select: "db-1",
 			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
 				return buildReplication(sys, opt, func(c *repl.ClusterConfig) { c.Mode = repl.ModeSemiSync })
 			},

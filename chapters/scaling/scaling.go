@@ -151,7 +151,8 @@ func Scaling() *chapters.Chapter {
 				},
 			}.Step(),
 			chapters.StepOf[*engine.System]{
-				ID: "spof",
+				ID:     "spof",
+				Select: "app-1",
 				Build: func(sys *engine.System, opt chapters.Options) (*engine.System, error) {
 					app, err := kit.AddApp(sys, "app-1", "large", scalingWork(), opt.Seed)
 					if err != nil {

@@ -64,7 +64,8 @@ func Tiers() *chapters.Chapter {
 		Lesson: kit.FactsLesson,
 		Steps: []chapters.Step{
 			chapters.StepOf[*engine.System]{
-				ID: "one-box",
+				ID:     "one-box",
+				Select: "app-1",
 				Build: func(sys *engine.System, opt chapters.Options) (*engine.System, error) {
 					app, err := kit.AddApp(sys, "app-1", "medium", tiersWork(), opt.Seed)
 					if err != nil {

@@ -159,6 +159,7 @@ func (d *ReplDB) Snap() engine.NodeSnap {
 	d.Sized.Fill(&s)
 	st := d.cl.dbState(d)
 	s.Detail = fmt.Sprintf("%s · pos %d", st.Role, st.LogPos)
+	s.Badge = st.Role
 	s.Lines = append(s.Lines,
 		"replication: "+st.Role,
 		fmt.Sprintf("log position: %d (applied %d)", st.LogPos, st.Applied),

@@ -1,0 +1,35 @@
+package lab
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"scalelab/chapters"
+)
+
+// The inspector wraps a long value instead of cutting it: every lost
+// write id of a promoted primary can be read, at any size.
+func TestInspectorWrapsLongValues(t *testing.T) {
+	var ids []string
+	for i := range 6 {
+		ids = append(ids, fmt.Sprintf("u%d-p%d", 100+i, 4000+i))
+	}
+	line := "lost here (acknowledged, missing): 9: " + strings.Join(ids, ", ") + ", … (+3)"
+	for _, size := range [][2]int{{80, 24}, {160, 48}, {200, 60}} {
+		snap := replicatedSnapshot()
+		snap.Nodes[3].Lines = []string{"replication: primary", line}
+		ch := fixtureChapter()
+		ch.Steps[0].Select = "db-2"
+		m, _ := openStep(t, []*chapters.Chapter{ch}, 0, 0, snap)
+		m.Update(teaSizeMsg(size[0], size[1]))
+		m.Update(press("i"))
+		out := screen(m)
+		for _, id := range append(ids, "(+3)") {
+			if !strings.Contains(out, id) {
+				t.Errorf("%dx%d: %s is not on screen:\n%s", size[0], size[1], id, out)
+				break
+			}
+		}
+	}
+}

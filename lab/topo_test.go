@@ -1,0 +1,74 @@
+package lab
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"scalelab/chapters"
+	"scalelab/engine"
+)
+
+// replicatedSnapshot is chapter 4 after a failover and an added replica:
+// db-2 was promoted, db-1 is down, db-4 was added, and a monitor sends
+// heartbeats to every database.
+func replicatedSnapshot() engine.Snapshot {
+	s := engine.Snapshot{T: 30 * time.Second, Speed: 1, Rate: 300, BaseRate: 300}
+	db := func(name, badge string, st engine.State) engine.NodeSnap {
+		return engine.NodeSnap{Name: name, Role: "db", Layer: engine.LayerData, State: st, Badge: badge, RPS: 100}
+	}
+	s.Nodes = []engine.NodeSnap{
+		{Name: "web-1", Role: "web", Layer: engine.LayerWeb, State: engine.StateUp, RPS: 150, Public: true},
+		{Name: "web-2", Role: "web", Layer: engine.LayerWeb, State: engine.StateUp, RPS: 150, Public: true, Latency: 200 * time.Millisecond},
+		db("db-1", "former primary", engine.StateDown),
+		db("db-2", "primary", engine.StateUp),
+		db("db-3", "replica", engine.StateUp),
+		db("db-4", "replica", engine.StateUp),
+		{Name: "monitor-1", Role: "monitor", Layer: engine.LayerData, State: engine.StateUp},
+	}
+	for _, w := range []string{"web-1", "web-2"} {
+		for _, d := range []string{"db-1", "db-2", "db-3", "db-4"} {
+			s.Links = append(s.Links, engine.LinkSnap{From: w, To: d, RPS: 20, Up: d != "db-1"})
+		}
+	}
+	for _, d := range []string{"db-3", "db-4"} {
+		s.Links = append(s.Links, engine.LinkSnap{From: d, To: "db-2", RPS: 15, Up: true, Latency: 50 * time.Millisecond})
+	}
+	for _, d := range []string{"db-1", "db-2", "db-3", "db-4"} {
+		s.Links = append(s.Links, engine.LinkSnap{From: "monitor-1", To: d, RPS: 1, Up: d != "db-1"})
+	}
+	return s
+}
+
+// The diagram names the primary (after a failover, the promoted one),
+// shows injected latency on the node, and does not list the monitor's
+// heartbeat links, in the compact and the wide layout alike.
+func TestTopologyShowsPrimaryLatencyNotMonitorLinks(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {160, 48}} {
+		m, _ := openStep(t, []*chapters.Chapter{fixtureChapter()}, 0, 0, replicatedSnapshot())
+		m.Update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+		topo := ansi.Strip(m.topo.View())
+		where := topo
+		for _, want := range []string{"db-2 primary", "db-3 replica", "db-1 former primary", "+200ms"} {
+			if !strings.Contains(topo, want) {
+				t.Errorf("%dx%d: no %q in the diagram:\n%s", size[0], size[1], want, where)
+			}
+		}
+		if strings.Contains(topo, "monitor-1 ⇢") {
+			t.Errorf("%dx%d: the monitor's links are listed:\n%s", size[0], size[1], where)
+		}
+		// selected, a monitor link is listed: tab reaches it
+		for i := 0; i < 40 && m.topo.sel != "monitor-1>db-3"; i++ {
+			tab(m)
+		}
+		if m.topo.sel != "monitor-1>db-3" {
+			t.Fatalf("%dx%d: tab never reached monitor-1>db-3", size[0], size[1])
+		}
+		if topo := ansi.Strip(m.topo.View()); !strings.Contains(topo, "monitor-1 ⇢ db-3") {
+			t.Errorf("%dx%d: the selected monitor link is not shown:\n%s", size[0], size[1], topo)
+		}
+	}
+}
