@@ -97,7 +97,8 @@ func TestKoreanLabels(t *testing.T) {
 // running step, plays it and draws it.
 func driveStep(t *testing.T, m *model, ch *chapters.Chapter, si int) {
 	t.Helper()
-	s, err := chapters.Open(ch, si, chapters.Options{Speed: 4})
+	// a light load at the top speed: the labels need traffic, not much
+	s, err := chapters.Open(ch, si, chapters.Options{Speed: 4, Rate: 40})
 	if err != nil {
 		t.Fatalf("%s step %d: %v", ch.ID, si+1, err)
 	}
