@@ -74,14 +74,14 @@ func (lb *LB) check(t *target) {
 			if t.link != nil {
 				t.link.SetDown(false)
 			}
-			lb.sys.Events.Add(EvRejoin, t.name, "health check passed %d times", t.passes)
+			lb.sys.Events.Add(EvRejoin, t.name, "health check passed %s", engine.Plural(t.passes, "time"))
 		}
 		return
 	}
 	t.passes = 0
 	t.fails++
 	if t.healthy.Load() && t.fails >= h.Fall {
-		lb.ejectLocked(t, fmt.Sprintf("health check failed %d times", t.fails))
+		lb.ejectLocked(t, "health check failed "+engine.Plural(t.fails, "time"))
 	}
 }
 

@@ -99,7 +99,7 @@ func (c *Cluster) failover(ctx context.Context, old *ReplDB) {
 	c.mu.Unlock()
 	c.sys.Events.Add(EvPromote, best.Name(), "promoted to primary at pos %d (%s missed %d heartbeats)", div, old.Name(), c.cfg.Misses)
 	if len(lost) > 0 {
-		c.sys.Events.Add(EvLost, best.Name(), "%d acknowledged writes from %s are missing here", len(lost), old.Name())
+		c.sys.Events.Add(EvLost, best.Name(), "missing here: %s from %s", engine.Plural(len(lost), "acknowledged write"), old.Name())
 	}
 	// replicas now stream from the new primary
 	for _, d := range c.Nodes() {
@@ -150,7 +150,7 @@ func (c *Cluster) rejoinAsReplica(ctx context.Context, d *ReplDB) {
 	c.mu.Unlock()
 	c.link(d.Name(), c.Primary().Name())
 	d.startLoops()
-	c.sys.Events.Add(EvSetAside, d.Name(), "rejoined as a replica; %d writes after pos %d set aside", len(errant), div)
+	c.sys.Events.Add(EvSetAside, d.Name(), "rejoined as a replica; %s after pos %d set aside", engine.Plural(len(errant), "write"), div)
 	c.mu.Lock()
 	replay := c.recover == "replay"
 	c.mu.Unlock()

@@ -7,6 +7,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"scalelab/engine"
 )
 
 // waitReplica holds a semi-sync acknowledgement until a replica has
@@ -101,7 +103,7 @@ func (c *Cluster) canWrite(d *ReplDB) error {
 		c.mu.Lock()
 		if !c.refusing[d.Name()] {
 			c.refusing[d.Name()] = true
-			c.sys.Events.Add(EvRefuse, d.Name(), "refusing writes: %d replica(s) connected, min-replicas-to-write is %d", have, need)
+			c.sys.Events.Add(EvRefuse, d.Name(), "refusing writes: %s connected, min-replicas-to-write is %d", engine.Plural(have, "replica"), need)
 		}
 		c.mu.Unlock()
 		return fmt.Errorf("not enough replicas: %d connected, min-replicas-to-write is %d", have, need)
