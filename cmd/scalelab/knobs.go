@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -20,6 +21,11 @@ type stepKnobs struct {
 	Keys  map[string]string // knob name → key
 }
 
+// builtKnobs keeps each step's knobs once read, by chapter id and step:
+// building a topology seeds databases and starts servers, and a process
+// (the tests' above all) may list a chapter more than once.
+var builtKnobs sync.Map // "chapter/step" → []engine.KnobSnap
+
 // chapterKnobs builds each step's topology (nothing runs: no load, no
 // clock) to read the knobs it registers, and closes it again. only, when
 // at least 0, limits it to that step.
@@ -29,14 +35,20 @@ func chapterKnobs(ch *chapters.Chapter, only int) ([]stepKnobs, error) {
 		if only >= 0 && i != only {
 			continue
 		}
-		s, err := chapters.Build(ch, i, chapters.Options{Seed: 1})
-		if err != nil {
-			return nil, err
+		id := fmt.Sprintf("%s/%d", ch.ID, i)
+		knobs, ok := builtKnobs.Load(id)
+		if !ok {
+			s, err := chapters.Build(ch, i, chapters.Options{Seed: 1})
+			if err != nil {
+				return nil, err
+			}
+			knobs = s.Sys.Snapshot().Knobs
+			if err := s.Close(); err != nil {
+				return nil, err
+			}
+			builtKnobs.Store(id, knobs)
 		}
-		sk := stepKnobs{Index: i, Knobs: s.Sys.Snapshot().Knobs, Keys: map[string]string{}}
-		if err := s.Close(); err != nil {
-			return nil, err
-		}
+		sk := stepKnobs{Index: i, Knobs: knobs.([]engine.KnobSnap), Keys: map[string]string{}}
 		for _, k := range st.Keys {
 			if k.Knob != "" {
 				sk.Keys[k.Knob] = k.Key
