@@ -132,7 +132,7 @@ func (c *common) withUnit(v, u string) string {
 	switch {
 	case u == "":
 		return v
-	case u == "%":
+	case u == "%", u == "×": // closed up, so a wrapped line never leaves them alone
 		return v + u
 	case u == "$/h":
 		return "$" + v + c.unitLabel("/h")

@@ -93,17 +93,15 @@ func (p *debriefPane) set(ch *chapters.Chapter, lesson *assets.Lesson, cp *Chapt
 			saidS = fmtNum(said)
 			if pr.Choices > 0 {
 				saidS = choiceText(text, int(said))
-			} else if pr.Unit != "" {
-				saidS += " " + c.unitLabel(pr.Unit)
+			} else {
+				saidS = c.withUnit(saidS, pr.Unit)
 			}
 		}
 		meas, mok := cp.Facts[measuredPrefix+pr.ID]
 		measS, verdict := c.T("not_measured_yet"), ""
 		if mok {
 			measS = fmtNum(meas)
-			if pr.Unit != "" {
-				measS += " " + c.unitLabel(pr.Unit)
-			}
+			measS = c.withUnit(measS, pr.Unit)
 			if pr.Choices > 0 && pr.Correct != nil {
 				right := pr.Correct(meas)
 				measS += " → " + choiceText(text, right)

@@ -241,17 +241,15 @@ func (p *lessonPane) verdict() string {
 	said := fmtNum(p.answer)
 	if pr.Choices > 0 {
 		said = choiceText(p.text, int(p.answer))
-	} else if pr.Unit != "" {
-		said += " " + c.unitLabel(pr.Unit)
+	} else {
+		said = c.withUnit(said, pr.Unit)
 	}
 	s := st.Muted.Render(c.T("you_said")+" ") + st.Accent.Render(said) + st.Faint.Render(" · ")
 	if !p.hasMeasured {
 		return s + st.Muted.Render(c.T("not_measured_yet"))
 	}
 	m := fmtNum(p.measured)
-	if pr.Unit != "" {
-		m += " " + c.unitLabel(pr.Unit)
-	}
+	m = c.withUnit(m, pr.Unit)
 	// say what the figure is: "p99 least-conn / round robin = 0.48 ×"
 	key := "measure_" + strings.ReplaceAll(pr.ID, "-", "_")
 	if what := c.factLabel(key); what != "" && what != key {

@@ -69,7 +69,7 @@ func TestNumberPrediction(t *testing.T) {
 	if got := m.prog.Chapter("demo").Predictions["share"]; got != 45.5 {
 		t.Errorf("saved prediction %v, want 45.5", got)
 	}
-	if out := screen(m); !strings.Contains(out, "you said 45.5 % · measured 33.3 %") {
+	if out := screen(m); !strings.Contains(out, "you said 45.5% · measured 33.3%") {
 		t.Errorf("no verdict on screen:\n%s", out)
 	}
 	if m.c.keys.Digit.Enabled() {
