@@ -226,20 +226,41 @@ func (p *helpPane) lines() []string {
 	groups := p.keys.FullHelp()
 	h := p.help
 	h.SetWidth(0)
-	var out []string
-	all := h.FullHelpView(groups)
-	if ansi.StringWidth(strings.SplitN(all, "\n", 2)[0]) <= p.w-2 {
-		out = strings.Split(all, "\n")
-	} else {
-		// too wide for one row of columns: two groups a row
-		for i := 0; i < len(groups); i += 2 {
-			row := groups[i:min(i+2, len(groups))]
-			out = append(out, strings.Split(h.FullHelpView(row), "\n")...)
-			out = append(out, "")
+	// as many groups a row as fit the width; rows apart by a blank line
+	// while they fit the height, packed when they do not
+	var rows [][]string
+	for n := len(groups); n >= 1; n-- {
+		rows = rows[:0]
+		fits := true
+		for i := 0; i < len(groups); i += n {
+			lines := strings.Split(h.FullHelpView(groups[i:min(i+n, len(groups))]), "\n")
+			if ansi.StringWidth(lines[0]) > p.w-2 && n > 1 {
+				fits = false
+				break
+			}
+			rows = append(rows, lines)
 		}
+		if fits {
+			break
+		}
+	}
+	var packed, spaced []string
+	for i, r := range rows {
+		if i > 0 {
+			spaced = append(spaced, "")
+		}
+		packed, spaced = append(packed, r...), append(spaced, r...)
+	}
+	out := spaced
+	if len(spaced)+2 > p.h-1 {
+		out = packed
 	}
 	for i := range out {
 		out[i] = " " + out[i]
+	}
+	// the way out stays on screen, whatever the height
+	if room := p.h - 3; room > 0 && len(out) > room {
+		out = out[:room]
 	}
 	out = append(out, "", " "+c.styles.Muted.Render(c.T("help_close")))
 	return titled(c, c.T("help"), "", out, p.w, p.h)

@@ -179,3 +179,16 @@ func TestChapterKeysDoNotClash(t *testing.T) {
 		}
 	}
 }
+
+// At 80x24 the help shows every key and the way out.
+func TestHelpFitsAt80x24(t *testing.T) {
+	m, _ := fixtureModel(t, 80, 24)
+	m.Update(tea.KeyPressMsg{Code: '?', Text: "?"})
+	out := screen(m)
+	checkSize(t, out, 80, 24)
+	for _, want := range []string{"pgdn", "backspace", "esc", "Press any key to close this help."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help at 80x24 lacks %q:\n%s", want, out)
+		}
+	}
+}
