@@ -338,7 +338,7 @@ func checkScript(sys *engine.System, name string, script []engine.Timed) error {
 			return fmt.Errorf("%w: %w", ErrBadTarget, &engine.ScriptError{Name: name, Line: t.Line, Msg: err.Error()})
 		}
 		if t.Action.Kind == engine.ActAdd {
-			plan.adds[t.Action.Target]++
+			plan.count(t.Action.Target)
 		}
 	}
 	return nil
@@ -348,6 +348,21 @@ func checkScript(sys *engine.System, name string, script []engine.Timed) error {
 type scriptAdds struct {
 	sys  *engine.System
 	adds map[string]int
+}
+
+// count records an add of what. An add named by an alias makes a node
+// named like the alias's nodes now: `add replica` makes db-N (and @replica
+// names it, replica-N does not).
+func (p scriptAdds) count(what string) {
+	if nodes, err := p.sys.Resolve("@" + what); err == nil && len(nodes) > 0 {
+		name := nodes[0].Name()
+		if i := strings.LastIndexByte(name, '-'); i > 0 && name[:i] != what {
+			p.adds[name[:i]]++
+			p.adds["@"+what]++
+			return
+		}
+	}
+	p.adds[what]++
 }
 
 // creates reports whether an unknown target names what earlier add lines
@@ -386,7 +401,8 @@ func (p scriptAdds) creates(a engine.Action, err error) bool {
 // (each add takes the smallest free N), or @ROLE, @random-ROLE.
 func (p scriptAdds) mayCreate(target string) bool {
 	if role, ok := strings.CutPrefix(target, "@"); ok {
-		return p.adds[strings.TrimPrefix(role, "random-")] > 0
+		role = strings.TrimPrefix(role, "random-")
+		return p.adds[role] > 0 || p.adds["@"+role] > 0
 	}
 	i := strings.LastIndexByte(target, '-')
 	if i < 0 {

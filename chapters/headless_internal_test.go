@@ -52,3 +52,29 @@ func TestScriptAddsCreates(t *testing.T) {
 		}
 	}
 }
+
+// `add replica` makes a database named db-N: a later line may name it.
+func TestScriptAddByAlias(t *testing.T) {
+	sys, err := engine.NewSystem(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sys.Close() })
+	var dbs []engine.Node
+	for _, name := range []string{"db-1", "db-2"} {
+		srv := engine.NewServer(engine.ServerConfig{Name: name, Role: engine.Role("db")}, sys.Clock, sys.Events, http.NotFoundHandler())
+		if err := sys.AddNode(srv); err != nil {
+			t.Fatal(err)
+		}
+		dbs = append(dbs, srv)
+	}
+	sys.Alias("replica", func() []engine.Node { return dbs[1:] })
+	p := scriptAdds{sys: sys, adds: map[string]int{}}
+	p.count("replica")
+	unknown := engine.ErrUnknownTarget
+	for target, want := range map[string]bool{"db-3": true, "db-4": false, "replica-1": false, "@replica": true, "@random-replica": true} {
+		if got := p.creates(engine.Action{Kind: engine.ActKill, Target: target}, unknown); got != want {
+			t.Errorf("after add replica, kill %s: %v, want %v", target, got, want)
+		}
+	}
+}
