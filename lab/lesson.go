@@ -205,31 +205,32 @@ func (p *lessonPane) pinned(w int) []string {
 		}
 		out = append(out, "")
 	}
-	if p.step != nil && len(p.step.Objectives) > 0 && p.step.Prediction != nil && !p.answered && !p.skipped {
+	if p.step == nil || len(p.step.Objectives) == 0 {
+		return out
+	}
+	out = append(out, st.H2.Render(c.T("objectives")))
+	if p.step.Prediction != nil && !p.answered && !p.skipped {
 		// the objectives can give the answer away: they show once the
 		// learner has predicted or skipped
-		out = append(out, st.H2.Render(c.T("objectives")))
-		out = append(out, wrapWords(words([]piece{{c.T("objectives_after"), st.Muted}}), w, "", "")...)
-	} else if p.step != nil && len(p.step.Objectives) > 0 {
-		out = append(out, st.H2.Render(c.T("objectives")))
-		for _, o := range p.step.Objectives {
-			text := p.text.Objectives[o.ID]
-			if text == "" {
-				text = o.ID
-			}
-			mark, ts := st.Faint.Render("○ "), st.Text
-			if p.met != nil && p.met(o.ID) {
-				mark, ts = st.OK.Render("✓ "), st.Muted
-			}
-			out = append(out, wrapWords(words(inline(st, text, ts)), w, mark, "  ")...)
+		return append(out, wrapWords(words([]piece{{c.T("objectives_after"), st.Muted}}), w, "", "")...)
+	}
+	for _, o := range p.step.Objectives {
+		text := p.text.Objectives[o.ID]
+		if text == "" {
+			text = o.ID
 		}
-		if p.allMet {
-			next := c.T("all_met")
-			if p.lastStep {
-				next = c.T("all_met_last")
-			}
-			out = append(out, wrapWords(words([]piece{{next, st.Good}}), w, "", "")...)
+		mark, ts := st.Faint.Render("○ "), st.Text
+		if p.met != nil && p.met(o.ID) {
+			mark, ts = st.OK.Render("✓ "), st.Muted
 		}
+		out = append(out, wrapWords(words(inline(st, text, ts)), w, mark, "  ")...)
+	}
+	if p.allMet {
+		next := c.T("all_met")
+		if p.lastStep {
+			next = c.T("all_met_last")
+		}
+		out = append(out, wrapWords(words([]piece{{next, st.Good}}), w, "", "")...)
 	}
 	return out
 }
