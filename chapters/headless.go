@@ -338,6 +338,11 @@ func checkScript(sys *engine.System, name string, script []engine.Timed) error {
 			return fmt.Errorf("%w: %w", ErrBadTarget, &engine.ScriptError{Name: name, Line: t.Line, Msg: err.Error()})
 		}
 		if t.Action.Kind == engine.ActAdd {
+			role := engine.Role(t.Action.Target)
+			if limit, have, ok := sys.NodeLimit(role); ok && have+plan.adds[t.Action.Target] >= limit {
+				return fmt.Errorf("%w: %w", ErrBadTarget, &engine.ScriptError{Name: name, Line: t.Line,
+					Msg: fmt.Sprintf("add %s: %d %s nodes is this lab's limit (%d now, %d added by earlier lines)", role, limit, role, have, plan.adds[t.Action.Target])})
+			}
 			plan.count(t.Action.Target)
 		}
 	}

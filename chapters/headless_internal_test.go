@@ -3,6 +3,7 @@ package chapters
 import (
 	"net/http"
 	"scalelab/engine"
+	"strings"
 	"testing"
 )
 
@@ -76,5 +77,36 @@ func TestScriptAddByAlias(t *testing.T) {
 		if got := p.creates(engine.Action{Kind: engine.ActKill, Target: target}, unknown); got != want {
 			t.Errorf("after add replica, kill %s: %v, want %v", target, got, want)
 		}
+	}
+}
+
+// A role's node limit is checked against the whole script: the add that
+// would pass it is refused, by line, before anything starts.
+func TestScriptAddLimit(t *testing.T) {
+	sys, err := engine.NewSystem(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sys.Close() })
+	srv := engine.NewServer(engine.ServerConfig{Name: "cache-1", Role: "cache"}, sys.Clock, sys.Events, http.NotFoundHandler())
+	if err := sys.AddNode(srv); err != nil {
+		t.Fatal(err)
+	}
+	sys.LimitNodes("cache", 3)
+	sys.Handle(engine.ActAdd, func(engine.Action) error { return nil })
+	two, err := engine.ParseScript("two", "1s add cache\n2s add cache\n3s kill cache-3\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkScript(sys, "two", two); err != nil {
+		t.Errorf("two adds up to the limit of 3: %v", err)
+	}
+	three, err := engine.ParseScript("three", "1s add cache\n2s add cache\n3s add cache\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = checkScript(sys, "three", three)
+	if err == nil || !strings.Contains(err.Error(), "three:3:") || !strings.Contains(err.Error(), "3 cache nodes is this lab's limit") {
+		t.Errorf("a third add past the limit of 3: %v, want it refused at three:3", err)
 	}
 }

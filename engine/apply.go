@@ -52,6 +52,11 @@ func (s *System) Check(a Action) error {
 		if !ok {
 			return fmt.Errorf("%s: %w in this step", a.Kind, ErrNotSupported)
 		}
+		if a.Kind == ActAdd {
+			if err := s.checkLimit(a); err != nil {
+				return err
+			}
+		}
 		var nodes []Node
 		if a.Kind == ActRemove || a.Kind == ActDrain {
 			var err error

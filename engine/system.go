@@ -37,6 +37,7 @@ type System struct {
 	handlers map[Kind]handler
 	cuts     *cutSet
 	aliases  map[string]func() []Node
+	limits   map[Role]int
 	rng      *rand.Rand
 
 	pubMu   sync.Mutex

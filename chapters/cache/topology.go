@@ -20,6 +20,9 @@ import (
 // The cache chapter's load: reads dominate, as they do where a cache pays.
 const cacheRate = 400
 
+// maxCaches is how many cache nodes `add cache` may grow the tier to.
+const maxCaches = 3
+
 func cacheMix() engine.Mix { return engine.Mix{engine.OpRead: 90, engine.OpWrite: 10} }
 
 // cacheZipf is the key skew of "zipf": a few users are read far more than
@@ -122,6 +125,7 @@ func buildCache(sys *engine.System, opt chapters.Options, tune cacheTune) (*cach
 		}
 		return nil
 	}, l.addCache)
+	sys.LimitNodes(kv.RoleCache, maxCaches)
 	sys.AddGauges(l.gauges)
 
 	cfgLoad := engine.DefaultLoadConfig()
@@ -143,8 +147,8 @@ func buildCache(sys *engine.System, opt chapters.Options, tune cacheTune) (*cach
 // hashing.
 func (l *cacheLab) addCache(a engine.Action) error {
 	have := l.store.Caches()
-	if len(have) >= 3 {
-		return fmt.Errorf("add cache: three cache nodes is this lab's limit: %w", engine.ErrNotSupported)
+	if limit, _, _ := l.sys.NodeLimit(kv.RoleCache); len(have) >= limit {
+		return engine.LimitError(kv.RoleCache, limit)
 	}
 	name := l.sys.NextName("cache")
 	node, err := kv.NewCacheNode(l.sys, name)
