@@ -215,6 +215,9 @@ func (m *model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.debrief.Update(msg)
 	}
 	if a, ok := m.actionFor(msg); ok {
+		if a.Kind == engine.ActKill || a.Kind == engine.ActRestart || a.Kind == engine.ActLatency {
+			m.topo.kept = false // the selection was used: the next tab moves on
+		}
 		return m.apply(a)
 	}
 	return m.lessonP.Update(msg)

@@ -88,8 +88,9 @@ func TestTabFollowsTheDiagram(t *testing.T) {
 }
 
 // A step that names a node starts with it selected: x acts on it at once,
-// and "tab, x" as the lesson says still does (the first tab keeps it).
-// Leaving the step and coming back selects it again.
+// and "tab, x" as the lesson says still does (the first tab keeps it). Once
+// the selection is used, tab moves on: "x, then tab to the next, x" kills
+// both. Leaving the step and coming back selects it again.
 func TestStepPreselectsItsNode(t *testing.T) {
 	ch := fixtureChapter()
 	ch.Steps[0].Select = "web-3"
@@ -101,19 +102,26 @@ func TestStepPreselectsItsNode(t *testing.T) {
 	if !strings.Contains(screen(m), "nodes · web-3") {
 		t.Errorf("the diagram's title does not name web-3:\n%s", screen(m))
 	}
+	tab(m)               // the first tab keeps web-3
 	m.Update(press("r")) // web-3 is down in the fixture: r restarts it
-	tab(m)
-	m.Update(press("r"))
-	tab(m) // now the selection moves on
+	tab(m)               // the selection was used: tab moves on
 	m.Update(press("x"))
 	var got []string
 	for _, a := range fs.applied {
 		got = append(got, a.String())
 	}
-	want := []string{"restart web-3", "restart web-3", "kill db-1"}
+	want := []string{"restart web-3", "kill db-1"}
 	if !slices.Equal(got, want) {
 		t.Errorf("actions %v, want %v", got, want)
 	}
+	run(m, m.next())
+	feedSession(m, fixtureSnapshot())
+	m.Update(press("x")) // no tab first: x acts on web-2 at once
+	tab(m)               // and the next tab moves on, to web-3
+	if m.topo.sel != "web-3" {
+		t.Errorf("x on the step's node, then tab: %q selected, want web-3", m.topo.sel)
+	}
+	run(m, m.back())
 	run(m, m.next())
 	feedSession(m, fixtureSnapshot())
 	if m.topo.sel != "web-2" {
