@@ -171,8 +171,36 @@ func (p *lessonPane) body(w int) []string {
 	return out
 }
 
-// pinned is the prediction and the objectives.
-func (p *lessonPane) pinned(w int) []string {
+// pinned is the prediction and the objectives, as whole as fits, and rest
+// what scrolls below the text instead. Until the prediction is answered it
+// stays in view; after, the objectives do (they are what the learner
+// watches while acting): the whole prediction, else it without its
+// question, else the objectives alone.
+func (p *lessonPane) pinned(w, avail int) (pin, rest []string) {
+	fits := func(n int) bool { return n <= avail*2/3 && avail-n-1 >= 3 }
+	pred, obj := p.prediction(w, false), p.objectives(w)
+	if fits(len(pred) + len(obj)) {
+		return append(pred, obj...), nil
+	}
+	if len(pred) > 0 && !p.answered && !p.skipped {
+		// the question waits for an answer: it stays in view
+		if fits(len(pred)) {
+			return pred, obj
+		}
+		return nil, append(pred, obj...)
+	}
+	if short := p.prediction(w, true); fits(len(short) + len(obj)) {
+		return append(short, obj...), nil
+	}
+	if fits(len(obj)) && len(obj) > 0 {
+		return obj, pred
+	}
+	return nil, append(pred, obj...)
+}
+
+// prediction is the prediction block; short leaves out the question once
+// it is answered or skipped.
+func (p *lessonPane) prediction(w int, short bool) []string {
 	c, st := p.c, p.c.styles
 	var out []string
 	if p.step != nil && p.step.Prediction != nil {
@@ -182,7 +210,9 @@ func (p *lessonPane) pinned(w int) []string {
 		if q == "" {
 			q = pr.ID
 		}
-		out = append(out, wrapWords(words(inline(st, q, st.Strong)), w, "", "")...)
+		if !short || !(p.answered || p.skipped) {
+			out = append(out, wrapWords(words(inline(st, q, st.Strong)), w, "", "")...)
+		}
 		if !p.answered { // once answered, the verdict names the choice
 			for i, ch := range p.text.Choices {
 				mark := st.Key.Render(fmt.Sprintf("%d", i+1)) + " "
@@ -205,6 +235,13 @@ func (p *lessonPane) pinned(w int) []string {
 		}
 		out = append(out, "")
 	}
+	return out
+}
+
+// objectives is the objectives block, ticked as they are met.
+func (p *lessonPane) objectives(w int) []string {
+	c, st := p.c, p.c.styles
+	var out []string
 	if p.step == nil || len(p.step.Objectives) == 0 {
 		return out
 	}
@@ -294,10 +331,13 @@ func (p *lessonPane) lines() []string {
 	w := max(p.w-1, 10) // one column of margin on the right
 	avail := p.h - 1
 	body := p.body(w)
-	pin := p.pinned(w)
+	pin, rest := p.pinned(w, avail)
+	if len(rest) > 0 {
+		body = append(append(append([]string{}, body...), ""), rest...)
+	}
 	var content []string
 	var scrollH int
-	pinnedView := len(pin) <= avail*2/3 && avail-len(pin)-1 >= 3
+	pinnedView := len(pin) > 0
 	if pinnedView {
 		scrollH = avail - len(pin) - 1
 		p.maxOff = max(len(body)-scrollH, 0)
@@ -306,11 +346,10 @@ func (p *lessonPane) lines() []string {
 		content = append(content, p.scrollRule(w))
 		content = append(content, pin...)
 	} else {
-		all := append(append(append([]string{}, body...), ""), pin...)
 		scrollH = avail
-		p.maxOff = max(len(all)-avail, 0)
+		p.maxOff = max(len(body)-avail, 0)
 		p.offset = min(p.offset, p.maxOff)
-		content = all[p.offset:]
+		content = body[p.offset:]
 	}
 	right := ""
 	if !pinnedView && p.maxOff > 0 {

@@ -99,12 +99,40 @@ func TestObjectivesHiddenUntilPredicted(t *testing.T) {
 	text := assets.StepText{ID: "s", Question: "Do reads fail?", Choices: []string{"Yes", "No"}, Objectives: map[string]string{"o": "Kill it: no read fails"}}
 	p := newLessonPane(c)
 	p.setStep(step, text, 1, 2, 0, false)
-	open := ansi.Strip(strings.Join(p.pinned(80), "\n"))
+	open := ansi.Strip(strings.Join(p.objectives(80), "\n"))
 	if strings.Contains(open, "no read fails") || !strings.Contains(open, "once you answer") {
 		t.Errorf("with the prediction open the pane shows:\n%s", open)
 	}
 	p.setStep(step, text, 1, 2, 1, true)
-	if answered := ansi.Strip(strings.Join(p.pinned(80), "\n")); !strings.Contains(answered, "no read fails") {
+	if answered := ansi.Strip(strings.Join(p.objectives(80), "\n")); !strings.Contains(answered, "no read fails") {
 		t.Errorf("once answered the objectives should show:\n%s", answered)
+	}
+}
+
+// In a short pane (80x24 gives the lesson about 35x20) the question stays
+// in view until answered, and after that the objectives do, even when the
+// question, the verdict and every objective do not fit together.
+func TestObjectivesStayInViewWhenShort(t *testing.T) {
+	c := &common{styles: NewStyles(true), tr: testWords(t), factLabel: func(k string) string { return k }}
+	step := &chapters.Step{ID: "s", Prediction: &chapters.Prediction{ID: "q", Unit: "%"},
+		Objectives: []chapters.Objective{{ID: "a"}, {ID: "b"}, {ID: "c"}}}
+	text := assets.StepText{ID: "s", Body: strings.Repeat("A long paragraph of lesson text that wraps. ", 20),
+		Question: "Both replicas are down. What share of the reads fail while they are?",
+		Objectives: map[string]string{
+			"a": "Kill both replicas and watch the primary take every read",
+			"b": "Restart a replica and watch its lag fall back to the other's",
+			"c": "Add a replica: it starts from a copy of the primary"}}
+	p := newLessonPane(c)
+	p.SetSize(35, 20)
+	p.setStep(step, text, 2, 5, 0, false)
+	if v := ansi.Strip(p.View()); !strings.Contains(v, "What share") || !strings.Contains(v, "›") {
+		t.Errorf("the open question is not in view:\n%s", v)
+	}
+	p.setStep(step, text, 2, 5, 100, true)
+	v := ansi.Strip(p.View())
+	for _, want := range []string{"Kill both", "Restart a", "Add a", "A long paragraph"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("answered: %q is not in view:\n%s", want, v)
+		}
 	}
 }

@@ -329,7 +329,12 @@ func (p *topoPane) draw(g *graph, m topoMode, gap, w, h int) []string {
 		p.legend(cv, g, left, top+dh)
 	}
 	out := cv.lines()
-	for k, l := range p.shownExtra(g.extra, extraRows) {
+	shown := extraRows
+	if extraRows < len(g.extra) && extraRows > 0 {
+		shown-- // the last row says how many are not listed
+		out[h-1] = "   " + p.c.styles.Muted.Render(p.c.Tf("more_links", len(g.extra)-shown))
+	}
+	for k, l := range p.shownExtra(g.extra, shown) {
 		out[h-extraRows+k] = p.linkLine(l)
 	}
 	return out

@@ -141,7 +141,7 @@ func (p *topoPane) linkLine(l engine.LinkSnap) string {
 	if !l.Up {
 		state = st.Bad.Render("✗ " + p.c.T("down"))
 	}
-	s := fmt.Sprintf(" %s ⇢ %s %s %s/s", l.From, l.To, state, fmtRate(l.RPS))
+	s := fmt.Sprintf(" %s ⇢ %s %s %s", l.From, l.To, state, fmtRate(l.RPS)+p.c.unitLabel("/s"))
 	if l.Latency > 0 {
 		s += st.Warn.Render(" +" + fmtMs(l.Latency))
 	}

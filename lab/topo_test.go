@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,27 @@ func TestTopologyShowsPrimaryLatencyNotMonitorLinks(t *testing.T) {
 		}
 		if topo := ansi.Strip(m.topo.View()); !strings.Contains(topo, "monitor-1 ⇢ db-3") {
 			t.Errorf("%dx%d: the selected monitor link is not shown:\n%s", size[0], size[1], topo)
+		}
+	}
+}
+
+// The links listed under the diagram add up: each one is listed, or the
+// last row counts those that are not (at 80x24 chapter 4's three
+// replication links after an added replica do not all fit).
+func TestTopologyCountsUnlistedLinks(t *testing.T) {
+	snap := replicatedSnapshot()
+	snap.Links = append(snap.Links, engine.LinkSnap{From: "db-1", To: "db-2", RPS: 0, Up: false, Latency: 50 * time.Millisecond})
+	for _, size := range [][2]int{{80, 24}, {160, 48}} {
+		m, _ := openStep(t, []*chapters.Chapter{fixtureChapter()}, 0, 0, snap)
+		m.Update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+		topo := ansi.Strip(m.topo.View())
+		listed := strings.Count(topo, "⇢ db-2")
+		more := 0
+		if i := strings.Index(topo, "… "); i >= 0 {
+			fmt.Sscanf(topo[i+len("… "):], "%d more", &more)
+		}
+		if listed+more != 3 {
+			t.Errorf("%dx%d: %d replication links listed and %d counted as not, want 3 in all:\n%s", size[0], size[1], listed, more, topo)
 		}
 	}
 }
