@@ -51,8 +51,8 @@ type cdnLab struct {
 	rings    map[string]*kit.Ring // per edge, for the gauges
 
 	// Watch's state between snapshots
-	regionTotal map[string][2]int64        // ok, failed per region at the last snapshot
-	originDown  map[time.Duration][2]int64 // ok, failed when the origin's death outlived the TTL, by kill time
+	grow       kit.Growth                 // ok and failed per region, between snapshots
+	originDown map[time.Duration][2]int64 // ok, failed when the origin's death outlived the TTL, by kill time
 }
 
 type cdnTune struct {
@@ -78,8 +78,7 @@ func buildCDN(sys *engine.System, opt chapters.Options, tune cdnTune) (*cdnLab, 
 		return nil, err
 	}
 	l := &cdnLab{sys: sys, origin: origin, gauge: kit.NewRing(20 * time.Second), watch: kit.NewRing(30 * time.Second), lead: tune.lead,
-		regionTotal: map[string][2]int64{},
-		originDown:  map[time.Duration][2]int64{}}
+		originDown: map[time.Duration][2]int64{}}
 	for _, reg := range cdnRegions() {
 		name := "edge-" + reg.Name
 		link := sys.AddLink(name, "origin")

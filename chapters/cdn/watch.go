@@ -184,20 +184,19 @@ func watchCDN(r *chapters.Run, l *cdnLab) {
 	fb := r.KnobAt("cdn.fallback", now)
 	for _, e := range l.edges {
 		reg := e.Region()
-		ok, bad, _ := l.browsers.Latency.Totals(reg)
-		prev, seen := l.regionTotal[reg]
-		l.regionTotal[reg] = [2]int64{ok, bad}
+		totalOK, totalBad, _ := l.browsers.Latency.Totals(reg)
+		ok, bad := l.grow.Of(reg+" ok", totalOK), l.grow.Of(reg+" failed", totalBad)
 		// requests sent before a fallback switch may fail after it: count
 		// under a setting once it has held a second
-		if !seen || e.State() == engine.StateUp || route != "cdn" || !originUp || !r.Held(time.Second, "cdn.fallback", fb) {
+		if e.State() == engine.StateUp || route != "cdn" || !originUp || !r.Held(time.Second, "cdn.fallback", fb) {
 			continue
 		}
 		suffix := ""
 		if fb == "off" {
 			suffix = "_no_fallback"
 		}
-		r.Facts["n_ok_edge_down"+suffix] += float64(ok - prev[0])
-		r.Facts["n_bad_edge_down"+suffix] += float64(bad - prev[1])
+		r.Facts["n_ok_edge_down"+suffix] += ok
+		r.Facts["n_bad_edge_down"+suffix] += bad
 		if t := r.Facts["n_ok_edge_down"+suffix] + r.Facts["n_bad_edge_down"+suffix]; t >= 50 {
 			r.Facts["failed_pct_edge_down"+suffix] = chapters.Round1(100 * r.Facts["n_bad_edge_down"+suffix] / t)
 		}

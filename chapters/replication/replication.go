@@ -29,11 +29,8 @@ type replicated struct {
 // replWatch is what a step's Watch keeps between snapshots; it lives with
 // the system, so every opened step starts fresh.
 type replWatch struct {
-	lastT       time.Duration
-	lastStats   repl.RouterStats
-	lastReadOK  int64
-	lastReadBad int64
-	upAt        map[string]time.Duration // replica restarts waiting to catch up
+	grow kit.Growth
+	upAt map[string]time.Duration // replica restarts waiting to catch up
 }
 
 func buildReplication(sys *engine.System, opt chapters.Options, tune func(*repl.ClusterConfig)) (*replicated, error) {
@@ -109,13 +106,15 @@ func watchReplication(r *chapters.Run, t *replicated) {
 	w := t.watch
 	rs := t.cl.RouterStats()
 	okR, badR, _ := r.Sys.Load.OpStats(engine.OpRead)
+	reads, stale, primary := w.grow.Of("reads", rs.Reads), w.grow.Of("stale", rs.Stale), w.grow.Of("primary", rs.PrimaryReads)
+	readOK, readBad := w.grow.Of("read ok", okR), w.grow.Of("read failed", badR)
 	delay, ryw := r.KnobAt("repl.delay", r.Now()), r.KnobAt("repl.ryw", r.Now())
 	// reads count under a setting once it has held a second: reads sent
 	// before a change may finish after it
 	if r.Held(time.Second, "repl.delay", delay, "repl.ryw", ryw) {
 		key := kit.FactName(delay) + "_" + kit.FactName(ryw)
-		r.Facts["n_reads_"+key] += float64(rs.Reads - w.lastStats.Reads)
-		r.Facts["n_stale_"+key] += float64(rs.Stale - w.lastStats.Stale)
+		r.Facts["n_reads_"+key] += reads
+		r.Facts["n_stale_"+key] += stale
 	}
 	// reads by how many replicas are up
 	st := t.cl.State()
@@ -126,11 +125,10 @@ func watchReplication(r *chapters.Run, t *replicated) {
 		}
 	}
 	upKey := fmt.Sprintf("%d", up)
-	r.Facts["n_readok_up"+upKey] += float64(okR - w.lastReadOK)
-	r.Facts["n_readbad_up"+upKey] += float64(badR - w.lastReadBad)
-	r.Facts["n_primaryreads_up"+upKey] += float64(rs.PrimaryReads - w.lastStats.PrimaryReads)
-	r.Facts["n_reads_up"+upKey] += float64(rs.Reads - w.lastStats.Reads)
-	w.lastStats, w.lastReadOK, w.lastReadBad, w.lastT = rs, okR, badR, r.Now()
+	r.Facts["n_readok_up"+upKey] += readOK
+	r.Facts["n_readbad_up"+upKey] += readBad
+	r.Facts["n_primaryreads_up"+upKey] += primary
+	r.Facts["n_reads_up"+upKey] += reads
 
 	for _, d := range []string{"50ms", "200ms", "1s"} {
 		if n := r.Facts["n_reads_"+d+"_off"]; n >= 200 {

@@ -75,3 +75,19 @@ func RatioPct(a, b float64) (float64, bool) {
 	}
 	return 100 * a / (a + b), true
 }
+
+// Growth turns running totals, which start at zero with the step, into
+// what each grew by since the last snapshot, by name. A watch calls Of
+// for a total on every snapshot and counts the growth where it belongs
+// (e.g. under a setting once the setting has held a second).
+type Growth struct{ last map[string]int64 }
+
+// Of returns how much total grew since the last call for name.
+func (g *Growth) Of(name string, total int64) float64 {
+	if g.last == nil {
+		g.last = map[string]int64{}
+	}
+	d := total - g.last[name]
+	g.last[name] = total
+	return float64(d)
+}
