@@ -201,8 +201,54 @@ func boundaryAfter(s string, i int) bool {
 	return !unicode.IsLetter(r) && !unicode.IsDigit(r)
 }
 
-// words splits pieces at spaces.
+// words splits pieces at spaces, keeping a figure and its unit together
+// ("20 ms", "300 요청/초"): a line never ends between them.
 func words(ps []piece) []word {
+	out := splitWords(ps)
+	for i := len(out) - 1; i > 0; i-- {
+		if endsInDigit(out[i-1]) && isUnitWord(out[i]) {
+			prev := out[i-1]
+			glued := append(append(prev[:len(prev):len(prev)], piece{" ", prev[len(prev)-1].st}), out[i]...)
+			out = append(append(out[:i-1], glued), out[i+1:]...)
+		}
+	}
+	return out
+}
+
+// unitWords are the units a figure may be followed by; a unit word may
+// carry punctuation or a Korean particle after it ("ms,", "ms가").
+var unitWords = []string{"ms", "s", "µs", "req/s", "rps", "KB", "MB", "GB", "%", "x", "×",
+	"밀리초", "초", "요청/초", "분", "개", "건", "회", "대"}
+
+func endsInDigit(w word) bool {
+	if len(w) == 0 {
+		return false
+	}
+	last := w[len(w)-1].s
+	r, _ := utf8.DecodeLastRuneInString(last)
+	return unicode.IsDigit(r)
+}
+
+func isUnitWord(w word) bool {
+	if len(w) == 0 {
+		return false
+	}
+	s := w[0].s
+	for _, u := range unitWords {
+		rest, ok := strings.CutPrefix(s, u)
+		if !ok {
+			continue
+		}
+		r, _ := utf8.DecodeRuneInString(rest)
+		if rest == "" || !(r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r))) {
+			return true // "ms", "ms,", "ms가"; not "seconds"
+		}
+	}
+	return false
+}
+
+// splitWords splits pieces at spaces.
+func splitWords(ps []piece) []word {
 	var out []word
 	var cur word
 	for _, p := range ps {

@@ -8,6 +8,7 @@ import (
 
 	"scalelab/assets"
 	"scalelab/chapters"
+	"scalelab/chapters/catalog"
 )
 
 func plainMarkdown(src string, w int) string {
@@ -134,5 +135,45 @@ func TestObjectivesStayInViewWhenShort(t *testing.T) {
 		if !strings.Contains(v, want) {
 			t.Errorf("answered: %q is not in view:\n%s", want, v)
 		}
+	}
+}
+
+// No line of any lesson, in any language, at the lesson pane's widths,
+// ends with a figure whose unit starts the next line ("20" / "ms").
+func TestLessonsKeepFiguresWithUnits(t *testing.T) {
+	st := NewStyles(true)
+	glued := 0
+	for _, lang := range assets.Langs() {
+		for _, ch := range catalog.All() {
+			l, err := assets.LoadLesson(lang, ch.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range l.Steps {
+				for w := 28; w <= 60; w++ {
+					lines := renderMarkdown(st, s.Body, w)
+					for i := 1; i < len(lines); i++ {
+						prev := strings.Fields(ansi.Strip(lines[i-1]))
+						next := strings.Fields(ansi.Strip(lines[i]))
+						if len(prev) == 0 || len(next) == 0 {
+							continue
+						}
+						a := words([]piece{{prev[len(prev)-1], st.Text}})
+						b := words([]piece{{next[0], st.Text}})
+						if endsInDigit(a[0]) && isUnitWord(b[0]) {
+							t.Errorf("%s %s/%s at width %d: %q / %q", lang, ch.ID, s.ID, w, lines[i-1], lines[i])
+						}
+					}
+					for _, line := range lines {
+						if strings.Contains(ansi.Strip(line), "20 ms") {
+							glued++
+						}
+					}
+				}
+			}
+		}
+	}
+	if glued == 0 {
+		t.Error("no lesson line holds \"20 ms\": the check looked at nothing")
 	}
 }
