@@ -178,14 +178,14 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // onKey handles the global keys, then hands the key to the focused pane.
 func (m *model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.keys
+	if m.showHelp && msg.String() != "ctrl+c" && !m.quitting {
+		m.showHelp = false // any key closes the help screen, q too
+		return nil
+	}
 	if key.Matches(msg, k.Quit) {
 		return m.quit()
 	}
 	if m.quitting {
-		return nil
-	}
-	if m.showHelp { // any key closes the help screen
-		m.showHelp = false
 		return nil
 	}
 	switch {

@@ -80,9 +80,14 @@ func TestScreenHelp(t *testing.T) {
 		}
 	}
 	golden.RequireEqual(t, out)
-	m.Update(tea.KeyPressMsg{Code: 'x', Text: "x"}) // any key closes it
-	if m.showHelp {
-		t.Error("help still open")
+	m.Update(tea.KeyPressMsg{Code: 'q', Text: "q"}) // any key closes it, q too
+	if m.showHelp || m.quitting {
+		t.Errorf("after q the help is open %v, the lab quitting %v; want the help closed", m.showHelp, m.quitting)
+	}
+	m.Update(tea.KeyPressMsg{Code: '?', Text: "?"})
+	m.Update(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}) // ctrl+c quits from anywhere
+	if !m.quitting {
+		t.Error("ctrl+c in the help did not quit")
 	}
 }
 
