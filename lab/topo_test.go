@@ -94,3 +94,29 @@ func TestTopologyCountsUnlistedLinks(t *testing.T) {
 		}
 	}
 }
+
+// A replica added after the monitor stands with the databases: drawn above
+// the monitor and reached by tab before it.
+func TestAddedReplicaStandsWithTheDatabases(t *testing.T) {
+	snap := replicatedSnapshot()
+	n := snap.Nodes // web-1 web-2 db-1 db-2 db-3 db-4 monitor-1
+	snap.Nodes = []engine.NodeSnap{n[0], n[1], n[2], n[3], n[4], n[6], n[5]}
+	m, _ := openStep(t, []*chapters.Chapter{fixtureChapter()}, 0, 0, snap)
+	items := m.topo.items()
+	at := func(name string) int {
+		for i, it := range items {
+			if it == name {
+				return i
+			}
+		}
+		t.Fatalf("%s not in the tab order %v", name, items)
+		return -1
+	}
+	if at("db-4") > at("monitor-1") {
+		t.Errorf("tab reaches monitor-1 before db-4: %v", items)
+	}
+	topo := ansi.Strip(m.topo.View())
+	if strings.Index(topo, "db-4") > strings.Index(topo, "monitor-1") {
+		t.Errorf("db-4 is drawn below monitor-1:\n%s", topo)
+	}
+}

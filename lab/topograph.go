@@ -39,6 +39,17 @@ func (p *topoPane) graph() *graph {
 		g.layer[i] = dense[g.layer[i]]
 		g.cols[g.layer[i]] = append(g.cols[g.layer[i]], i)
 	}
+	// a tier keeps a role's nodes together, in the order the roles came:
+	// a replica added later stands with the databases, above the monitor
+	first := map[engine.Role]int{}
+	for i, n := range s.Nodes {
+		if _, ok := first[n.Role]; !ok {
+			first[n.Role] = i
+		}
+	}
+	for _, col := range g.cols {
+		sort.SliceStable(col, func(a, b int) bool { return first[s.Nodes[col[a]].Role] < first[s.Nodes[col[b]].Role] })
+	}
 	called := map[string]bool{}
 	for _, l := range s.Links {
 		called[l.To] = true
