@@ -143,48 +143,20 @@ func (p *debriefPane) content(w int) []string {
 	if len(p.preds) > 0 {
 		out = append(out, "", st.H2.Render(c.T("your_predictions")))
 		rows := [][]string{{c.T("prediction"), c.T("you_said"), c.T("measured"), ""}}
-		out = append(out, predictionRows(st, append(rows, p.preds...), w)...)
+		for _, r := range p.preds {
+			if r[3] == "✓" {
+				r = []string{r[0], r[1], r[2], st.Good.Render("✓")}
+			}
+			rows = append(rows, r)
+		}
+		out = append(out, tableLines(st, rows, w, true)...)
 	}
-	if p.md != "" {
+	if p.md != "" && len(p.facts) > 0 { // the text speaks of what the run measured
 		out = append(out, "")
 		out = append(out, renderMarkdown(st, p.md, w)...)
 	}
 	out = append(out, "", st.Muted.Render(c.T("debrief_next")))
 	p.ckey, p.cache = ck, out
-	return out
-}
-
-// predictionRows lays out the prediction table, wrapping the question.
-func predictionRows(st *Styles, rows [][]string, w int) []string {
-	rest := 0
-	widths := []int{0, 0, 0, 0}
-	for _, r := range rows {
-		for j := 1; j < 4; j++ {
-			widths[j] = max(widths[j], ansi.StringWidth(r[j]))
-		}
-	}
-	rest = widths[1] + widths[2] + widths[3] + 9
-	qw := max(w-rest, 16)
-	var out []string
-	for i, r := range rows {
-		q := wrapText(r[0], qw)
-		for k, ql := range q {
-			var cells []string
-			if k == 0 {
-				cells = []string{padRight(ql, qw), padRight(r[1], widths[1]), padRight(r[2], widths[2]), r[3]}
-			} else {
-				cells = []string{padRight(ql, qw), padRight("", widths[1]), padRight("", widths[2]), ""}
-			}
-			line := strings.Join(cells, st.Faint.Render(" │ "))
-			if i == 0 {
-				line = st.Strong.Render(line)
-			}
-			if r[3] == "✓" && k == 0 {
-				line = strings.Replace(line, "✓", st.Good.Render("✓"), 1)
-			}
-			out = append(out, fitLine(line, w))
-		}
-	}
 	return out
 }
 

@@ -346,41 +346,57 @@ func renderTable(st *Styles, rows []string, w int) []string {
 }
 
 // tableLines aligns rows of cells (markdown inline allowed) in columns; the
-// first row is a header when header is set.
+// first row is a header when header is set. When the columns are wider
+// than w together, the widest give way and their cells wrap: every cell is
+// read whole, a figure never cut.
 func tableLines(st *Styles, rows [][]string, w int, header bool) []string {
 	var widths []int
-	rendered := make([][]string, len(rows))
+	cells := make([][][]piece, len(rows))
 	for i, r := range rows {
 		for j, c := range r {
 			base := st.Plain
 			if header && i == 0 {
 				base = st.Strong
 			}
-			var b strings.Builder
-			for _, p := range inline(st, c, base) {
-				b.WriteString(p.st.Render(p.s))
-			}
-			rendered[i] = append(rendered[i], b.String())
+			ps := inline(st, c, base)
+			cells[i] = append(cells[i], ps)
 			if j >= len(widths) {
 				widths = append(widths, 0)
 			}
-			widths[j] = max(widths[j], ansi.StringWidth(b.String()))
+			cw := 0
+			for _, p := range ps {
+				cw += ansi.StringWidth(p.s)
+			}
+			widths[j] = max(widths[j], cw)
 		}
 	}
+	fitWidths(widths, w)
 	var out []string
-	for i, r := range rendered {
-		var b strings.Builder
-		for j, c := range r {
-			if j > 0 {
-				b.WriteString(st.Faint.Render(" │ "))
-			}
-			if j == len(r)-1 {
-				b.WriteString(c)
-			} else {
-				b.WriteString(padRight(c, widths[j]))
-			}
+	for i, r := range cells {
+		wrapped := make([][]string, len(r))
+		n := 1
+		for j, ps := range r {
+			wrapped[j] = wrapWords(words(ps), widths[j], "", "")
+			n = max(n, len(wrapped[j]))
 		}
-		out = append(out, fitLine(b.String(), w))
+		for k := range n {
+			var b strings.Builder
+			for j := range r {
+				if j > 0 {
+					b.WriteString(st.Faint.Render(" │ "))
+				}
+				cell := ""
+				if k < len(wrapped[j]) {
+					cell = wrapped[j][k]
+				}
+				if j == len(r)-1 {
+					b.WriteString(cell)
+				} else {
+					b.WriteString(padRight(cell, widths[j]))
+				}
+			}
+			out = append(out, fitLine(b.String(), w))
+		}
 		if header && i == 0 {
 			var sb strings.Builder
 			for j, cw := range widths {
@@ -393,4 +409,28 @@ func tableLines(st *Styles, rows [][]string, w int, header bool) []string {
 		}
 	}
 	return out
+}
+
+// fitWidths narrows the widest columns, one cell at a time, until the
+// columns and their " │ " separators fit w (no column below 6 cells).
+func fitWidths(widths []int, w int) {
+	total := func() int {
+		t := 3 * max(len(widths)-1, 0)
+		for _, cw := range widths {
+			t += cw
+		}
+		return t
+	}
+	for total() > w {
+		widest := 0
+		for j, cw := range widths {
+			if cw > widths[widest] {
+				widest = j
+			}
+		}
+		if widths[widest] <= 6 {
+			return
+		}
+		widths[widest]--
+	}
 }

@@ -177,3 +177,34 @@ func TestLessonsKeepFiguresWithUnits(t *testing.T) {
 		t.Error("no lesson line holds \"20 ms\": the check looked at nothing")
 	}
 }
+
+// A table wider than the pane wraps its widest cells: every figure is read
+// whole at 80 columns (chapter 2's debrief cut 687 to "6…" in Korean and
+// lost every value in English).
+func TestTableWrapsInsteadOfCutting(t *testing.T) {
+	st := NewStyles(true)
+	rows := [][]string{
+		{"figure", "value"},
+		{"more arrived than the largest size can serve and it turned requests away (1 = yes)", "1"},
+		{"가장 큰 크기가 처리할 수 있는 요청/초 (모델링된 값), 긴 설명이 붙은 라벨입니다", "687"},
+		{"cost per hour at the largest size (modelled)", "2.4"},
+		{"outage length (s)", "11.5"},
+	}
+	for _, w := range []int{40, 78, 120} {
+		lines := tableLines(st, rows, w, true)
+		text := ansi.Strip(strings.Join(lines, "\n"))
+		for _, l := range lines {
+			if ansi.StringWidth(l) > w {
+				t.Errorf("width %d: a line is %d wide: %q", w, ansi.StringWidth(l), ansi.Strip(l))
+			}
+		}
+		if strings.Contains(text, "…") {
+			t.Errorf("width %d: a cell was cut:\n%s", w, text)
+		}
+		for _, v := range []string{"│ 1", "│ 687", "│ 2.4", "│ 11.5"} {
+			if !strings.Contains(text, v) {
+				t.Errorf("width %d: no %q:\n%s", w, v, text)
+			}
+		}
+	}
+}

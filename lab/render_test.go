@@ -197,3 +197,20 @@ func TestHelpFitsAt80x24(t *testing.T) {
 		}
 	}
 }
+
+// A debrief with nothing measured says so and does not tell the learner
+// what they saw: its text speaks of figures the run did not make.
+func TestDebriefUnplayed(t *testing.T) {
+	c := &common{styles: NewStyles(true), tr: testWords(t), factLabel: func(k string) string { return k }}
+	p := &debriefPane{c: c}
+	p.SetSize(100, 40)
+	p.set(fixtureChapter(), fixtureLesson(), &ChapterProgress{})
+	out := ansi.Strip(p.View())
+	if strings.Contains(out, "What you saw") || !strings.Contains(out, "No figures measured yet") {
+		t.Errorf("unplayed debrief:\n%s", out)
+	}
+	p.set(fixtureChapter(), fixtureLesson(), &ChapterProgress{Facts: map[string]float64{"p99_ratio": 0.4}})
+	if out := ansi.Strip(p.View()); !strings.Contains(out, "What you saw") {
+		t.Errorf("played debrief lacks its text:\n%s", out)
+	}
+}
