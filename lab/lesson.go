@@ -183,8 +183,9 @@ func (p *lessonPane) pinned(w, avail int) (pin, rest []string) {
 		return append(pred, obj...), nil
 	}
 	if len(pred) > 0 && !p.answered && !p.skipped {
-		// the question waits for an answer: it stays in view
-		if fits(len(pred)) {
+		// the question waits for an answer: it stays in view, above three
+		// lines of the text at the least
+		if len(pred) <= avail-4 {
 			return pred, obj
 		}
 		return nil, append(pred, obj...)
@@ -223,7 +224,7 @@ func (p *lessonPane) prediction(w int, short bool) []string {
 		case p.skipped:
 			out = append(out, st.Faint.Render(c.T("skipped")))
 		case !p.answered && pr.Choices > 0:
-			out = append(out, st.Muted.Render(c.Tf("predict_pick", pr.Choices)+" · "+c.T("predict_skip")))
+			out = append(out, wrapWords(words([]piece{{c.Tf("predict_pick", pr.Choices) + " · " + c.T("predict_skip"), st.Muted}}), w, "", "")...)
 		case !p.answered:
 			unit := ""
 			if pr.Unit != "" {

@@ -208,3 +208,31 @@ func TestTableWrapsInsteadOfCutting(t *testing.T) {
 		}
 	}
 }
+
+// A question with its choices stays in view at 80x24 before it is answered
+// (chapter 1 steps 1 and 2 pushed it below the text in English), with the
+// whole "press 1-3 · esc: skip" line.
+func TestOpenQuestionInViewWhenShort(t *testing.T) {
+	for _, lang := range assets.Langs() {
+		ui := assets.UI(lang)
+		c := &common{styles: NewStyles(true), tr: ui.T, factLabel: func(k string) string { return k }}
+		ch := catalog.All()[0]
+		lesson, err := assets.LoadLesson(lang, ch.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		step := &ch.Steps[0]
+		text, _ := lesson.Step(step.ID)
+		p := newLessonPane(c)
+		p.SetSize(35, 20)
+		p.setStep(step, text, 1, len(ch.Steps), 0, false)
+		v := ansi.Strip(p.View())
+		flat := strings.Join(strings.Fields(v), " ")
+		skip := strings.Fields(ui.T("predict_skip"))
+		for _, want := range []string{text.Choices[len(text.Choices)-1], skip[len(skip)-1]} {
+			if !strings.Contains(flat, strings.Join(strings.Fields(want), " ")) {
+				t.Errorf("%s: %q is not in view:\n%s", lang, want, v)
+			}
+		}
+	}
+}
