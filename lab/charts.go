@@ -104,8 +104,8 @@ func (p *chartsPane) lines() []string {
 	}
 	out = append(out, fmt.Sprintf("%s %s %s  %s %s",
 		st.Bold.Render(c.T("latency")),
-		st.SeriesP50.Render("━"), st.Info.Render(c.T("p50")+" "+fmtMs(last.P50)),
-		st.SeriesP99.Render("━"), st.Warn.Render(c.T("p99")+" "+fmtMs(last.P99))))
+		st.SeriesP50.Render("━"), st.Info.Render(c.T("p50")+" "+fmtLatency(last.P50)),
+		st.SeriesP99.Render("━"), st.Warn.Render(c.T("p99")+" "+fmtLatency(last.P99))))
 	if lr > 0 {
 		top := niceMax(maxOf(p50V, p99V))
 		out = append(out, withGutter(st, brailleChart([][]float64{p50V, p99V}, []style{st.SeriesP50, st.SeriesP99}, cw, lr, top), fmtMs(time.Duration(top*float64(time.Millisecond))))...)

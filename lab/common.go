@@ -172,6 +172,15 @@ func fmtRate(v float64) string {
 }
 
 // fmtMs formats a duration in milliseconds, or seconds when long.
+// fmtLatency is a measured percentile: "—" when nothing succeeded to
+// measure (a request's latency is never 0).
+func fmtLatency(d time.Duration) string {
+	if d <= 0 {
+		return "—"
+	}
+	return fmtMs(d)
+}
+
 func fmtMs(d time.Duration) string {
 	ms := float64(d) / float64(time.Millisecond)
 	switch {

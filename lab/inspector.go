@@ -79,7 +79,7 @@ func (p *inspectorPane) rows() [][2]string {
 			[2]string{c.T("requests"), fmtNum(float64(n.Requests))},
 			[2]string{c.T("errors"), errText(st, n.Errors)},
 			[2]string{c.T("rps"), fmtRate(n.RPS)},
-			[2]string{c.T("p50") + " / " + c.T("p99"), fmtMs(n.P50) + " / " + fmtMs(n.P99)},
+			[2]string{c.T("p50") + " / " + c.T("p99"), fmtLatency(n.P50) + " / " + fmtLatency(n.P99)},
 		)
 		if n.Latency > 0 {
 			rows = append(rows, [2]string{c.T("injected"), st.Warn.Render("+" + fmtMs(n.Latency))})

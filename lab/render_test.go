@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
+	"scalelab/chapters"
 	"scalelab/chapters/catalog"
 )
 
@@ -212,5 +213,18 @@ func TestDebriefUnplayed(t *testing.T) {
 	p.set(fixtureChapter(), fixtureLesson(), &ChapterProgress{Facts: map[string]float64{"p99_ratio": 0.4}})
 	if out := ansi.Strip(p.View()); !strings.Contains(out, "What you saw") {
 		t.Errorf("played debrief lacks its text:\n%s", out)
+	}
+}
+
+// In a second where every request failed there is no latency to show: the
+// legend says "—", not "0ms" (which reads as instant).
+func TestLatencyLegendWhenAllFail(t *testing.T) {
+	snap := fixtureSnapshot()
+	last := &snap.Series[len(snap.Series)-1]
+	last.OK, last.Failed, last.P50, last.P99 = 0, last.Sent, 0, 0
+	m, _ := openStep(t, []*chapters.Chapter{fixtureChapter()}, 0, 0, snap)
+	out := ansi.Strip(m.charts.View())
+	if !strings.Contains(out, "p50 —") || !strings.Contains(out, "p99 —") || strings.Contains(out, "p50 0ms") {
+		t.Errorf("all failed, the latency legend reads:\n%s", out)
 	}
 }

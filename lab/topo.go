@@ -195,8 +195,12 @@ func (p *topoPane) lines() []string {
 		body := []string{"", "  " + p.waiting}
 		return titled(c, c.T("nodes"), "", body, p.w, p.h)
 	}
-	body := p.diagram(p.w, p.h-1)
-	return titled(c, p.title(), "", body, p.w, p.h)
+	body, m := p.diagram(p.w, p.h-1)
+	right := ""
+	if m.rps == 1 { // bare figures on the nodes: the title says what they are
+		right = c.styles.Faint.Render(c.unitLabel("req/s"))
+	}
+	return titled(c, p.title(), right, body, p.w, p.h)
 }
 
 // prefHeight is the height (with the title) the richest diagram that fits
@@ -217,18 +221,18 @@ func (p *topoPane) prefHeight(w int) int {
 	return len(p.snap.Nodes) + 1
 }
 
-// diagram draws the richest mode that fits w×h.
-func (p *topoPane) diagram(w, h int) []string {
+// diagram draws the richest mode that fits w×h, and says which.
+func (p *topoPane) diagram(w, h int) ([]string, topoMode) {
 	g := p.graph()
 	for _, m := range topoModes {
 		for _, gap := range []int{9, 7, 5, 3} {
 			dw, dh := g.size(p, m, gap)
 			if dw <= w && dh <= h {
-				return p.draw(g, m, gap, w, h)
+				return p.draw(g, m, gap, w, h), m
 			}
 		}
 	}
-	return p.list(g, w)
+	return p.list(g, w), topoMode{rps: 2}
 }
 
 type rect struct{ x, y, w, h int }

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +119,31 @@ func TestAddedReplicaStandsWithTheDatabases(t *testing.T) {
 	topo := ansi.Strip(m.topo.View())
 	if strings.Index(topo, "db-4") > strings.Index(topo, "monitor-1") {
 		t.Errorf("db-4 is drawn below monitor-1:\n%s", topo)
+	}
+}
+
+// Figures on the nodes are labelled: with "/s" on each, or, where the
+// compact layout leaves them bare, by "req/s" in the pane's title.
+func TestNodeFiguresAreLabelled(t *testing.T) {
+	bare := regexp.MustCompile(`[●✗▲◌↻] [a-z0-9-]+(?: [a-z ]+)? [0-9][0-9,.]*[\]«]`)
+	seenBare := false
+	for _, snap := range []engine.Snapshot{replicatedSnapshot(), fixtureSnapshot()} {
+		for w := 36; w <= 90; w += 2 {
+			for h := 5; h <= 14; h++ {
+				p := newTopoPane(&common{styles: NewStyles(true), tr: testWords(t)})
+				p.SetSize(w, h)
+				p.Update(snapshotMsg{snap: snap})
+				lines := strings.Split(ansi.Strip(p.View()), "\n")
+				if bare.MatchString(strings.Join(lines[1:], "\n")) {
+					seenBare = true
+					if !strings.Contains(lines[0], "req/s") {
+						t.Fatalf("%dx%d: bare figures and no unit in the title:\n%s", w, h, strings.Join(lines, "\n"))
+					}
+				}
+			}
+		}
+	}
+	if !seenBare {
+		t.Error("no size drew bare figures: the check looked at nothing")
 	}
 }
