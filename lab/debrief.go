@@ -70,7 +70,14 @@ func (p *debriefPane) set(ch *chapters.Chapter, lesson *assets.Lesson, cp *Chapt
 			keys = append(keys, k)
 		}
 	}
-	sort.Strings(keys)
+	// by the step that measured them, in the order of the steps
+	sort.Slice(keys, func(a, b int) bool {
+		sa, sb := cp.FactSteps[keys[a]], cp.FactSteps[keys[b]]
+		if sa != sb {
+			return sa < sb
+		}
+		return keys[a] < keys[b]
+	})
 	for _, k := range keys {
 		p.facts = append(p.facts, []string{c.factLabel(k), fmtNum(cp.Facts[k])})
 	}

@@ -99,7 +99,7 @@ func (m *model) collectFacts() {
 	cp := m.prog.Chapter(ch.ID)
 	for k, v := range numericFacts(m.cur.sess.Lesson()) {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			cp.Facts[k] = v
+			cp.setFact(m.stepIdx, k, v)
 		}
 	}
 }

@@ -29,13 +29,27 @@ type Progress struct {
 // ChapterProgress is one chapter's progress. Met keys are
 // "step-id/objective-id"; Predictions are keyed by prediction id (a choice
 // is stored as its index, from 0, like chapters.Prediction.Correct); Facts are the chapter's numeric lesson
-// facts, plus "measured:<prediction id>" for what each prediction measured.
+// facts, plus "measured:<prediction id>" for what each prediction measured;
+// FactSteps says which step (from 0) measured each fact.
 type ChapterProgress struct {
 	Step        int                `json:"step"`
 	Done        bool               `json:"done"`
 	Met         map[string]bool    `json:"met"`
 	Predictions map[string]float64 `json:"predictions"`
 	Facts       map[string]float64 `json:"facts"`
+	FactSteps   map[string]int     `json:"fact_steps,omitempty"`
+}
+
+// setFact keeps a fact a step measured. The earliest step that measures a
+// fact owns it: a later step that happens to measure the same thing (the
+// partition step's own "first failover") does not overwrite the figure of
+// the step that is about it; the owner playing again does.
+func (cp *ChapterProgress) setFact(step int, key string, v float64) {
+	if owner, ok := cp.FactSteps[key]; ok && owner < step {
+		return
+	}
+	cp.Facts[key] = v
+	cp.FactSteps[key] = step
 }
 
 // measuredPrefix marks the facts that hold a prediction's measured value.
@@ -66,6 +80,9 @@ func (cp *ChapterProgress) fill() {
 	}
 	if cp.Facts == nil {
 		cp.Facts = map[string]float64{}
+	}
+	if cp.FactSteps == nil {
+		cp.FactSteps = map[string]int{}
 	}
 }
 

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -141,5 +142,34 @@ func TestNumericFacts(t *testing.T) {
 	want := map[string]float64{"a": 1.5, "b": 3, "d.rr": 40, "e": 2.5}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// A fact belongs to the earliest step that measured it: a later step that
+// measures the same thing does not overwrite it, the step itself played
+// again does, and a progress file from before fact_steps still loads.
+func TestFactOwnedByEarliestStep(t *testing.T) {
+	cp := newProgress().Chapter("replication")
+	cp.setFact(2, "lost_writes_first_failover", 4)
+	cp.setFact(4, "lost_writes_first_failover", 110)
+	if got := cp.Facts["lost_writes_first_failover"]; got != 4 {
+		t.Errorf("after step 5 measured 110, the fact is %v, want step 3's 4", got)
+	}
+	cp.setFact(2, "lost_writes_first_failover", 6)
+	if got := cp.Facts["lost_writes_first_failover"]; got != 6 {
+		t.Errorf("step 3 again measured 6: the fact is %v", got)
+	}
+	cp.setFact(1, "lost_writes_first_failover", 1)
+	if got, owner := cp.Facts["lost_writes_first_failover"], cp.FactSteps["lost_writes_first_failover"]; got != 1 || owner != 1 {
+		t.Errorf("an earlier step measured 1: the fact is %v from step %d", got, owner)
+	}
+	var old Progress
+	if err := json.Unmarshal([]byte(`{"chapters":{"tiers":{"step":1,"facts":{"x":3}}}}`), &old); err != nil {
+		t.Fatal(err)
+	}
+	oc := old.Chapter("tiers")
+	oc.setFact(0, "x", 5)
+	if oc.Facts["x"] != 5 {
+		t.Errorf("an old file's fact was not replaced: %v", oc.Facts["x"])
 	}
 }
