@@ -91,14 +91,14 @@ func (p *inspectorPane) rows() [][2]string {
 			rows = append(rows, [2]string{c.T("cost"), modelled(fmt.Sprintf("$%.2f", n.CostHour))})
 		}
 		if !n.Detail.Empty() {
-			rows = append(rows, [2]string{c.T("detail"), n.Detail.String()})
+			rows = append(rows, [2]string{c.T("detail"), c.say(n.Detail)})
 		}
 		for _, line := range n.Lines { // role-specific lines
-			label := line.Label.String()
+			label := c.say(line.Label)
 			if line.Item {
 				label = "  " + label
 			}
-			rows = append(rows, [2]string{label, line.Value.String()})
+			rows = append(rows, [2]string{label, c.say(line.Value)})
 		}
 		return rows
 	case l != nil:
