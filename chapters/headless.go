@@ -119,7 +119,7 @@ func Headless(ctx context.Context, cfg RunConfig) (*Report, error) {
 			t := script[0]
 			script = script[1:]
 			if err := s.Apply(t.Action); err != nil {
-				s.Sys.Events.Add(engine.EvInfo, "chaos", "line %d: %s: %v", t.Line, t.Action, err)
+				s.Sys.Events.Add(engine.EvInfo, "chaos", engine.Textf("chaos.failed", "line %d: %s: %v", t.Line, t.Action, err))
 			}
 		}
 	}

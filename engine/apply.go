@@ -158,41 +158,41 @@ func (s *System) Apply(a Action) error {
 	case ActLatency:
 		if l, ok := s.Link(a.Target); ok {
 			l.SetLatency(a.Dur)
-			s.Events.Add(EvLatency, a.Target, "+%s", a.Dur)
+			s.Events.Add(EvLatency, a.Target, Textf("chaos.latency", "+%s", a.Dur))
 		} else {
 			// the event names each node, not "@random-web"
 			nodes, _ := s.Resolve(a.Target)
 			for _, n := range nodes {
 				n.SetLatency(a.Dur)
-				s.Events.Add(EvLatency, n.Name(), "+%s", a.Dur)
+				s.Events.Add(EvLatency, n.Name(), Textf("chaos.latency", "+%s", a.Dur))
 			}
 		}
 	case ActRate:
 		s.Load.SetRate(a.Value)
-		s.Events.Add(EvRate, "load", "%.0f req/s", a.Value)
+		s.Events.Add(EvRate, "load", Textf("load.rate", "%.0f req/s", a.Value))
 	case ActSpike:
 		s.Load.Spike(a.Value, a.Dur)
-		s.Events.Add(EvSpike, "load", "%gx for %s", a.Value, a.Dur)
+		s.Events.Add(EvSpike, "load", Textf("load.spike", "%gx for %s", a.Value, a.Dur))
 	case ActSet:
 		if err := s.knob(a.Key).Set(a.Str); err != nil {
 			return fmt.Errorf("set %s: %w", a.Key, err)
 		}
-		s.Events.Add(EvSet, a.Key, "%s", a.Str)
+		s.Events.Add(EvSet, a.Key, Textf("knob.set", "%s", KnobValue(a.Str)))
 	case ActAdd, ActRemove, ActDrain:
 		h, _ := s.handler(a.Kind)
 		return h.do(a)
 	case ActPause:
 		s.Clock.Pause()
-		s.Events.Add(EvPause, "clock", "paused")
+		s.Events.Add(EvPause, "clock", Textf("clock.paused", "paused"))
 		s.publish()
 	case ActResume:
 		s.Clock.Resume()
-		s.Events.Add(EvResume, "clock", "running")
+		s.Events.Add(EvResume, "clock", Textf("clock.running", "running"))
 	case ActSpeed:
 		if err := s.Clock.SetSpeed(a.Value); err != nil {
 			return err
 		}
-		s.Events.Add(EvSpeed, "clock", "%gx", a.Value)
+		s.Events.Add(EvSpeed, "clock", Textf("clock.speed", "%gx", a.Value))
 		s.publish()
 	default: // a component's action, checked above
 		h, _ := s.handler(a.Kind)

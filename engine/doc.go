@@ -5,4 +5,9 @@
 // engine/sqldb, …) imports the core, owns its roles, event kinds and
 // action kinds, and registers handlers for the actions the core does not
 // know.
+//
+// What the engine says to the learner (an event's detail, a node's detail,
+// its inspector lines) is a Text: English with a key, so the lab can say
+// it in the learner's language from assets/ui (text.<key>). A test holds
+// every key the source uses to have text in every language.
 package engine

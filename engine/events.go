@@ -1,10 +1,8 @@
 package engine
 
 import (
-	"fmt"
 	"io"
 	"log"
-	"strings"
 	"sync"
 )
 
@@ -40,12 +38,11 @@ func (l *EventLog) Declare(tone Tone, kinds ...EventKind) {
 	}
 }
 
-// Add appends an event at the current lab time.
-func (l *EventLog) Add(kind EventKind, node, format string, args ...any) {
+// Add appends an event at the current lab time; its detail is what says
+// in English, on one line.
+func (l *EventLog) Add(kind EventKind, node string, what Text) {
 	t := l.clock.Now()
-	// a detail is one line: an error's text may hold line breaks
-	detail := strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(fmt.Sprintf(format, args...))
-	e := Event{T: t, TMs: t.Milliseconds(), Kind: kind, Node: node, Detail: detail}
+	e := Event{T: t, TMs: t.Milliseconds(), Kind: kind, Node: node, Detail: OneLine(what.String()), Text: what}
 	l.mu.Lock()
 	e.Tone = l.tones[kind]
 	if len(l.events) >= maxEvents {
@@ -76,11 +73,3 @@ func (l *EventLog) Last(n int) ([]Event, int) {
 // quietLog drops net/http's server log lines: a crash-like kill makes them by
 // design, and they would corrupt the TUI.
 var quietLog = log.New(io.Discard, "", 0)
-
-// Plural is n and a noun, "1 target" or "3 targets", for event details.
-func Plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}

@@ -27,8 +27,8 @@ type LifecycleConfig struct {
 	Boot time.Duration
 	// Crashed and Up are the event details of a kill and of coming back
 	// up ("up on ADDR" when Up is nil).
-	Crashed string
-	Up      func(addr string) string
+	Crashed Text
+	Up      func(addr string) Text
 	// OnKill runs after a kill; OnBoot during a restart before the node
 	// listens again; OnUp after a restart brought it back.
 	OnKill, OnBoot, OnUp func()
@@ -64,8 +64,8 @@ func NewLifecycle(cfg LifecycleConfig, proc Process, clock *Clock, events *Event
 	if cfg.Boot == 0 {
 		cfg.Boot = 2 * time.Second
 	}
-	if cfg.Crashed == "" {
-		cfg.Crashed = "crashed: listener and connections closed"
+	if cfg.Crashed.Empty() {
+		cfg.Crashed = Textf("node.crashed", "crashed: listener and connections closed")
 	}
 	life, end := context.WithCancel(context.Background())
 	return &Lifecycle{cfg: cfg, proc: proc, clock: clock, events: events, state: StateDown, life: life, endLife: end, win: NewWindow(clock, 5)}
@@ -119,7 +119,7 @@ func (l *Lifecycle) Kill() error {
 	l.state = StateDown
 	l.proc.Crash()
 	l.mu.Unlock()
-	l.events.Add(EvKill, l.cfg.Name, "%s", l.cfg.Crashed)
+	l.events.Add(EvKill, l.cfg.Name, l.cfg.Crashed)
 	if l.cfg.OnKill != nil {
 		l.cfg.OnKill()
 	}
@@ -136,7 +136,7 @@ func (l *Lifecycle) Restart() error {
 	}
 	l.state = StateRestarting
 	l.mu.Unlock()
-	l.events.Add(EvRestart, l.cfg.Name, "booting (%s)", l.cfg.Boot)
+	l.events.Add(EvRestart, l.cfg.Name, Textf("node.booting", "booting (%s)", l.cfg.Boot))
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -171,15 +171,15 @@ func (l *Lifecycle) boot() bool {
 	}
 	if err != nil {
 		l.state = StateDown
-		l.events.Add(EvInfo, l.cfg.Name, "restart failed: %v", err)
+		l.events.Add(EvInfo, l.cfg.Name, Textf("node.restart_failed", "restart failed: %v", err))
 		return false
 	}
 	l.state = StateUp
-	detail := "up on " + l.addr
+	detail := Textf("node.up_on", "up on %s", l.addr)
 	if l.cfg.Up != nil {
 		detail = l.cfg.Up(l.addr)
 	}
-	l.events.Add(EvUp, l.cfg.Name, "%s", detail)
+	l.events.Add(EvUp, l.cfg.Name, detail)
 	return true
 }
 

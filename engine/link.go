@@ -152,9 +152,9 @@ func (s *System) Partition(names []string, cut bool) {
 		}
 		sort.Strings(members)
 		if cut {
-			s.Events.Add(EvPartition, strings.Join(members, ","), "cut off from the rest; still up")
+			s.Events.Add(EvPartition, strings.Join(members, ","), Textf("link.cut", "cut off from the rest; still up"))
 		} else {
-			s.Events.Add(EvHeal, strings.Join(members, ","), "links restored")
+			s.Events.Add(EvHeal, strings.Join(members, ","), Textf("link.healed", "links restored"))
 		}
 	}
 }

@@ -92,14 +92,14 @@ type NodeSnap struct {
 	Latency  time.Duration // injected latency
 	Size     string        // modelled machine size, "" when not sized
 	CostHour float64       // modelled cost per hour, 0 when not modelled
-	Detail   string        // short role-specific line (LB: policy; db: rows)
+	Detail   Text          // short role-specific line (LB: policy; db: role and position)
 	// Badge is a word or two the diagram draws on the node, for a role
 	// that changes while the lab runs: a database's "primary" or "replica".
 	Badge string
 	// Partitioned is true while the node's links are cut (it is still up).
 	Partitioned bool
-	// Lines are extra "label: value" lines for the inspector.
-	Lines []string
+	// Lines are the inspector's extra role-specific lines.
+	Lines []Line
 }
 
 // LinkSnap is one link of the topology: From calls To.

@@ -18,7 +18,7 @@ func TestSystemSnapshot(t *testing.T) {
 	sys.AddGauges(func() []engine.Gauge {
 		return []engine.Gauge{{Name: "hit ratio", Value: 87.5, Unit: "%"}, {Name: "cost", Value: 0.1, Unit: "$/h", Modelled: true}}
 	})
-	sys.Events.Add(engine.EvInfo, "lab", "hello %d", 1)
+	sys.Events.Add(engine.EvInfo, "lab", engine.Textf("test.hello", "hello %d", 1))
 
 	snap := sys.Snapshot()
 	if len(snap.Nodes) != 4 || snap.Nodes[0].Name != "web-1" || snap.Nodes[3].Name != "db-1" || snap.Nodes[3].Role != sqldb.RoleDB {
@@ -84,7 +84,7 @@ func TestSystemSnapshot(t *testing.T) {
 func TestSystemSnapshotKeepsNewestEvents(t *testing.T) {
 	sys, _ := ctTopology(t, 1)
 	for i := 0; i < engine.EventsLen+50; i++ {
-		sys.Events.Add(engine.EvInfo, "lab", "%d", i)
+		sys.Events.Add(engine.EvInfo, "lab", engine.Textf("test.n", "%d", i))
 	}
 	snap := sys.Snapshot()
 	if len(snap.Events) != engine.EventsLen || snap.NEvent != engine.EventsLen+50 {
@@ -173,7 +173,7 @@ func ctGauge(snap *engine.Snapshot, name string) (engine.Gauge, bool) {
 // An event's detail is one line, whatever the error text it carries.
 func TestEventDetailIsOneLine(t *testing.T) {
 	l := engine.NewEventLog(engine.NewClock())
-	l.Add(engine.EvInfo, "db-1", "storing the log failed: %v", "disk I/O error\nretry\r\nlater")
+	l.Add(engine.EvInfo, "db-1", engine.Textf("test.store_failed", "storing the log failed: %v", "disk I/O error\nretry\r\nlater"))
 	if got := l.All()[0].Detail; got != "storing the log failed: disk I/O error retry later" {
 		t.Errorf("detail %q", got)
 	}
@@ -181,8 +181,9 @@ func TestEventDetailIsOneLine(t *testing.T) {
 
 func TestPlural(t *testing.T) {
 	for n, want := range map[int]string{0: "0 targets", 1: "1 target", 3: "3 targets"} {
-		if got := engine.Plural(n, "target"); got != want {
-			t.Errorf("Plural(%d) = %q, want %q", n, got, want)
+		got := engine.Plural(n, "target")
+		if got.String() != want || got.Key != "count.target" {
+			t.Errorf("Plural(%d) = %q (key %s), want %q", n, got, got.Key, want)
 		}
 	}
 }

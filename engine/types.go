@@ -59,7 +59,10 @@ type Event struct {
 	Kind   EventKind     `json:"kind"`
 	Tone   Tone          `json:"-"`
 	Node   string        `json:"node"`
-	Detail string        `json:"detail"`
+	Detail string        `json:"detail"` // Text in English, on one line
+	// Text is the detail keyed, for the lab to say in the learner's
+	// language.
+	Text Text `json:"-"`
 }
 
 // EventKind names what happened. The core and each component declare the

@@ -88,6 +88,39 @@ func (c *common) helpLabel(h string) string {
 	return c.TOr("help."+strings.ReplaceAll(h, " ", "_"), h)
 }
 
+// say says an engine text in the UI's language: its format text.<key>
+// filled with its arguments, a nested text and a knob value said in the
+// language too. In English it is the engine's own words (what an event's
+// Detail holds). A key with no text at all is said in the engine's
+// English; one the language lacks gets English from tr, as every UI word
+// does (en.txt holds the engine's formats; a test keeps them the same).
+func (c *common) say(t engine.Text) string {
+	if t.Empty() {
+		return ""
+	}
+	if c.lang == "" || c.lang == "en" {
+		return t.String()
+	}
+	key := "text." + t.Key
+	f, ok := c.lookup(key)
+	if !ok {
+		c.miss(key)
+		return t.String()
+	}
+	args := make([]any, len(t.Args))
+	for i, a := range t.Args {
+		switch a := a.(type) {
+		case engine.Text:
+			args[i] = c.say(a)
+		case engine.KnobValue:
+			args[i] = c.valueLabel(string(a))
+		default:
+			args[i] = a
+		}
+	}
+	return fmt.Sprintf(f, args...)
+}
+
 // roleLabel names a node's role ("app", "db") by its key role.<role>.
 func (c *common) roleLabel(r engine.Role) string {
 	return c.TOr("role."+labelKey(string(r)), string(r))

@@ -96,11 +96,11 @@ func fixtureSnapshot() engine.Snapshot {
 			P99: time.Duration(45+20*math.Sin(float64(i)/9)+float64(i%7)) * time.Millisecond})
 	}
 	s.Nodes = []engine.NodeSnap{
-		{Name: "lb-1", Role: "lb", Layer: engine.LayerEntry, State: engine.StateUp, Addr: "127.0.0.1:40001", Public: true, RPS: 200, Requests: 24000, P50: 13 * time.Millisecond, P99: 48 * time.Millisecond, Detail: "policy round-robin"},
+		{Name: "lb-1", Role: "lb", Layer: engine.LayerEntry, State: engine.StateUp, Addr: "127.0.0.1:40001", Public: true, RPS: 200, Requests: 24000, P50: 13 * time.Millisecond, P99: 48 * time.Millisecond, Detail: engine.Textf("test.lb", "policy round-robin")},
 		{Name: "web-1", Role: "web", Layer: engine.LayerWeb, State: engine.StateUp, Addr: "127.0.0.1:40002", Workers: 8, QueueCap: 64, InFlight: 3, RPS: 70.2, Requests: 8100, P50: 11 * time.Millisecond, P99: 30 * time.Millisecond, Size: "m", CostHour: 0.2},
 		{Name: "web-2", Role: "web", Layer: engine.LayerWeb, State: engine.StateSaturated, Addr: "127.0.0.1:40003", Workers: 8, QueueCap: 64, InFlight: 8, Queued: 5, RPS: 80, Requests: 8300, Errors: 12, P50: 20 * time.Millisecond, P99: 90 * time.Millisecond, Latency: 50 * time.Millisecond},
 		{Name: "web-3", Role: "web", Layer: engine.LayerWeb, State: engine.StateDown, Workers: 4, QueueCap: 64, Requests: 7600, Errors: 480},
-		{Name: "db-1", Role: "db", State: engine.StateUp, Addr: "127.0.0.1:40005", Workers: 16, QueueCap: 128, RPS: 150, Requests: 18000, P50: 2 * time.Millisecond, P99: 9 * time.Millisecond, Detail: "1,000 rows"},
+		{Name: "db-1", Role: "db", State: engine.StateUp, Addr: "127.0.0.1:40005", Workers: 16, QueueCap: 128, RPS: 150, Requests: 18000, P50: 2 * time.Millisecond, P99: 9 * time.Millisecond, Detail: engine.Textf("test.db", "1,000 rows")},
 	}
 	s.Links = []engine.LinkSnap{
 		{From: "lb-1", To: "web-1", RPS: 70, Up: true},

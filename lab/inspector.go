@@ -90,12 +90,15 @@ func (p *inspectorPane) rows() [][2]string {
 		if n.CostHour > 0 {
 			rows = append(rows, [2]string{c.T("cost"), modelled(fmt.Sprintf("$%.2f", n.CostHour))})
 		}
-		if n.Detail != "" {
-			rows = append(rows, [2]string{c.T("detail"), n.Detail})
+		if !n.Detail.Empty() {
+			rows = append(rows, [2]string{c.T("detail"), c.say(n.Detail)})
 		}
-		for _, line := range n.Lines { // role-specific "label: value" lines
-			label, value, _ := strings.Cut(line, ": ")
-			rows = append(rows, [2]string{label, value})
+		for _, line := range n.Lines { // role-specific lines
+			label := c.say(line.Label)
+			if line.Item {
+				label = "  " + label
+			}
+			rows = append(rows, [2]string{label, c.say(line.Value)})
 		}
 		return rows
 	case l != nil:

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"scalelab/chapters"
+	"scalelab/engine"
 )
 
 // The inspector wraps a long value instead of cutting it: every lost
@@ -15,10 +16,11 @@ func TestInspectorWrapsLongValues(t *testing.T) {
 	for i := range 6 {
 		ids = append(ids, fmt.Sprintf("u%d-p%d", 100+i, 4000+i))
 	}
-	line := "lost here (acknowledged, missing): 9: " + strings.Join(ids, ", ") + ", … (+3)"
+	lost := engine.Line{Label: engine.Textf("repl.lost_here", "lost here (acknowledged, missing)"),
+		Value: engine.Textf("repl.writes.value", "%d: %s", 9, strings.Join(ids, ", ")+", … (+3)")}
 	for _, size := range [][2]int{{80, 24}, {160, 48}, {200, 60}} {
 		snap := replicatedSnapshot()
-		snap.Nodes[3].Lines = []string{"replication: primary", line}
+		snap.Nodes[3].Lines = []engine.Line{{Label: engine.Textf("repl.replication", "replication"), Value: engine.Textf("repl.role.primary", "primary")}, lost}
 		ch := fixtureChapter()
 		ch.Steps[0].Select = "db-2"
 		m, _ := openStep(t, []*chapters.Chapter{ch}, 0, 0, snap)

@@ -230,6 +230,10 @@ func (p *eventsPane) lines() []string {
 		col := func(s string, w int) string { return padRight(ansi.Truncate(s, w, "…"), w) }
 		for _, e := range evs {
 			kind := c.eventLabel(string(e.Kind))
+			detail := e.Detail
+			if !e.Text.Empty() {
+				detail = engine.OneLine(c.say(e.Text))
+			}
 			ks := st.Muted
 			switch e.Tone {
 			case engine.ToneBad:
@@ -242,7 +246,7 @@ func (p *eventsPane) lines() []string {
 				ks = st.Info
 			}
 			line := st.Faint.Render(fmt.Sprintf("%6.1fs ", e.T.Seconds())) +
-				ks.Render(col(kind, kw)) + " " + st.Bold.Render(col(e.Node, nw)) + " " + st.Text.Render(e.Detail)
+				ks.Render(col(kind, kw)) + " " + st.Bold.Render(col(e.Node, nw)) + " " + st.Text.Render(detail)
 			out = append(out, fitLine(line, p.w))
 		}
 	}

@@ -50,7 +50,7 @@ func (l *cacheLab) knobs(tune cacheTune) {
 			// every entry now follows the new pattern: none is left stale
 			// from the old one
 			store.Flush(ctx)
-			sys.Events.Add(engine.EvInfo, "cache-1", "flushed: every entry follows %s from now", v)
+			sys.Events.Add(engine.EvInfo, "cache-1", engine.Textf("cache.flushed", "flushed: every entry follows %s from now", engine.KnobValue(v)))
 			return nil
 		}),
 		"cache.memory": engine.NewKnob("cache.memory", cacheMemories, tune.memory, func(v string) error {

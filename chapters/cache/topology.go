@@ -165,7 +165,7 @@ func (l *cacheLab) addCache(a engine.Action) error {
 	}
 	c.SetLink(l.sys.AddLink("web-1", name))
 	l.store.AddCache(c)
-	l.sys.Events.Add(engine.EvAdd, name, "cache node: keys split over %d nodes by rendezvous hashing", len(have)+1)
+	l.sys.Events.Add(engine.EvAdd, name, engine.Textf("cache.node_added", "cache node: keys split over %d nodes by rendezvous hashing", len(have)+1))
 	return nil
 }
 

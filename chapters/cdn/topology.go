@@ -134,7 +134,7 @@ func (l *cdnLab) purge() error {
 		resp.Body.Close()
 		done = append(done, e.Name())
 	}
-	l.sys.Events.Add(cdn.EvPurge, "cdn", "every copy dropped on %s", strings.Join(done, ", "))
+	l.sys.Events.Add(cdn.EvPurge, "cdn", engine.Textf("cdn.purged", "every copy dropped on %s", strings.Join(done, ", ")))
 	return nil
 }
 

@@ -7,31 +7,35 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"scalelab/engine"
 )
 
-func (c *Cache) detail() string {
+func (c *Cache) detail() engine.Text {
 	st := c.Stats()
 	if st.Max > 0 {
-		return fmt.Sprintf("cache · %d keys · %d%% mem", st.Keys, 100*st.Used/st.Max)
+		return engine.Textf("cache.detail.memory", "cache · %d keys · %d%% mem", st.Keys, 100*st.Used/st.Max)
 	}
-	return fmt.Sprintf("cache · %d keys", st.Keys)
+	return engine.Textf("cache.detail", "cache · %d keys", st.Keys)
 }
 
 // lines are the inspector's: memory, eviction, and the hottest keys with
 // their TTL counting down and their idle time (what LRU looks at).
-func (c *Cache) lines() []string {
+func (c *Cache) lines() []engine.Line {
 	st, cfg := c.Stats(), c.Config()
-	out := []string{
-		fmt.Sprintf("memory: %s of %s · evicted %d · refused %d", kb(st.Used), kb(st.Max), st.Evictions, st.Refused),
-		fmt.Sprintf("eviction: %s, %d samples (scalelab's own; miniredis has none)", cfg.Policy, cfg.Samples),
-		"hottest keys (ttl left · idle · hits):",
+	out := []engine.Line{
+		{Label: engine.Textf("cache.memory", "memory"),
+			Value: engine.Textf("cache.memory.value", "%s of %s · evicted %d · refused %d", kb(st.Used), kb(st.Max), st.Evictions, st.Refused)},
+		{Label: engine.Textf("cache.eviction", "eviction"),
+			Value: engine.Textf("cache.eviction.value", "%s, %d samples (scalelab's own; miniredis has none)", engine.KnobValue(cfg.Policy), cfg.Samples)},
+		{Label: engine.Textf("cache.hottest", "hottest keys (ttl left · idle · hits):")},
 	}
 	for _, k := range c.Hottest(5) {
-		ttl := "none"
+		ttl := engine.Textf("cache.ttl.none", "none")
 		if k.TTLLeft > 0 {
-			ttl = fmt.Sprintf("%.1fs", k.TTLLeft.Seconds())
+			ttl = engine.Textf("cache.ttl.left", "%.1fs", k.TTLLeft.Seconds())
 		}
-		out = append(out, fmt.Sprintf("  %-9s %6s · %4.1fs · %.0f", k.Key, ttl, k.Idle.Seconds(), k.Freq))
+		out = append(out, engine.Line{Item: true, Label: engine.Textf("cache.hot_key", "%-9s %6s · %4.1fs · %.0f", k.Key, ttl, k.Idle.Seconds(), k.Freq)})
 	}
 	return out
 }

@@ -251,12 +251,16 @@ func (e *Edge) Snap() engine.NodeSnap {
 	s := e.Server.Snap()
 	e.Sized.Fill(&s)
 	st := e.Stats()
-	s.Detail = fmt.Sprintf("edge %s · %d files", e.cfg.Region, st.Objects)
-	s.Lines = []string{
-		fmt.Sprintf("region: %s", e.cfg.Region),
-		fmt.Sprintf("hit ratio: %.1f%% (%d hits, %d misses)", 100*st.HitRatio(), st.Hits, st.Misses),
-		fmt.Sprintf("origin fills: %d · collapsed misses: %d", st.Fills, st.Collapsed),
-		fmt.Sprintf("stale-if-error served: %d · purged: %d", st.Stale, st.Purged),
+	region := regionText(e.cfg.Region)
+	s.Detail = engine.Textf("cdn.edge.detail", "edge %s · %d files", region, st.Objects)
+	s.Lines = []engine.Line{
+		{Label: engine.Textf("cdn.region", "region"), Value: region},
+		{Label: engine.Textf("cdn.hit_ratio", "hit ratio"),
+			Value: engine.Textf("cdn.hit_ratio.value", "%.1f%% (%d hits, %d misses)", 100*st.HitRatio(), st.Hits, st.Misses)},
+		{Label: engine.Textf("cdn.origin_fills", "origin fills"),
+			Value: engine.Textf("cdn.origin_fills.value", "%d · collapsed misses: %d", st.Fills, st.Collapsed)},
+		{Label: engine.Textf("cdn.stale_served", "stale-if-error served"),
+			Value: engine.Textf("cdn.stale_served.value", "%d · purged: %d", st.Stale, st.Purged)},
 	}
 	now := e.Clock().Now()
 	e.mu.Lock()
@@ -268,8 +272,22 @@ func (e *Edge) Snap() engine.NodeSnap {
 	for _, p := range paths {
 		ent := e.store[p]
 		left := ent.cc.TTL - (now - ent.stored)
-		s.Lines = append(s.Lines, fmt.Sprintf("  %s v%s · ttl left %.0fs", p, ent.header.Get(HeaderVersion), max(left, 0).Seconds()))
+		s.Lines = append(s.Lines, engine.Line{Item: true, Label: engine.Textf("cdn.file",
+			"%s v%s · ttl left %.0fs", p, ent.header.Get(HeaderVersion), max(left, 0).Seconds())})
 	}
 	e.mu.Unlock()
 	return s
+}
+
+// regionText names a region (us, eu, ap) for the lab to translate.
+func regionText(region string) engine.Text {
+	switch region {
+	case "us":
+		return engine.Textf("cdn.region.us", "us")
+	case "eu":
+		return engine.Textf("cdn.region.eu", "eu")
+	case "ap":
+		return engine.Textf("cdn.region.ap", "ap")
+	}
+	return engine.Textf("cdn.region.other", "%s", region)
 }

@@ -134,7 +134,7 @@ func (o *Origin) Deploy() int {
 		names = append(names, name)
 	}
 	o.mu.Unlock()
-	o.events.Add(EvDeploy, o.Name(), "release %d: %s", n, strings.Join(names, ", "))
+	o.events.Add(EvDeploy, o.Name(), engine.Textf("cdn.deployed", "release %d: %s", n, strings.Join(names, ", ")))
 	return n
 }
 
@@ -235,12 +235,17 @@ func (o *Origin) Snap() engine.NodeSnap {
 	s := o.Server.Snap()
 	o.Sized.Fill(&s)
 	st := o.Stats()
-	s.Detail = fmt.Sprintf("origin · release %d", o.releases.Load())
-	s.Lines = []string{
-		fmt.Sprintf("release: %d", o.releases.Load()),
-		fmt.Sprintf("edge TTL (s-maxage): %s", o.TTL()),
-		fmt.Sprintf("stale-if-error: %v", o.staleIfError.Load()),
-		fmt.Sprintf("requests from users: %d · from edges: %d", st.UserRequests, st.EdgeRequests),
+	s.Detail = engine.Textf("cdn.origin.detail", "origin · release %d", o.releases.Load())
+	staleIfError := engine.Textf("cdn.off", "false")
+	if o.staleIfError.Load() {
+		staleIfError = engine.Textf("cdn.on", "true")
+	}
+	s.Lines = []engine.Line{
+		{Label: engine.Textf("cdn.release", "release"), Value: engine.Textf("cdn.release.value", "%d", o.releases.Load())},
+		{Label: engine.Textf("cdn.edge_ttl", "edge TTL (s-maxage)"), Value: engine.Textf("cdn.edge_ttl.value", "%s", o.TTL())},
+		{Label: engine.Textf("cdn.stale_if_error", "stale-if-error"), Value: staleIfError},
+		{Label: engine.Textf("cdn.requests_from_users", "requests from users"),
+			Value: engine.Textf("cdn.requests_from_users.value", "%d · from edges: %d", st.UserRequests, st.EdgeRequests)},
 	}
 	return s
 }

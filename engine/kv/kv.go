@@ -27,9 +27,9 @@ type KVNode struct {
 	volatile bool // memory only: a restart comes back empty
 
 	mu     sync.Mutex
-	onWipe []func()        // run when a memory-only node loses its data
-	lines  func() []string // extra inspector lines
-	detail func() string
+	onWipe []func()             // run when a memory-only node loses its data
+	lines  func() []engine.Line // extra inspector lines
+	detail func() engine.Text
 }
 
 // NewKVNode starts a Redis server on a loopback port.
@@ -45,9 +45,11 @@ func NewCacheNode(sys *engine.System, name string) (*KVNode, error) {
 
 func newKVNode(sys *engine.System, name string, role engine.Role, volatile bool) (*KVNode, error) {
 	n := &KVNode{mr: miniredis.NewMiniRedis(), role: role, volatile: volatile}
-	cfg := engine.LifecycleConfig{Name: name, Boot: time.Second, Crashed: "crashed: connections closed"}
+	cfg := engine.LifecycleConfig{Name: name, Boot: time.Second, Crashed: engine.Textf("kv.crashed", "crashed: connections closed")}
 	if volatile {
-		cfg.Up = func(addr string) string { return "up on " + addr + ", empty: a cache lives in memory" }
+		cfg.Up = func(addr string) engine.Text {
+			return engine.Textf("kv.up_empty", "up on %s, empty: a cache lives in memory", addr)
+		}
 		cfg.OnKill = n.wipe
 	}
 	n.Lifecycle = engine.NewLifecycle(cfg, (*redisProcess)(n), sys.Clock, sys.Events)
@@ -97,7 +99,7 @@ func (n *KVNode) OnWipe(fn func()) {
 }
 
 // Describe sets the node's one-line detail and its inspector lines.
-func (n *KVNode) Describe(detail func() string, lines func() []string) {
+func (n *KVNode) Describe(detail func() engine.Text, lines func() []engine.Line) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.detail, n.lines = detail, lines
@@ -125,7 +127,7 @@ func (n *KVNode) Snap() engine.NodeSnap {
 	if detail != nil {
 		s.Detail = detail()
 	} else {
-		s.Detail = fmt.Sprintf("redis · %d keys", len(n.mr.Keys()))
+		s.Detail = engine.Textf("kv.detail", "redis · %d keys", len(n.mr.Keys()))
 	}
 	if lines != nil {
 		s.Lines = lines()

@@ -85,7 +85,7 @@ func TestKVNodeStore(t *testing.T) {
 	if q := meter.Quantiles(engine.OpFeed); q.N != 3 {
 		t.Errorf("meter feeds = %d, want 3", q.N)
 	}
-	if s := kvNode.Snap(); s.Requests != 6 || s.State != engine.StateUp || !strings.Contains(s.Detail, "keys") {
+	if s := kvNode.Snap(); s.Requests != 6 || s.State != engine.StateUp || !strings.Contains(s.Detail.String(), "keys") {
 		t.Errorf("kv snap %+v", s)
 	}
 

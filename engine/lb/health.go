@@ -4,7 +4,6 @@ package lb
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"scalelab/engine"
@@ -74,14 +73,14 @@ func (lb *LB) check(t *target) {
 			if t.link != nil {
 				t.link.SetDown(false)
 			}
-			lb.sys.Events.Add(EvRejoin, t.name, "health check passed %s", engine.Plural(t.passes, "time"))
+			lb.sys.Events.Add(EvRejoin, t.name, engine.Textf("lb.rejoined", "health check passed %s", engine.Plural(t.passes, "time")))
 		}
 		return
 	}
 	t.passes = 0
 	t.fails++
 	if t.healthy.Load() && t.fails >= h.Fall {
-		lb.ejectLocked(t, "health check failed "+engine.Plural(t.fails, "time"))
+		lb.ejectLocked(t, engine.Textf("lb.eject.checks", "health check failed %s", engine.Plural(t.fails, "time")))
 	}
 }
 
@@ -105,7 +104,7 @@ func (lb *LB) probe(ctx context.Context, t *target, path string) bool {
 }
 
 // ejectLocked takes a healthy target out; the caller holds mu.
-func (lb *LB) ejectLocked(t *target, why string) {
+func (lb *LB) ejectLocked(t *target, why engine.Text) {
 	if !t.healthy.Load() || t.removed.Load() {
 		return
 	}
@@ -115,7 +114,7 @@ func (lb *LB) ejectLocked(t *target, why string) {
 	if t.link != nil {
 		t.link.SetDown(true)
 	}
-	lb.sys.Events.Add(EvEject, t.name, "%s", why)
+	lb.sys.Events.Add(EvEject, t.name, why)
 }
 
 // connFailed counts a connection failure of a real request (passive
@@ -128,6 +127,6 @@ func (lb *LB) connFailed(t *target) {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
 	if lb.healthOn.Load() {
-		lb.ejectLocked(t, fmt.Sprintf("passive: %d connection failures", n))
+		lb.ejectLocked(t, engine.Textf("lb.eject.passive", "passive: %d connection failures", n))
 	}
 }

@@ -45,7 +45,7 @@ func TestLBKillProtected(t *testing.T) {
 	if ts := l.lb.Targets(); ts[1].Healthy || !ts[0].Healthy || !ts[2].Healthy {
 		t.Errorf("targets after kill: %+v", ts)
 	}
-	if d := l.lb.Snap().Detail; d != "round-robin · 2/3 healthy · retries 1" {
+	if d := l.lb.Snap().Detail.String(); d != "round-robin · 2/3 healthy · retries 1" {
 		t.Errorf("detail %q", d)
 	}
 	if links := l.sys.Snapshot().Links; links[1].Up || !links[0].Up {

@@ -177,18 +177,15 @@ func (lb *LB) Snap() engine.NodeSnap {
 			draining++
 		}
 	}
-	var b strings.Builder
-	b.WriteString(lb.Policy())
-	if lb.healthOn.Load() {
-		fmt.Fprintf(&b, " · %d/%d healthy", healthy, len(ts))
-	} else {
-		fmt.Fprintf(&b, " · %s · health off", engine.Plural(len(ts), "target"))
+	policy := engine.KnobValue(lb.Policy())
+	d := engine.Textf("lb.detail.checks", "%s · %d/%d healthy", policy, healthy, len(ts))
+	if !lb.healthOn.Load() {
+		d = engine.Textf("lb.detail.no_checks", "%s · %s · health off", policy, engine.Plural(len(ts), "target"))
 	}
 	if draining > 0 {
-		fmt.Fprintf(&b, " · %d draining", draining)
+		d = engine.Textf("lb.detail.draining", "%s · %d draining", d, draining)
 	}
-	fmt.Fprintf(&b, " · retries %d", lb.Retries())
-	n.Detail = b.String()
+	n.Detail = engine.Textf("lb.detail.retries", "%s · retries %d", d, lb.Retries())
 	return n
 }
 

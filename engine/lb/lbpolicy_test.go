@@ -228,7 +228,7 @@ func TestEligibleOnly(t *testing.T) {
 		lb.AddTarget(&fakeNode{name: fmt.Sprintf("web-%d", i), addr: "127.0.0.1:1"}, nil)
 	}
 	lb.mu.Lock()
-	lb.ejectLocked(lb.findLocked("web-2"), "test")
+	lb.ejectLocked(lb.findLocked("web-2"), engine.Textf("test.eject", "test"))
 	web1, web2, web4 := lb.findLocked("web-1"), lb.findLocked("web-2"), lb.findLocked("web-4")
 	lb.mu.Unlock()
 	web4.active.Store(1) // stays in flight: drain waits
@@ -259,7 +259,7 @@ func TestEligibleOnly(t *testing.T) {
 	if len(ts) != 4 || ts[1].Healthy || !ts[3].Draining {
 		t.Errorf("targets: %+v", ts)
 	}
-	if d := lb.Snap().Detail; d != "round-robin · 3/4 healthy · 1 draining · retries 1" {
+	if d := lb.Snap().Detail.String(); d != "round-robin · 3/4 healthy · 1 draining · retries 1" {
 		t.Errorf("detail %q", d)
 	}
 

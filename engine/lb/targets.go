@@ -104,7 +104,7 @@ func (lb *LB) AddTarget(n engine.Node, link *engine.Link) {
 	if link != nil {
 		link.SetDown(false)
 	}
-	lb.sys.Events.Add(engine.EvAdd, t.name, "joined %s's target group (%s)", lb.cfg.Name, engine.Plural(len(lb.targets), "target"))
+	lb.sys.Events.Add(engine.EvAdd, t.name, engine.Textf("lb.joined", "joined %s's target group (%s)", lb.cfg.Name, engine.Plural(len(lb.targets), "target")))
 }
 
 // RemoveTarget takes the named target out at once; requests in flight to it
@@ -117,7 +117,7 @@ func (lb *LB) RemoveTarget(name string) error {
 		return lb.unknownLocked(name)
 	}
 	lb.removeLocked(t)
-	lb.sys.Events.Add(EvRemove, name, "left %s's target group (%s)", lb.cfg.Name, engine.Plural(len(lb.targets), "target"))
+	lb.sys.Events.Add(EvRemove, name, engine.Textf("lb.left", "left %s's target group (%s)", lb.cfg.Name, engine.Plural(len(lb.targets), "target")))
 	return nil
 }
 
@@ -167,7 +167,7 @@ func (lb *LB) Drain(name string, onDrained func()) error {
 	}
 	t.draining.Store(true)
 	lb.rebuildLocked()
-	lb.sys.Events.Add(EvDrain, name, "no new requests; %d in flight", t.active.Load())
+	lb.sys.Events.Add(EvDrain, name, engine.Textf("lb.draining", "no new requests; %d in flight", t.active.Load()))
 	lb.wg.Add(1)
 	lb.mu.Unlock()
 	// A request that picked t before it was marked sees draining after
@@ -187,7 +187,7 @@ func (lb *LB) Drain(name string, onDrained func()) error {
 		lb.mu.Lock()
 		ok := lb.removeLocked(t)
 		if ok {
-			lb.sys.Events.Add(EvDrained, name, "idle; left %s's target group (%s)", lb.cfg.Name, engine.Plural(len(lb.targets), "target"))
+			lb.sys.Events.Add(EvDrained, name, engine.Textf("lb.drained", "idle; left %s's target group (%s)", lb.cfg.Name, engine.Plural(len(lb.targets), "target")))
 		}
 		lb.mu.Unlock()
 		if ok && onDrained != nil {

@@ -237,7 +237,7 @@ func (c *Cluster) Replay(ctx context.Context) (int, error) {
 		c.mu.Unlock()
 		n++
 	}
-	c.sys.Events.Add(engine.EvInfo, p.Name(), "replayed %d set-aside writes", n)
+	c.sys.Events.Add(engine.EvInfo, p.Name(), engine.Textf("repl.replayed", "replayed %d set-aside writes", n))
 	return n, nil
 }
 

@@ -243,7 +243,7 @@ func (c *Cluster) AddReplica(ctx context.Context) (*ReplDB, error) {
 		c.link(r.from, name)
 	}
 	pos, _ := d.Positions()
-	c.sys.Events.Add(EvSeed, name, "new replica seeded from a copy of %s at pos %d in %s; streaming from there", p.Name(), pos, (c.sys.Clock.Now() - start).Round(time.Millisecond))
+	c.sys.Events.Add(EvSeed, name, engine.Textf("repl.seeded_new", "new replica seeded from a copy of %s at pos %d in %s; streaming from there", p.Name(), pos, (c.sys.Clock.Now()-start).Round(time.Millisecond)))
 	d.startLoops()
 	return d, nil
 }

@@ -47,7 +47,7 @@ func (c *Cluster) tick(ctx context.Context) {
 		n := c.misses
 		c.mu.Unlock()
 		if n <= c.cfg.Misses { // past the limit the count says nothing new
-			c.sys.Events.Add(EvMiss, p.Name(), "missed heartbeat %d/%d", n, c.cfg.Misses)
+			c.sys.Events.Add(EvMiss, p.Name(), engine.Textf("repl.missed_heartbeat", "missed heartbeat %d/%d", n, c.cfg.Misses))
 		}
 		if n >= c.cfg.Misses {
 			c.failover(ctx, p)
@@ -75,12 +75,12 @@ func (c *Cluster) failover(ctx context.Context, old *ReplDB) {
 		}
 	}
 	if best == nil {
-		c.sys.Events.Add(engine.EvInfo, "monitor-1", "%s is down and no replica can be promoted", old.Name())
+		c.sys.Events.Add(engine.EvInfo, "monitor-1", engine.Textf("repl.no_candidate", "%s is down and no replica can be promoted", old.Name()))
 		return
 	}
 	div, err := best.promote(ctx)
 	if err != nil {
-		c.sys.Events.Add(engine.EvInfo, "monitor-1", "promoting %s failed: %v", best.Name(), err)
+		c.sys.Events.Add(engine.EvInfo, "monitor-1", engine.Textf("repl.promote_failed", "promoting %s failed: %v", best.Name(), err))
 		return
 	}
 	now := c.sys.Clock.Now()
@@ -97,9 +97,9 @@ func (c *Cluster) failover(ctx context.Context, old *ReplDB) {
 	c.promotions = append(c.promotions, Promotion{At: now, From: old.Name(), To: best.Name(), Divergence: div, Lost: lost, LostReplicated: lostRepl})
 	c.lost = append(c.lost, lost...)
 	c.mu.Unlock()
-	c.sys.Events.Add(EvPromote, best.Name(), "promoted to primary at pos %d (%s missed %d heartbeats)", div, old.Name(), c.cfg.Misses)
+	c.sys.Events.Add(EvPromote, best.Name(), engine.Textf("repl.promoted", "promoted to primary at pos %d (%s missed %d heartbeats)", div, old.Name(), c.cfg.Misses))
 	if len(lost) > 0 {
-		c.sys.Events.Add(EvLost, best.Name(), "missing here: %s from %s", engine.Plural(len(lost), "acknowledged write"), old.Name())
+		c.sys.Events.Add(EvLost, best.Name(), engine.Textf("repl.lost", "missing here: %s from %s", engine.Plural(len(lost), "acknowledged write"), old.Name()))
 	}
 	// replicas now stream from the new primary
 	for _, d := range c.Nodes() {
@@ -116,7 +116,7 @@ func (c *Cluster) failover(ctx context.Context, old *ReplDB) {
 // rejoined runs when a database comes back after a kill.
 func (c *Cluster) rejoined(d *ReplDB) {
 	if d == c.Primary() {
-		c.sys.Events.Add(EvRejoinDB, d.Name(), "back as the primary")
+		c.sys.Events.Add(EvRejoinDB, d.Name(), engine.Textf("repl.back_primary", "back as the primary"))
 		return
 	}
 	if d.IsPrimary() {
@@ -125,7 +125,7 @@ func (c *Cluster) rejoined(d *ReplDB) {
 	}
 	c.link(d.Name(), c.Primary().Name())
 	d.startLoops()
-	c.sys.Events.Add(EvRejoinDB, d.Name(), "back as a replica; catching up")
+	c.sys.Events.Add(EvRejoinDB, d.Name(), engine.Textf("repl.back_replica", "back as a replica; catching up"))
 }
 
 // rejoinAsReplica demotes a former primary: its writes after the divergence
@@ -139,7 +139,7 @@ func (c *Cluster) rejoinAsReplica(ctx context.Context, d *ReplDB) {
 	}
 	errant, err := d.demote(ctx, div)
 	if err != nil {
-		c.sys.Events.Add(engine.EvInfo, d.Name(), "rejoin failed: %v", err)
+		c.sys.Events.Add(engine.EvInfo, d.Name(), engine.Textf("repl.rejoin_failed", "rejoin failed: %v", err))
 		return
 	}
 	c.mu.Lock()
@@ -150,13 +150,13 @@ func (c *Cluster) rejoinAsReplica(ctx context.Context, d *ReplDB) {
 	c.mu.Unlock()
 	c.link(d.Name(), c.Primary().Name())
 	d.startLoops()
-	c.sys.Events.Add(EvSetAside, d.Name(), "rejoined as a replica; %s after pos %d set aside", engine.Plural(len(errant), "write"), div)
+	c.sys.Events.Add(EvSetAside, d.Name(), engine.Textf("repl.set_aside", "rejoined as a replica; %s after pos %d set aside", engine.Plural(len(errant), "write"), div))
 	c.mu.Lock()
 	replay := c.recover == "replay"
 	c.mu.Unlock()
 	if replay && len(errant) > 0 {
 		if _, err := c.Replay(ctx); err != nil {
-			c.sys.Events.Add(engine.EvInfo, d.Name(), "%v", err)
+			c.sys.Events.Add(engine.EvInfo, d.Name(), engine.Textf("repl.error", "%v", err))
 		}
 	}
 }

@@ -158,30 +158,48 @@ func (d *ReplDB) Snap() engine.NodeSnap {
 	s := d.Server.Snap()
 	d.Sized.Fill(&s)
 	st := d.cl.dbState(d)
-	s.Detail = fmt.Sprintf("%s · pos %d", st.Role, st.LogPos)
+	role := roleText(st.Role)
+	s.Detail = engine.Textf("repl.detail", "%s · pos %d", role, st.LogPos)
 	s.Badge = st.Role
 	s.Lines = append(s.Lines,
-		"replication: "+st.Role,
-		fmt.Sprintf("log position: %d (applied %d)", st.LogPos, st.Applied),
-		fmt.Sprintf("rows (posts): %d", st.Rows))
+		engine.Line{Label: engine.Textf("repl.replication", "replication"), Value: role},
+		engine.Line{Label: engine.Textf("repl.log_position", "log position"),
+			Value: engine.Textf("repl.log_position.value", "%d (applied %d)", st.LogPos, st.Applied)},
+		engine.Line{Label: engine.Textf("repl.rows", "rows (posts)"), Value: engine.Textf("repl.rows.value", "%d", st.Rows)})
 	if st.Role == "replica" {
-		s.Lines = append(s.Lines, fmt.Sprintf("lag: %d positions, %.0f ms", st.LagPos, engine.Ms(st.Lag)))
+		s.Lines = append(s.Lines, engine.Line{Label: engine.Textf("repl.lag", "lag"),
+			Value: engine.Textf("repl.lag.value", "%d positions, %.0f ms", st.LagPos, engine.Ms(st.Lag))})
 	}
 	if st.Role == "primary" {
-		mode := d.cl.Mode()
-		if mode == ModeSemiSync && !d.SemiSyncOn() {
-			mode += " (fallen back to async)"
+		mode := engine.Textf("repl.mode.value", "%s", engine.KnobValue(d.cl.Mode()))
+		if d.cl.Mode() == ModeSemiSync && !d.SemiSyncOn() {
+			mode = engine.Textf("repl.mode.fallen_back", "%s (fallen back to async)", engine.KnobValue(d.cl.Mode()))
 		}
-		s.Lines = append(s.Lines, "mode: "+mode)
+		s.Lines = append(s.Lines, engine.Line{Label: engine.Textf("repl.mode", "mode"), Value: mode})
 	}
 	lost, aside := d.cl.writesAt(d.Name())
 	if len(lost) > 0 {
-		s.Lines = append(s.Lines, fmt.Sprintf("lost here (acknowledged, missing): %d: %s", len(lost), clip(lost, 6)))
+		s.Lines = append(s.Lines, engine.Line{Label: engine.Textf("repl.lost_here", "lost here (acknowledged, missing)"),
+			Value: engine.Textf("repl.writes.value", "%d: %s", len(lost), clip(lost, 6))})
 	}
 	if len(aside) > 0 {
-		s.Lines = append(s.Lines, fmt.Sprintf("set aside from here: %d: %s", len(aside), clip(aside, 6)))
+		s.Lines = append(s.Lines, engine.Line{Label: engine.Textf("repl.set_aside_here", "set aside from here"),
+			Value: engine.Textf("repl.writes.value", "%d: %s", len(aside), clip(aside, 6))})
 	}
 	return s
+}
+
+// roleText is a database's role as a word for the lab to translate.
+func roleText(role string) engine.Text {
+	switch role {
+	case "primary":
+		return engine.Textf("repl.role.primary", "primary")
+	case "replica":
+		return engine.Textf("repl.role.replica", "replica")
+	case "former primary":
+		return engine.Textf("repl.role.former_primary", "former primary")
+	}
+	return engine.Textf("repl.role.other", "%s", role)
 }
 
 func clip(ids []string, n int) string {

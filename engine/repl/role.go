@@ -105,12 +105,12 @@ func (d *ReplDB) reseedIfBehind() {
 	}
 	start := d.Clock().Now()
 	if err := d.Data.ReplaceFrom(d.cl.sys.Context(), p.Data); err != nil {
-		d.Events().Add(engine.EvInfo, d.Name(), "re-seeding from %s failed: %v; streaming instead", p.Name(), err)
+		d.Events().Add(engine.EvInfo, d.Name(), engine.Textf("repl.reseed_failed", "re-seeding from %s failed: %v; streaming instead", p.Name(), err))
 		return
 	}
 	d.loadPositions()
 	now, _ := d.Positions()
-	d.Events().Add(EvSeed, d.Name(), "was %d positions behind: seeded from a copy of %s at pos %d in %s", top-own, p.Name(), now, (d.Clock().Now() - start).Round(time.Millisecond))
+	d.Events().Add(EvSeed, d.Name(), engine.Textf("repl.reseeded", "was %d positions behind: seeded from a copy of %s at pos %d in %s", top-own, p.Name(), now, (d.Clock().Now()-start).Round(time.Millisecond)))
 }
 
 // rejoin runs when the node comes back after a kill: it reloads its

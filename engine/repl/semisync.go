@@ -47,7 +47,7 @@ func (d *ReplDB) waitReplica(ctx context.Context, pos int64) (ok, replicated boo
 			d.mu.Lock()
 			if d.semiOn {
 				d.semiOn = false
-				d.Events().Add(EvSemiSync, d.Name(), "no replica acknowledged within %s: falling back to async", d.cl.SemiSyncTimeout())
+				d.Events().Add(EvSemiSync, d.Name(), engine.Textf("repl.semisync_off", "no replica acknowledged within %s: falling back to async", d.cl.SemiSyncTimeout()))
 			}
 			d.mu.Unlock()
 			return true, false
@@ -74,7 +74,7 @@ func (d *ReplDB) ackFrom(replica string, received int64) {
 	d.ackCh = make(chan struct{})
 	if !d.semiOn && received >= d.logPos && d.primary {
 		d.semiOn = true
-		d.Events().Add(EvSemiSync, d.Name(), "%s caught up: semi-sync on again", replica)
+		d.Events().Add(EvSemiSync, d.Name(), engine.Textf("repl.semisync_on", "%s caught up: semi-sync on again", replica))
 	}
 }
 
@@ -103,7 +103,7 @@ func (c *Cluster) canWrite(d *ReplDB) error {
 		c.mu.Lock()
 		if !c.refusing[d.Name()] {
 			c.refusing[d.Name()] = true
-			c.sys.Events.Add(EvRefuse, d.Name(), "refusing writes: %s connected, min-replicas-to-write is %d", engine.Plural(have, "replica"), need)
+			c.sys.Events.Add(EvRefuse, d.Name(), engine.Textf("repl.refusing", "refusing writes: %s connected, min-replicas-to-write is %d", engine.Plural(have, "replica"), need))
 		}
 		c.mu.Unlock()
 		return fmt.Errorf("not enough replicas: %d connected, min-replicas-to-write is %d", have, need)

@@ -133,7 +133,7 @@ func (d *ReplDB) pull(ctx context.Context) {
 			continue
 		}
 		if err := d.store(ctx, entries); err != nil && ctx.Err() == nil {
-			d.Events().Add(engine.EvInfo, d.Name(), "storing the log failed: %v", err)
+			d.Events().Add(engine.EvInfo, d.Name(), engine.Textf("repl.store_failed", "storing the log failed: %v", err))
 			if d.Clock().Sleep(ctx, 100*time.Millisecond) != nil {
 				return
 			}
@@ -233,7 +233,7 @@ func (d *ReplDB) apply(ctx context.Context) {
 			return
 		}
 		if err := d.applyOne(ctx, next); err != nil && ctx.Err() == nil {
-			d.Events().Add(engine.EvInfo, d.Name(), "applying pos %d failed: %v", next, err)
+			d.Events().Add(engine.EvInfo, d.Name(), engine.Textf("repl.apply_failed", "applying pos %d failed: %v", next, err))
 			if d.Clock().Sleep(ctx, 100*time.Millisecond) != nil {
 				return
 			}

@@ -149,7 +149,7 @@ func parseDataRequest(r *http.Request) (op engine.Op, key int, body string, err 
 func (n *DBNode) Snap() engine.NodeSnap {
 	s := n.Server.Snap()
 	n.Sized.Fill(&s)
-	s.Detail = "sqlite"
+	s.Detail = engine.Textf("sqldb.detail", "sqlite")
 	return s
 }
 

@@ -142,6 +142,6 @@ func (n *AppNode) handle(w http.ResponseWriter, r *http.Request) {
 func (n *AppNode) Snap() engine.NodeSnap {
 	s := n.Server.Snap()
 	n.Sized.Fill(&s)
-	s.Detail = "web + sqlite"
+	s.Detail = engine.Textf("web.detail", "web + sqlite")
 	return s
 }

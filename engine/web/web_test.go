@@ -148,7 +148,7 @@ func TestAppNodeSQL(t *testing.T) {
 	if code, _ := enginetest.Do(t, c, "GET", n.URL()+"/read?id=99999", "", ""); code != http.StatusInternalServerError {
 		t.Errorf("read of a missing user: %d, want 500", code)
 	}
-	if s := n.Snap(); s.Detail == "" || s.Size != "small" || s.Role != web.RoleApp {
+	if s := n.Snap(); s.Detail.Empty() || s.Size != "small" || s.Role != web.RoleApp {
 		t.Errorf("snap %+v", s)
 	}
 }
