@@ -141,7 +141,7 @@ func watchReplication(r *chapters.Run, t *replicated) {
 	}
 	// a restarted replica catching up: from its up event to zero lag
 	for _, e := range r.Events {
-		if e.Kind == repl.EvRejoinDB && strings.Contains(e.Detail, "replica") {
+		if e.Kind == repl.EvRejoinDB && e.Text.Key == "repl.back_replica" {
 			if _, seen := w.upAt[e.Node]; !seen {
 				w.upAt[e.Node] = e.T
 			}
@@ -310,7 +310,7 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 				{ID: "catch-up", Check: func(r *chapters.Run, t *replicated) bool { _, ok := r.Facts["catchup_ms"]; return ok }},
 				{ID: "add-replica", Check: func(r *chapters.Run, t *replicated) bool {
 					for _, e := range r.EventsOf(repl.EvSeed) {
-						if strings.HasPrefix(e.Detail, "new replica") && t.cl.CaughtUp(e.Node) {
+						if e.Text.Key == "repl.seeded_new" && t.cl.CaughtUp(e.Node) {
 							return true
 						}
 					}
