@@ -32,7 +32,8 @@ func (p *inspectorPane) prefHeight(w int) int { return len(p.layout(p.rows(), w)
 func (p *inspectorPane) spare() []string {
 	c := p.c
 	return []string{c.T("address"), c.T("in_flight"), c.T("detail"), c.T("requests"), c.T("role"),
-		c.T("cost"), c.T("size"), c.T("p50") + " / " + c.T("p99")}
+		c.T("cost"), c.T("size"), c.T("queue"), c.T("workers"), c.T("errors"), c.T("rps"),
+		c.T("p50") + " / " + c.T("p99")}
 }
 
 // wrapped is the rows laid out in w×h, leaving spare rows out while they
@@ -68,8 +69,20 @@ func (p *inspectorPane) rows() [][2]string {
 		rows := [][2]string{
 			{c.T("role"), c.roleLabel(n.Role)},
 			{c.T("state"), st.State(n.State).Render(stateSymbol(n.State) + " " + c.T(string(n.State)))},
-			{c.T("address"), addr},
 		}
+		// what the role knows comes first: in a short pane the lesson's
+		// figures (lag, the lost writes' ids) stay in view before the counters
+		if !n.Detail.Empty() {
+			rows = append(rows, [2]string{c.T("detail"), c.say(n.Detail)})
+		}
+		for _, line := range n.Lines { // role-specific lines
+			label := c.say(line.Label)
+			if line.Item {
+				label = "  " + label
+			}
+			rows = append(rows, [2]string{label, c.say(line.Value)})
+		}
+		rows = append(rows, [2]string{c.T("address"), addr})
 		if n.Workers > 0 {
 			rows = append(rows, [2]string{c.T("workers"), modelled(fmt.Sprintf("%d", n.Workers))})
 			rows = append(rows, [2]string{c.T("queue"), fmt.Sprintf("%d / %d", n.Queued, n.QueueCap)})
@@ -89,16 +102,6 @@ func (p *inspectorPane) rows() [][2]string {
 		}
 		if n.CostHour > 0 {
 			rows = append(rows, [2]string{c.T("cost"), modelled(fmt.Sprintf("$%.2f", n.CostHour))})
-		}
-		if !n.Detail.Empty() {
-			rows = append(rows, [2]string{c.T("detail"), c.say(n.Detail)})
-		}
-		for _, line := range n.Lines { // role-specific lines
-			label := c.say(line.Label)
-			if line.Item {
-				label = "  " + label
-			}
-			rows = append(rows, [2]string{label, c.say(line.Value)})
 		}
 		return rows
 	case l != nil:
@@ -131,7 +134,7 @@ func errText(st *Styles, n int64) string {
 func (p *inspectorPane) layout(rows [][2]string, w int) []string {
 	st := p.c.styles
 	// labels share a column; one too long for it goes above its value
-	limit := max(w/3, 8)
+	limit := max(w*2/5, 8)
 	lw := 0
 	for _, r := range rows {
 		if r[1] != "" && ansi.StringWidth(r[0]) <= limit { // a line with no value (a list's heading or item) is drawn whole

@@ -20,7 +20,14 @@ func TestInspectorWrapsLongValues(t *testing.T) {
 		Value: engine.Textf("repl.writes.value", "%d: %s", 9, strings.Join(ids, ", ")+", … (+3)")}
 	for _, size := range [][2]int{{80, 24}, {160, 48}, {200, 60}} {
 		snap := replicatedSnapshot()
-		snap.Nodes[3].Lines = []engine.Line{{Label: engine.Textf("repl.replication", "replication"), Value: engine.Textf("repl.role.primary", "primary")}, lost}
+		// as chapter 4's promoted primary has them: the lost ids come last
+		snap.Nodes[3].Lines = []engine.Line{
+			{Label: engine.Textf("repl.replication", "replication"), Value: engine.Textf("repl.role.primary", "primary")},
+			{Label: engine.Textf("repl.log_position", "log position"), Value: engine.Textf("repl.log_position.value", "%d (applied %d)", 1567, 1562)},
+			{Label: engine.Textf("repl.rows", "rows (posts)"), Value: engine.Textf("repl.rows.value", "%d", 6562)},
+			{Label: engine.Textf("repl.mode", "mode"), Value: engine.Textf("repl.mode.async", "async")},
+			lost}
+		snap.Nodes[3].Workers, snap.Nodes[3].Size, snap.Nodes[3].CostHour, snap.Nodes[3].Requests = 4, "medium", 0.2, 12000
 		ch := fixtureChapter()
 		ch.Steps[0].Select = "db-2"
 		m, _ := openStep(t, []*chapters.Chapter{ch}, 0, 0, snap)
