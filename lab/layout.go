@@ -75,9 +75,14 @@ func (m *model) layout() {
 		left := stack(b, []int{pick(inspect, min(m.inspector.prefHeight(lw), b/2))})
 		topo := min(max(m.topo.prefHeight(rw), 4), max(b*40/100, 6))
 		charts := min(max(b*30/100, 5), 14)
-		st := pick(stats > 0, min(stats+1, max(b/4, 3)))
+		// the knobs and gauges a step's text names get a third more rows
+		// than a quarter; the events keep a line at the least
+		st := pick(stats > 0, min(stats+1, max(b*2/7, 3)))
 		if ev := b - topo - charts - st; ev < 3 {
 			charts = max(charts-(3-ev), 5)
+		}
+		if ev := b - topo - charts - st; ev < 2 {
+			st = max(st-(2-ev), 3)
 		}
 		m.cols = append(m.cols,
 			column{lw, []slot{{m.inspector, left[0]}, {m.lessonP, left[1]}}},

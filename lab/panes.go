@@ -180,11 +180,14 @@ func (p *statsPane) lines() []string {
 		}
 		rows = append(rows, others...)
 	}
-	lw := 0
+	// labels take what the values leave (a cut label loses its meaning:
+	// "primary reads, last 5…"), half the pane at the least
+	lw, vw := 0, 0
 	for _, r := range rows {
 		lw = max(lw, ansi.StringWidth(r[0]))
+		vw = max(vw, ansi.StringWidth(r[1]))
 	}
-	lw = min(lw, p.w/2)
+	lw = min(lw, max(p.w/2, p.w-vw-2))
 	out := make([]string, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, fitLine(padRight(ansi.Truncate(r[0], lw, "…"), lw)+"  "+r[1], p.w))

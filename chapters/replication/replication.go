@@ -33,7 +33,9 @@ type replWatch struct {
 	upAt map[string]time.Duration // replica restarts waiting to catch up
 }
 
-func buildReplication(sys *engine.System, opt chapters.Options, tune func(*repl.ClusterConfig)) (*replicated, error) {
+// buildReplication builds the chapter's cluster and load; lead names the
+// gauges the step's text tells the learner to watch, shown first.
+func buildReplication(sys *engine.System, opt chapters.Options, tune func(*repl.ClusterConfig), lead ...string) (*replicated, error) {
 	cfg := repl.DefaultClusterConfig()
 	cfg.Seed = opt.Seed
 	cfg.LinkDelay = 50 * time.Millisecond
@@ -59,7 +61,7 @@ func buildReplication(sys *engine.System, opt chapters.Options, tune func(*repl.
 		webs = append(webs, w)
 	}
 	recent := kit.NewRing(6 * time.Second)
-	sys.AddGauges(func() []engine.Gauge { return replGauges(sys, cl, recent) })
+	sys.AddGauges(func() []engine.Gauge { return kit.LeadGauges(replGauges(sys, cl, recent), lead...) })
 	cfgLoad := engine.DefaultLoadConfig()
 	cfgLoad.Rate, cfgLoad.Mix, cfgLoad.Seed = replicationRate, replicationMix(), opt.Seed
 	if opt.Rate > 0 {
@@ -258,7 +260,7 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 		chapters.StepOf[*replicated]{
 			ID: "read-replicas",
 			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
-				return buildReplication(sys, opt, nil)
+				return buildReplication(sys, opt, nil, "stale reads/s", "lag")
 			},
 			Keys: []chapters.Key{
 				{Key: "y", Help: "replication delay", Knob: "repl.delay"},
@@ -293,7 +295,7 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 			ID:     "replica-dies",
 			Select: "db-2",
 			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
-				return buildReplication(sys, opt, nil)
+				return buildReplication(sys, opt, nil, "primary reads, last 5 s", "lag")
 			},
 			Keys:     []chapters.Key{{Key: "a", Help: "add replica", Action: engine.ActAdd, Target: "db"}},
 			Solution: chapters.Solution{Script: "3s kill db-2\n9s kill db-3\n15s restart db-2\n21s add db", For: 30 * time.Second},
@@ -322,7 +324,7 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 			ID:     "failover",
 			Select: "db-1",
 			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
-				return buildReplication(sys, opt, nil)
+				return buildReplication(sys, opt, nil, "lost writes", "lag")
 			},
 			Keys: []chapters.Key{
 				{Key: "y", Help: "replication delay", Knob: "repl.delay"},
@@ -344,7 +346,7 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 			ID:     "semi-sync",
 			Select: "db-1",
 			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
-				return buildReplication(sys, opt, func(c *repl.ClusterConfig) { c.Mode = repl.ModeSemiSync })
+				return buildReplication(sys, opt, func(c *repl.ClusterConfig) { c.Mode = repl.ModeSemiSync }, "write p99", "lost writes")
 			},
 			Keys:     []chapters.Key{{Key: "m", Help: "replication mode", Knob: "repl.mode"}},
 			Solution: chapters.Solution{Script: "8s set repl.mode async\n16s set repl.mode semi-sync\n24s kill db-1", For: 32 * time.Second},
@@ -372,7 +374,7 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 		chapters.StepOf[*replicated]{
 			ID: "partition",
 			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
-				return buildReplication(sys, opt, nil)
+				return buildReplication(sys, opt, nil, "lost writes")
 			},
 			Keys: []chapters.Key{
 				{Key: "p", Help: "cut primary and web-1", Action: engine.ActCut, Target: "@primary,web-1"},

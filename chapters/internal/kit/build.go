@@ -5,7 +5,6 @@ import (
 	"scalelab/chapters"
 	"scalelab/engine/sqldb"
 	"scalelab/engine/web"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -169,18 +168,23 @@ func FactMeasured[T any](key string) func(r *chapters.Run, _ T) (float64, bool) 
 func FactName(v string) string { return strings.ReplaceAll(v, "-", "_") }
 
 // LeadGauges moves the named gauges to the front, in that order: what a
-// step is about is seen first on a small screen.
+// step is about is seen first on a small screen. A name matches a gauge
+// of that name or one ending in it after a space ("lag" leads "db-2 lag"
+// and "db-3 lag").
 func LeadGauges(gs []engine.Gauge, names ...string) []engine.Gauge {
+	matches := func(g engine.Gauge, n string) bool { return g.Name == n || strings.HasSuffix(g.Name, " "+n) }
+	led := make([]bool, len(gs))
 	out := make([]engine.Gauge, 0, len(gs))
 	for _, n := range names {
-		for _, g := range gs {
-			if g.Name == n {
+		for i, g := range gs {
+			if !led[i] && matches(g, n) {
 				out = append(out, g)
+				led[i] = true
 			}
 		}
 	}
-	for _, g := range gs {
-		if !slices.Contains(names, g.Name) {
+	for i, g := range gs {
+		if !led[i] {
 			out = append(out, g)
 		}
 	}
