@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -352,5 +353,21 @@ func wrapText(s string, w int) []string {
 	if w < 1 {
 		w = 1
 	}
-	return strings.Split(ansi.Wrap(s, w, ""), "\n")
+	lines := strings.Split(ansi.Wrap(figureUnit.ReplaceAllString(s, "$1\u00a0$2"), w, ""), "\n")
+	for i, l := range lines {
+		lines[i] = strings.ReplaceAll(l, "\u00a0", " ")
+	}
+	return lines
+}
+
+// figureUnit is a figure, a space and a unit (unitWords): wrapping keeps
+// them on one line.
+var figureUnit = regexp.MustCompile(`(\d) ((?:` + strings.Join(quoteAll(unitWords), "|") + `)(?:[^A-Za-z0-9]|$))`)
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = regexp.QuoteMeta(s)
+	}
+	return out
 }

@@ -236,3 +236,19 @@ func TestOpenQuestionInViewWhenShort(t *testing.T) {
 		}
 	}
 }
+
+// Wrapped plain text (a verdict, a note) keeps a figure with its unit too.
+func TestWrapTextKeepsFiguresWithUnits(t *testing.T) {
+	s := "measured stale reads per 1,000 reads, 200 ms / 50 ms delay = 4.67× ✓ right"
+	for w := 20; w <= 60; w++ {
+		lines := wrapText(s, w)
+		for i := 1; i < len(lines); i++ {
+			if strings.HasPrefix(lines[i], "ms") {
+				t.Errorf("width %d: %q", w, lines)
+			}
+		}
+		if got := strings.Join(lines, " "); strings.Join(strings.Fields(got), " ") != s {
+			t.Errorf("width %d: the text changed: %q", w, got)
+		}
+	}
+}
