@@ -127,8 +127,11 @@ func watchCache(r *chapters.Run, l *cacheLab) {
 			r.Facts["stale_per_1k_reads_"+k] = chapters.Round1(1000 * r.Facts["n_stale_"+k] / n)
 		}
 	}
-	// memory
-	if m := r.KnobAt("cache.memory", now); m != "" && allUp && hitOK && r.Held(cacheSettle, "cache.memory", m, "cache.policy", cache.EvictLRU) {
+	// memory: the smallest size under LRU (the step's question), a larger
+	// one under whatever policy the learner left on (the text cycles them
+	// all before it gives the cache room)
+	m, pol := r.KnobAt("cache.memory", now), r.KnobAt("cache.policy", now)
+	if m != "" && allUp && hitOK && (pol == cache.EvictLRU || m != cacheMemories[0]) && r.Held(cacheSettle, "cache.memory", m, "cache.policy", pol) {
 		k := strings.ToLower(m)
 		r.Facts["hit_pct_mem_"+k] = chapters.Round1(hit)
 		r.Facts["evictions_per_s_mem_"+k] = chapters.Round1(kit.PerSec(d.evictions, span))
