@@ -20,6 +20,10 @@ type Chapter struct {
 	// field and the debrief. Keys are snake_case; values are numbers,
 	// strings or small maps of them.
 	Lesson func(r *Run) map[string]any
+	// RunTotals are the facts every step reports about its own run
+	// (counters since the step began, a hit ratio over it): the report
+	// carries them, the debrief, which sums the chapter up, leaves them out.
+	RunTotals []string
 }
 
 // Step is one guided step of a chapter, as the lab and the runner see it.

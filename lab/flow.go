@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -98,7 +99,7 @@ func (m *model) collectFacts() {
 	}
 	cp := m.prog.Chapter(ch.ID)
 	for k, v := range numericFacts(m.cur.sess.Lesson()) {
-		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) && !slices.Contains(ch.RunTotals, k) {
 			cp.setFact(m.stepIdx, k, v)
 		}
 	}

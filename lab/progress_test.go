@@ -173,3 +173,20 @@ func TestFactOwnedByEarliestStep(t *testing.T) {
 		t.Errorf("an old file's fact was not replaced: %v", oc.Facts["x"])
 	}
 }
+
+// A chapter's run totals (counters every step reports about its own run)
+// stay out of the progress the debrief reads; the step's measurements go in.
+func TestRunTotalsStayOutOfTheDebrief(t *testing.T) {
+	ch := fixtureChapter()
+	ch.RunTotals = []string{"evictions"}
+	m, fs := openStep(t, []*chapters.Chapter{ch}, 0, 0, fixtureSnapshot())
+	fs.facts = map[string]any{"evictions": 0.0, "hit_pct_mem_16kb": 51.3}
+	m.collectFacts()
+	cp := m.prog.Chapter(ch.ID)
+	if _, ok := cp.Facts["evictions"]; ok {
+		t.Errorf("a run total reached the debrief's facts: %v", cp.Facts)
+	}
+	if cp.Facts["hit_pct_mem_16kb"] != 51.3 {
+		t.Errorf("the step's measurement is missing: %v", cp.Facts)
+	}
+}

@@ -29,9 +29,10 @@ func Cache() *chapters.Chapter {
 		}
 	}
 	return &chapters.Chapter{
-		ID:     "cache",
-		Number: 5,
-		Lesson: cacheLesson,
+		ID:        "cache",
+		Number:    5,
+		Lesson:    cacheLesson,
+		RunTotals: []string{"hit_pct", "evictions", "stale_reads", "db_reads", "cache_refused"},
 		Steps: []chapters.Step{
 			chapters.StepOf[*cacheLab]{
 				ID:    "hit-ratio",

@@ -38,9 +38,10 @@ func recentCDN(r *chapters.Run, l *cdnLab) (cdnCounts, bool) {
 // the origin's death.
 func CDN() *chapters.Chapter {
 	return &chapters.Chapter{
-		ID:     "cdn",
-		Number: 6,
-		Lesson: kit.FactsLesson,
+		ID:        "cdn",
+		Number:    6,
+		Lesson:    kit.FactsLesson,
+		RunTotals: []string{"edge_hit_pct", "origin_requests", "offload_pct", "stale_responses", "stale_if_error_served"},
 		Steps: []chapters.Step{
 			chapters.StepOf[*cdnLab]{
 				ID:       "edges",
