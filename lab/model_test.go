@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"github.com/charmbracelet/x/ansi"
 	"strings"
 	"testing"
 
@@ -94,7 +95,8 @@ func TestChoiceAndHint(t *testing.T) {
 		t.Errorf("predictions %v", m.prog.Chapter("demo").Predictions)
 	}
 	out := screen(m)
-	if !strings.Contains(out, "you said 2 Least connections · measured 20") || !strings.Contains(out, "✓ right") {
+	flat := strings.Join(strings.Fields(ansi.Strip(m.lessonP.View())), " ")
+	if !strings.Contains(flat, "you said 2 Least connections · measured 20 ms ✓ right") {
 		t.Errorf("no verdict:\n%s", out)
 	}
 	m.Update(press("h"))
