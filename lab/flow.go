@@ -50,7 +50,7 @@ func (m *model) gotoStep(chIdx, stepIdx int) tea.Cmd {
 			m.stats.knobKeys[k.Def.Knob] = k.Def.Key
 		}
 	}
-	m.header.chapter = fmt.Sprintf("%d/%d %s", ch.Number, max(plannedChapters, len(m.cfg.all)), m.lessonTitle(ch))
+	m.header.chapter = fmt.Sprintf("%d/%d %s", ch.Number, max(ch.Number, len(m.cfg.all)), m.lessonTitle(ch))
 	m.header.step = fmt.Sprintf("%d/%d %s", stepIdx+1, len(ch.Steps), text.Title)
 
 	m.nextID++
@@ -60,8 +60,6 @@ func (m *model) gotoStep(chIdx, stepIdx int) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-// plannedChapters is the curriculum's length (DESIGN.md).
-const plannedChapters = 11
 
 func (m *model) lessonTitle(ch *chapters.Chapter) string {
 	if m.lesson != nil && m.lesson.Title != "" {

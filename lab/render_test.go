@@ -31,7 +31,7 @@ func TestScreen80x24(t *testing.T) {
 	m, _ := fixtureModel(t, 80, 24)
 	out := screen(m)
 	checkSize(t, out, 80, 24)
-	for _, want := range []string{"scalelab", "3/11 The load balancer", "lb-1", "web-3", "throughput", "✓ Run round robin", "you said"} {
+	for _, want := range []string{"scalelab", "3/3 The load balancer", "lb-1", "web-3", "throughput", "✓ Run round robin", "you said"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("screen lacks %q", want)
 		}
