@@ -35,8 +35,10 @@ func Cache() *chapters.Chapter {
 		RunTotals: []string{"hit_pct", "evictions", "stale_reads", "db_reads", "cache_refused"},
 		Steps: []chapters.Step{
 			chapters.StepOf[*cacheLab]{
-				ID:    "hit-ratio",
-				Build: cacheStep(func(t *cacheTune) { t.knobs = []string{"cache.ttl", "load.keys"} }),
+				ID: "hit-ratio",
+				Build: cacheStep(func(t *cacheTune) {
+					t.knobs, t.lead = []string{"cache.ttl", "load.keys"}, []string{"hit ratio", "db reads"}
+				}),
 				Keys: []chapters.Key{
 					{Key: "t", Help: "cache ttl", Knob: "cache.ttl"},
 					{Key: "z", Help: "key popularity", Knob: "load.keys"},
@@ -100,6 +102,7 @@ func Cache() *chapters.Chapter {
 				ID: "eviction",
 				Build: cacheStep(func(t *cacheTune) {
 					t.memory, t.knobs = cacheMemories[0], []string{"cache.memory", "cache.policy", "cache.samples"}
+					t.lead = []string{"evictions/s", "hit ratio"}
 				}),
 				Keys: []chapters.Key{
 					{Key: "m", Help: "cache memory", Knob: "cache.memory"},
@@ -137,7 +140,7 @@ func Cache() *chapters.Chapter {
 			chapters.StepOf[*cacheLab]{
 				ID:         "cache-dies",
 				Select:     "cache-1",
-				Build:      cacheStep(func(t *cacheTune) { t.dbSize = "large" }),
+				Build:      cacheStep(func(t *cacheTune) { t.dbSize, t.lead = "large", []string{"db reads", "hit ratio"} }),
 				Keys:       []chapters.Key{{Key: "a", Help: "add cache node", Action: engine.ActAdd, Target: "cache"}},
 				Solution:   chapters.Solution{Script: "10s kill cache-1\n20s restart cache-1\n38s add cache\n48s kill cache-2", For: 56 * time.Second},
 				Watch:      watchCache,
