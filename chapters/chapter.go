@@ -103,6 +103,10 @@ type PredictionOf[T any] struct {
 	Measured func(r *Run, t T) (float64, bool)
 	// Correct maps the measured value to the right choice (Choices > 0).
 	Correct func(v float64) int
+	// Hides names the gauges that show the answer (as kit.LeadGauges
+	// matches names): the lab shows them once the prediction is answered
+	// or skipped.
+	Hides []string
 }
 
 // ObjectiveOf is a goal checked live from snapshots.
@@ -115,7 +119,7 @@ type ObjectiveOf[T any] struct {
 func (d StepOf[T]) Step() Step {
 	st := Step{ID: d.ID, Keys: d.Keys, Solution: d.Solution, Select: d.Select}
 	if p := d.Prediction; p != nil {
-		st.Prediction = &Prediction{ID: p.ID, Choices: p.Choices, Unit: p.Unit, Correct: p.Correct}
+		st.Prediction = &Prediction{ID: p.ID, Choices: p.Choices, Unit: p.Unit, Correct: p.Correct, Hides: p.Hides}
 	}
 	for _, o := range d.Objectives {
 		st.Objectives = append(st.Objectives, Objective{ID: o.ID})
@@ -166,6 +170,22 @@ type Prediction struct {
 	Unit    string
 	// Correct maps the measured value to the right choice (Choices > 0).
 	Correct func(v float64) int
+	// Hides names the gauges that show the answer, hidden until it is given.
+	Hides []string
+}
+
+// GaugeHidden reports whether the gauge named name shows the prediction's
+// answer: its name is one Hides names, or ends in one after a space.
+func (p *Prediction) GaugeHidden(name string) bool {
+	if p == nil {
+		return false
+	}
+	for _, h := range p.Hides {
+		if name == h || strings.HasSuffix(name, " "+h) {
+			return true
+		}
+	}
+	return false
 }
 
 // Objective is a goal of a step, checked live from snapshots.

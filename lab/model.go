@@ -268,6 +268,10 @@ func (m *model) sync() {
 	if m.mode == modeDebrief {
 		choices, number = 0, false
 	}
+	m.stats.hide = nil // the gauges that show an open prediction's answer
+	if p := m.lessonP.step; p != nil && p.Prediction != nil && !m.lessonP.answered && !m.lessonP.skipped {
+		m.stats.hide = p.Prediction.GaugeHidden
+	}
 	live := m.cur != nil && m.hasSnap && m.mode == modeStep
 	ch := m.chapter()
 	st := keyState{

@@ -130,6 +130,7 @@ type statsPane struct {
 	w, h     int
 	snap     *engine.Snapshot
 	knobKeys map[string]string // knob name → the key that cycles it
+	hide     func(gauge string) bool
 }
 
 func (p *statsPane) SetSize(w, h int) { p.w, p.h = w, h }
@@ -168,6 +169,9 @@ func (p *statsPane) lines() []string {
 			}
 		}
 		for _, g := range p.snap.Gauges {
+			if p.hide != nil && p.hide(g.Name) {
+				continue
+			}
 			v := fmtNum(g.Value)
 			if g.Unit == "$/h" {
 				v = fmt.Sprintf("%.2f", g.Value)

@@ -228,3 +228,21 @@ func TestLatencyLegendWhenAllFail(t *testing.T) {
 		t.Errorf("all failed, the latency legend reads:\n%s", out)
 	}
 }
+
+// A gauge that shows a prediction's answer is hidden until the learner
+// answers (chapter 5 step 5's db reads/expiry gave the number away).
+func TestGaugeHiddenUntilPredicted(t *testing.T) {
+	ch := fixtureChapter()
+	pr := *ch.Steps[0].Prediction
+	pr.Hides = []string{"p99_round_robin_ms"}
+	ch.Steps[0].Prediction = &pr
+	m, _ := openStep(t, []*chapters.Chapter{ch}, 0, 0, fixtureSnapshot())
+	if out := ansi.Strip(m.stats.View()); strings.Contains(out, "p99_round_robin_ms") || !strings.Contains(out, "cost_per_hour") {
+		t.Errorf("with the prediction open the gauges read:\n%s", out)
+	}
+	run(m, m.lessonP.Update(press("1")))
+	m.sync()
+	if out := ansi.Strip(m.stats.View()); !strings.Contains(out, "p99_round_robin_ms") {
+		t.Errorf("once answered the gauge should show:\n%s", out)
+	}
+}

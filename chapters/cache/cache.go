@@ -46,7 +46,7 @@ func Cache() *chapters.Chapter {
 				// the text's order: warm with Zipf keys, uniform keys, a 1 s TTL
 				Solution:   chapters.Solution{Script: "24s set load.keys uniform\n36s set cache.ttl 1s", For: 48 * time.Second},
 				Watch:      watchCache,
-				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "zipf-hit", Choices: 3, Unit: "%", Measured: kit.FactMeasured[*cacheLab]("hit_pct_zipf_60s"), Correct: threeWay(50, 80)},
+				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "zipf-hit", Choices: 3, Unit: "%", Measured: kit.FactMeasured[*cacheLab]("hit_pct_zipf_60s"), Correct: threeWay(50, 80), Hides: []string{"hit ratio"}},
 				Objectives: []chapters.ObjectiveOf[*cacheLab]{
 					{ID: "warm", Check: func(r *chapters.Run, t *cacheLab) bool { return r.Facts["hit_pct_zipf_60s"] > 80 }},
 					{ID: "uniform", Check: func(r *chapters.Run, t *cacheLab) bool {
@@ -113,7 +113,7 @@ func Cache() *chapters.Chapter {
 				// the text goes: the policy left on noeviction
 				Solution:   chapters.Solution{Script: "11s set cache.policy noeviction\n17s set cache.memory 4MB", For: 42 * time.Second},
 				Watch:      watchCache,
-				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "small-hit", Choices: 3, Unit: "%", Measured: kit.FactMeasured[*cacheLab]("hit_pct_mem_16kb"), Correct: threeWay(20, 75)},
+				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "small-hit", Choices: 3, Unit: "%", Measured: kit.FactMeasured[*cacheLab]("hit_pct_mem_16kb"), Correct: threeWay(20, 75), Hides: []string{"hit ratio"}},
 				Objectives: []chapters.ObjectiveOf[*cacheLab]{
 					{ID: "churn", Check: func(r *chapters.Run, t *cacheLab) bool {
 						h, ok := r.Facts["hit_pct_mem_16kb"]
@@ -171,7 +171,7 @@ func Cache() *chapters.Chapter {
 				},
 				Solution:   chapters.Solution{Script: "16s set cache.coalesce on", For: 32 * time.Second},
 				Watch:      watchCache,
-				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "stampede-reads", Unit: "reads", Measured: kit.FactMeasured[*cacheLab]("stampede_db_reads")},
+				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "stampede-reads", Unit: "reads", Measured: kit.FactMeasured[*cacheLab]("stampede_db_reads"), Hides: []string{"db reads/expiry"}},
 				Objectives: []chapters.ObjectiveOf[*cacheLab]{
 					{ID: "see-stampede", Check: func(r *chapters.Run, t *cacheLab) bool { return r.Facts["stampede_db_reads"] >= 5 }},
 					{ID: "coalesce", Check: func(r *chapters.Run, t *cacheLab) bool {
