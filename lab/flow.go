@@ -60,7 +60,6 @@ func (m *model) gotoStep(chIdx, stepIdx int) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-
 func (m *model) lessonTitle(ch *chapters.Chapter) string {
 	if m.lesson != nil && m.lesson.Title != "" {
 		return m.lesson.Title
