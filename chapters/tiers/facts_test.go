@@ -14,5 +14,8 @@ func TestFactsHaveLabels(t *testing.T) {
 			extra = append(extra, store+"_"+string(op)+"_p50_ms")
 		}
 	}
+	for _, size := range engine.SizeNames() {
+		extra = append(extra, "feed_p99_ms_db_"+size)
+	}
 	chaptertest.CheckFactLabels(t, extra...)
 }

@@ -24,7 +24,7 @@ func TestTiersSplitKeepsPagesFastUnderDataLoad(t *testing.T) {
 	if oneHeavy < 2*splitHeavy {
 		t.Errorf("one box page p99 %.1f ms should be well above split %.1f ms: data work delays pages on one box", oneHeavy, splitHeavy)
 	}
-	small, large := chaptertest.Fact(t, split, "feed_p99_ms_db_small"), chaptertest.Fact(t, split, "feed_p99_ms_db_sized")
+	small, large := chaptertest.Fact(t, split, "feed_p99_ms_db_small"), chaptertest.Fact(t, split, "feed_p99_ms_db_medium")
 	t.Logf("feed p99 under data-heavy load: small db %.1f ms, medium db %.1f ms", small, large)
 }
 
