@@ -70,6 +70,8 @@ type Server struct {
 	wg     sync.WaitGroup     // the Serve goroutines
 
 	inflight atomic.Int64
+	// fullSnaps counts the snapshots in a row that found the queue full
+	fullSnaps atomic.Int32
 }
 
 // NewServer makes a server; Start listens.
@@ -184,6 +186,10 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// saturatedSnaps is how many snapshots in a row (a second at TickEvery)
+// must find a full queue before a node shows as saturated.
+const saturatedSnaps = 4
+
 // Snap returns the common part of the node's snapshot.
 func (s *Server) Snap() NodeSnap {
 	n := s.Lifecycle.Snap(s.cfg.Role, s.cfg.Layer)
@@ -192,7 +198,17 @@ func (s *Server) Snap() NodeSnap {
 	if c := s.cfg.Capacity; c != nil {
 		_, queued, limit, qcap := c.Load()
 		n.Queued, n.Workers, n.QueueCap = int64(queued), limit, qcap
-		if n.State == StateUp && queued >= limit {
+		// saturated once the queue has held at least a worker's worth for
+		// saturatedSnaps snapshots in a row: under random arrivals a queue
+		// below capacity fills for an instant now and then, which is not
+		// saturation (chapter 2's app-1 flickered at 70% of capacity)
+		full := int32(0)
+		if queued >= limit {
+			full = s.fullSnaps.Add(1)
+		} else {
+			s.fullSnaps.Store(0)
+		}
+		if n.State == StateUp && full >= saturatedSnaps {
 			n.State = StateSaturated
 		}
 	}
