@@ -31,7 +31,7 @@ func (p *topoPane) badge(n engine.NodeSnap) string {
 	if n.Badge == "" {
 		return ""
 	}
-	return p.c.TOr("badge."+strings.ReplaceAll(n.Badge, " ", "_"), n.Badge)
+	return p.c.TOr("badge."+labelKey(n.Badge), n.Badge)
 }
 
 // nameSegs is the node's name and badge.

@@ -117,7 +117,7 @@ type ClusterState struct {
 // DBState is one database's replication state.
 type DBState struct {
 	Name    string
-	Role    string // primary, replica, former primary
+	Role    string // primary, replica, former primary, old primary, still writing
 	State   engine.State
 	LogPos  int64
 	Applied int64
@@ -136,6 +136,13 @@ func (c *Cluster) dbState(d *ReplDB) DBState {
 		ds.Role = "primary"
 	case d.IsPrimary():
 		ds.Role = "former primary"
+		c.mu.Lock()
+		refusing := c.refusing[d.Name()]
+		c.mu.Unlock()
+		if d.State() == engine.StateUp && !refusing {
+			// cut off, not dead, and not fenced (yet): a second primary
+			ds.Role = "old primary, still writing"
+		}
 	default:
 		ds.Role = "replica"
 		top, _ := p.Positions()

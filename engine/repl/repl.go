@@ -198,6 +198,8 @@ func roleText(role string) engine.Text {
 		return engine.Textf("repl.role.replica", "replica")
 	case "former primary":
 		return engine.Textf("repl.role.former_primary", "former primary")
+	case "old primary, still writing":
+		return engine.Textf("repl.role.old_primary_writing", "old primary, still writing")
 	}
 	return engine.Textf("repl.role.other", "%s", role)
 }
