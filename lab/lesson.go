@@ -193,7 +193,9 @@ func (p *lessonPane) pinned(w, avail int) (pin, rest []string) {
 	if short := p.prediction(w, true); fits(len(short) + len(obj)) {
 		return append(short, obj...), nil
 	}
-	if fits(len(obj)) && len(obj) > 0 {
+	// the objectives alone may take all but a line of text and the rule: a
+	// pane made short by the inspector still shows their ticks
+	if len(obj) > 0 && len(obj) <= avail-2 {
 		return obj, pred
 	}
 	return nil, append(pred, obj...)

@@ -252,3 +252,26 @@ func TestWrapTextKeepsFiguresWithUnits(t *testing.T) {
 		}
 	}
 }
+
+// With the inspector open at 80x24 the lesson pane is about 11 rows: the
+// objectives' ticks still show once the prediction is answered.
+func TestObjectivesInViewBesideTheInspector(t *testing.T) {
+	c := &common{styles: NewStyles(true), tr: testWords(t), factLabel: func(k string) string { return k }}
+	step := &chapters.Step{ID: "s", Prediction: &chapters.Prediction{ID: "q", Unit: "%"},
+		Objectives: []chapters.Objective{{ID: "a"}, {ID: "b"}, {ID: "c"}}}
+	text := assets.StepText{ID: "s", Body: strings.Repeat("A long paragraph of lesson text that wraps. ", 20),
+		Question: "What share of the reads fail while both replicas are down?",
+		Objectives: map[string]string{
+			"a": "Kill one replica and watch reads keep working",
+			"b": "Kill both and watch the primary take every read",
+			"c": "Restart one and watch it catch up from the log"}}
+	p := newLessonPane(c)
+	p.SetSize(35, 11)
+	p.setStep(step, text, 1, 3, 100, true)
+	v := ansi.Strip(p.View())
+	for _, want := range []string{"Kill one", "Kill both", "Restart one"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("%q is not in view:\n%s", want, v)
+		}
+	}
+}
