@@ -126,6 +126,9 @@ type Gauge struct {
 	Value    float64
 	Unit     string // "ms", "%", "req/s", "$/h", ""
 	Modelled bool   // true when the figure is modelled, not measured
+	// None is true when there was nothing to measure (a latency when every
+	// request failed): the gauge keeps its row and shows no figure.
+	None bool
 }
 
 // Node returns the named node's snapshot.

@@ -177,6 +177,9 @@ func (p *statsPane) lines() []string {
 				v = fmt.Sprintf("%.2f", g.Value)
 			}
 			val := st.Text.Render(c.withUnit(v, g.Unit))
+			if g.None {
+				val = st.Muted.Render("—")
+			}
 			if g.Modelled {
 				val += " " + st.Modelled.Render("("+c.T("modelled")+")")
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"scalelab/chapters"
+	"scalelab/engine"
 	"scalelab/chapters/catalog"
 )
 
@@ -244,5 +245,17 @@ func TestGaugeHiddenUntilPredicted(t *testing.T) {
 	m.sync()
 	if out := ansi.Strip(m.stats.View()); !strings.Contains(out, "p99_round_robin_ms") {
 		t.Errorf("once answered the gauge should show:\n%s", out)
+	}
+}
+
+// A gauge with nothing to measure keeps its row and shows —, so a region
+// whose every request fails does not silently drop out of the panel.
+func TestGaugeWithNoFigure(t *testing.T) {
+	snap := fixtureSnapshot()
+	snap.Gauges = append([]engine.Gauge{{Name: "p50 eu", Unit: "ms", None: true}}, snap.Gauges...)
+	m, _ := openStep(t, []*chapters.Chapter{fixtureChapter()}, 0, 0, snap)
+	out := ansi.Strip(m.stats.View())
+	if !strings.Contains(out, "p50 eu") || !strings.Contains(out, "—") || strings.Contains(out, "0 ms") {
+		t.Errorf("a gauge with no figure reads:\n%s", out)
 	}
 }

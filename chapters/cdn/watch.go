@@ -62,8 +62,10 @@ func (l *cdnLab) gauges() []engine.Gauge {
 		out = append(out, engine.Gauge{Name: "egress $/h", Value: chapters.Round1(egressPerHour(d, span)), Unit: "$/h", Modelled: true})
 	}
 	for _, reg := range cdnRegions() {
-		if _, q := l.browsers.Latency.Recent(reg.Name); q.N > 0 {
+		if rps, q := l.browsers.Latency.Recent(reg.Name); q.N > 0 {
 			out = append(out, kit.MsGauge("p50 "+reg.Name, q.P50))
+		} else if rps > 0 { // requests, none answered: the row stays, with no figure
+			out = append(out, engine.Gauge{Name: "p50 " + reg.Name, Unit: "ms", None: true})
 		}
 	}
 	n, _ := l.browsers.Stale()
