@@ -9,8 +9,8 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"scalelab/chapters"
-	"scalelab/engine"
 	"scalelab/chapters/catalog"
+	"scalelab/engine"
 )
 
 // Golden screens are regenerated with `go test ./lab -update`.
