@@ -43,6 +43,10 @@ type Step struct {
 	// Select names the node the step's text tells the learner to act on;
 	// the lab selects it when the step starts. "" selects nothing.
 	Select string
+	// Owns names the facts this step is about, where other steps of the
+	// chapter measure them too: the debrief shows this step's figure. A fact
+	// no step owns is shown from the earliest step that measured it.
+	Owns []string
 
 	// build makes the step's topology and load on a new system and binds
 	// the step's watch, checks and measure to that topology.
@@ -81,6 +85,8 @@ type StepOf[T any] struct {
 	// Select names the node the step's text tells the learner to act on;
 	// the lab selects it when the step starts. "" selects nothing.
 	Select string
+	// Owns names the facts this step is about (Step.Owns).
+	Owns []string
 }
 
 // Steps makes the steps of a chapter whose steps share one topology type.
@@ -117,7 +123,7 @@ type ObjectiveOf[T any] struct {
 
 // Step makes the step the lab and the runner use.
 func (d StepOf[T]) Step() Step {
-	st := Step{ID: d.ID, Keys: d.Keys, Solution: d.Solution, Select: d.Select}
+	st := Step{ID: d.ID, Keys: d.Keys, Solution: d.Solution, Select: d.Select, Owns: d.Owns}
 	if p := d.Prediction; p != nil {
 		st.Prediction = &Prediction{ID: p.ID, Choices: p.Choices, Unit: p.Unit, Correct: p.Correct, Hides: p.Hides}
 	}
@@ -186,6 +192,19 @@ func (p *Prediction) GaugeHidden(name string) bool {
 		}
 	}
 	return false
+}
+
+// FactOwner is the index of the step that owns fact key (Step.Owns), or
+// -1 when none does.
+func (c *Chapter) FactOwner(key string) int {
+	for i, st := range c.Steps {
+		for _, k := range st.Owns {
+			if k == key {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // Objective is a goal of a step, checked live from snapshots.

@@ -97,7 +97,12 @@ func (m *model) collectFacts() {
 	cp := m.prog.Chapter(ch.ID)
 	for k, v := range numericFacts(m.cur.sess.Lesson()) {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) && !slices.Contains(ch.RunTotals, k) {
-			cp.setFact(m.stepIdx, k, v)
+			switch owner := ch.FactOwner(k); {
+			case owner < 0:
+				cp.setFact(m.stepIdx, k, v)
+			case owner == m.stepIdx: // the step the fact is about
+				cp.Facts[k], cp.FactSteps[k] = v, owner
+			}
 		}
 	}
 }

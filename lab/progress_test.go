@@ -190,3 +190,24 @@ func TestRunTotalsStayOutOfTheDebrief(t *testing.T) {
 		t.Errorf("the step's measurement is missing: %v", cp.Facts)
 	}
 }
+
+// A fact a step owns is the debrief's figure from that step only: an
+// earlier step that measured it too (chapter 5's stampede figure, 1.4
+// reads per expiry at step 1 against 22.5 at step 5) does not win.
+func TestOwnedFactFromItsStep(t *testing.T) {
+	ch := fixtureChapter()
+	ch.Steps[1].Owns = []string{"stampede_db_reads"}
+	m, fs := openStep(t, []*chapters.Chapter{ch}, 0, 0, fixtureSnapshot())
+	fs.facts = map[string]any{"stampede_db_reads": 1.4}
+	m.collectFacts()
+	if _, ok := m.prog.Chapter(ch.ID).Facts["stampede_db_reads"]; ok {
+		t.Errorf("step 1 set a fact step 2 owns")
+	}
+	run(m, m.next())
+	fs2 := feedSession(m, fixtureSnapshot())
+	fs2.facts = map[string]any{"stampede_db_reads": 22.5}
+	m.collectFacts()
+	if got := m.prog.Chapter(ch.ID).Facts["stampede_db_reads"]; got != 22.5 {
+		t.Errorf("the owning step's figure is %v, want 22.5", got)
+	}
+}

@@ -139,6 +139,7 @@ func Cache() *chapters.Chapter {
 			}.Step(),
 			chapters.StepOf[*cacheLab]{
 				ID:         "cache-dies",
+				Owns:       []string{"db_reads_per_s_cache_up", "db_reads_per_s_cache_down", "read_failed_pct_cache_down", "db_reads_per_s_one_of_two_down", "refill_s"},
 				Select:     "cache-1",
 				Build:      cacheStep(func(t *cacheTune) { t.dbSize, t.lead = "large", []string{"db reads", "hit ratio"} }),
 				Keys:       []chapters.Key{{Key: "a", Help: "add cache node", Action: engine.ActAdd, Target: "cache"}},
@@ -160,7 +161,8 @@ func Cache() *chapters.Chapter {
 				},
 			}.Step(),
 			chapters.StepOf[*cacheLab]{
-				ID: "stampede",
+				ID:   "stampede",
+				Owns: []string{"stampede_db_reads", "stampede_db_reads_coalesced"},
 				Build: cacheStep(func(t *cacheTune) {
 					t.zipf, t.readWork, t.dbSize, t.ttl = 2, 100*time.Millisecond, "large", "5s"
 					t.knobs, t.lead = []string{"cache.coalesce", "cache.ttl"}, []string{"db reads/expiry", "db reads"}

@@ -134,3 +134,22 @@ func TestPredictionsSayWhatTheyMeasure(t *testing.T) {
 		}
 	}
 }
+
+// A fact a step owns is one the chapter reports: it has a label, and no
+// two steps own it.
+func TestOwnedFactsAreFacts(t *testing.T) {
+	for _, ch := range catalog.All() {
+		seen := map[string]string{}
+		for _, st := range ch.Steps {
+			for _, k := range st.Owns {
+				if assets.FactLabel("en", k) == k {
+					t.Errorf("%s/%s owns %q, which is no fact with a label", ch.ID, st.ID, k)
+				}
+				if other, dup := seen[k]; dup {
+					t.Errorf("%s: %q is owned by %s and %s", ch.ID, k, other, st.ID)
+				}
+				seen[k] = st.ID
+			}
+		}
+	}
+}

@@ -258,7 +258,8 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 	}
 	return []chapters.StepOf[*replicated]{
 		chapters.StepOf[*replicated]{
-			ID: "read-replicas",
+			ID:   "read-replicas",
+			Owns: []string{"max_lag_ms", "stale_reads"},
 			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
 				return buildReplication(sys, opt, nil, "stale reads/s", "lag")
 			},
@@ -322,6 +323,7 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 		},
 		chapters.StepOf[*replicated]{
 			ID:     "failover",
+			Owns:   []string{"lost_writes_first_failover", "failover_ms", "lost_writes", "set_aside", "replayed", "writes_unavailable_ms"},
 			Select: "db-1",
 			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
 				return buildReplication(sys, opt, nil, "lost writes", "lag")
@@ -344,6 +346,7 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 		},
 		chapters.StepOf[*replicated]{
 			ID:     "semi-sync",
+			Owns:   []string{"lost_writes_semi_sync", "lost_while_degraded"},
 			Select: "db-1",
 			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
 				return buildReplication(sys, opt, func(c *repl.ClusterConfig) { c.Mode = repl.ModeSemiSync }, "write p99", "lost writes")
