@@ -111,7 +111,7 @@ func Cache() *chapters.Chapter {
 				},
 				// noeviction while 16 KB is full, then room for every user, as
 				// the text goes: the policy left on noeviction
-				Solution:   chapters.Solution{Script: "11s set cache.policy noeviction\n17s set cache.memory 4MB", For: 42 * time.Second},
+				Solution:   chapters.Solution{Script: "15s set cache.policy noeviction\n21s set cache.memory 4MB", For: 46 * time.Second},
 				Watch:      watchCache,
 				Prediction: &chapters.PredictionOf[*cacheLab]{ID: "small-hit", Choices: 3, Unit: "%", Measured: kit.FactMeasured[*cacheLab]("hit_pct_mem_16kb"), Correct: threeWay(20, 75), Hides: []string{"hit ratio"}},
 				Objectives: []chapters.ObjectiveOf[*cacheLab]{
