@@ -27,6 +27,22 @@ type debriefPane struct {
 	maxOff int
 	ckey   string
 	cache  []string
+	last   bool // no chapter follows: no "Next" section, no "n: next chapter"
+}
+
+// withoutNext drops the debrief's section headed "### "+heading ("Next"),
+// which speaks of a chapter that does not exist yet after the last one.
+func withoutNext(md, heading string) string {
+	h := "### " + heading
+	i := strings.Index(md, h)
+	if i < 0 {
+		return md
+	}
+	rest := md[i+len(h):]
+	if j := strings.Index(rest, "\n#"); j >= 0 {
+		return md[:i] + rest[j+1:]
+	}
+	return strings.TrimRight(md[:i], "\n")
 }
 
 func (p *debriefPane) SetSize(w, h int) { p.w, p.h = w, h }
@@ -162,7 +178,14 @@ func (p *debriefPane) content(w int) []string {
 		out = append(out, "")
 		out = append(out, renderMarkdown(st, p.md, w)...)
 	}
-	out = append(out, "", st.Muted.Render(c.T("debrief_next")))
+	next := c.T("debrief_next")
+	if p.last {
+		next = c.T("debrief_last")
+	}
+	out = append(out, "")
+	for _, l := range wrapText(next, w) {
+		out = append(out, st.Muted.Render(l))
+	}
 	p.ckey, p.cache = ck, out
 	return out
 }

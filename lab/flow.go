@@ -152,6 +152,9 @@ func (m *model) showDebrief() tea.Cmd {
 	cp := m.prog.Chapter(ch.ID)
 	cp.Done = true
 	m.debrief.set(ch, m.lesson, cp)
+	if m.chIdx+1 >= len(m.cfg.all) { // the last chapter there is
+		m.debrief.last, m.debrief.md = true, withoutNext(m.debrief.md, m.c.T("debrief_next_heading"))
+	}
 	m.header.step = m.c.T("debrief")
 	return tea.Batch(cmd, m.saveCmd())
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
+	"scalelab/assets"
 	"scalelab/chapters"
 	"scalelab/chapters/catalog"
 	"scalelab/engine"
@@ -257,5 +258,36 @@ func TestGaugeWithNoFigure(t *testing.T) {
 	out := ansi.Strip(m.stats.View())
 	if !strings.Contains(out, "p50 eu") || !strings.Contains(out, "—") || strings.Contains(out, "0 ms") {
 		t.Errorf("a gauge with no figure reads:\n%s", out)
+	}
+}
+
+// The last chapter's debrief does not send the learner on to a chapter that
+// does not exist: no "Next" section, no "n: next chapter".
+func TestLastDebriefHasNoNext(t *testing.T) {
+	all := catalog.All()
+	for _, lang := range assets.Langs() {
+		ui := assets.UI(lang)
+		m := newModel(config{
+			all: all, start: len(all) - 1, lang: lang, noColor: true, tr: ui.T, factLabel: func(k string) string { return assets.FactLabel(lang, k) },
+			loadLesson: func(id string) (*assets.Lesson, error) { return assets.LoadLesson(lang, id) },
+			runner:     newRunner(func(*chapters.Chapter, int) (*chapters.Session, error) { return nil, errNoSystem }),
+		})
+		m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+		_ = m.gotoStep(len(all)-1, 0)
+		_ = m.showDebrief()
+		m.debrief.SetSize(120, 1000)
+		out := ansi.Strip(m.debrief.View())
+		next := "### " + ui.T("debrief_next_heading")
+		lesson, _ := assets.LoadLesson(lang, all[len(all)-1].ID)
+		if !strings.Contains(lesson.Debrief, next) {
+			t.Fatalf("%s: the lesson has no %q section: the test checks nothing", lang, next)
+		}
+		if strings.Contains(out, ui.T("debrief_next")) || !strings.Contains(out, ui.T("debrief_last")) {
+			t.Errorf("%s: the last debrief's help line:\n%s", lang, out)
+		}
+		after := lesson.Debrief[strings.Index(lesson.Debrief, next)+len(next):]
+		if line := strings.TrimSpace(after); line != "" && strings.Contains(out, strings.Fields(line)[0]+" "+strings.Fields(line)[1]) {
+			t.Errorf("%s: the Next section is still there:\n%s", lang, out)
+		}
 	}
 }
