@@ -153,3 +153,21 @@ func TestOwnedFactsAreFacts(t *testing.T) {
 		}
 	}
 }
+
+// A verdict reads "label = 6.1%": the label of what a prediction measured
+// does not carry the unit again in brackets ("(%) = 6.1%").
+func TestMeasureLabelsCarryNoUnit(t *testing.T) {
+	for _, ch := range catalog.All() {
+		for _, st := range ch.Steps {
+			if st.Prediction == nil || st.Prediction.Unit == "" {
+				continue
+			}
+			key := "measure_" + strings.ReplaceAll(st.Prediction.ID, "-", "_")
+			for _, lang := range assets.Langs() {
+				if l := assets.FactLabel(lang, key); strings.HasSuffix(l, ")") && strings.Contains(l[strings.LastIndex(l, "("):], st.Prediction.Unit) {
+					t.Errorf("%s %s/%s: %q repeats the unit %q", lang, ch.ID, st.ID, l, st.Prediction.Unit)
+				}
+			}
+		}
+	}
+}

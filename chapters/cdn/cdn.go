@@ -45,7 +45,7 @@ func CDN() *chapters.Chapter {
 		Steps: []chapters.Step{
 			chapters.StepOf[*cdnLab]{
 				ID:       "edges",
-				Build:    cdnStep(cdnTune{route: "origin", ttl: "60s", knobs: []string{"cdn.route"}, lead: []string{"p50 us", "p50 eu", "p50 ap", "edge hit ratio", "origin offload"}}),
+				Build:    cdnStep(cdnTune{route: "origin", ttl: "60s", knobs: []string{"cdn.route"}, lead: []string{"edge hit ratio", "origin offload", "origin req/s", "p50 ap", "p50 eu", "p50 us"}}),
 				Keys:     []chapters.Key{{Key: "c", Help: "use the cdn", Knob: "cdn.route"}},
 				Solution: chapters.Solution{Script: "13s set cdn.route cdn", For: 26 * time.Second},
 				Watch:    watchCDN, Lesson: cdnLesson,
@@ -121,7 +121,7 @@ func CDN() *chapters.Chapter {
 			chapters.StepOf[*cdnLab]{
 				ID:     "edge-dies",
 				Select: "edge-eu",
-				Build:  cdnStep(cdnTune{route: "cdn", ttl: "10s", knobs: []string{"cdn.fallback", "cdn.stale-if-error"}, lead: []string{"p50 us", "p50 eu", "p50 ap", "origin req/s"}}),
+				Build:  cdnStep(cdnTune{route: "cdn", ttl: "10s", knobs: []string{"cdn.fallback", "cdn.stale-if-error"}, lead: []string{"stale-if-error served/s", "p50 us", "p50 eu", "p50 ap", "origin req/s"}}),
 				Keys: []chapters.Key{
 					{Key: "f", Help: "origin fallback", Knob: "cdn.fallback"},
 					{Key: "e", Help: "stale if error", Knob: "cdn.stale-if-error"},

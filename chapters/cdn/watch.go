@@ -20,13 +20,14 @@ const (
 
 type cdnCounts struct {
 	edgeHits, edgeMisses, originReqs, originBytes, edgeBytes, requests float64
+	staleIfError                                                       float64 // expired copies served while the origin failed
 }
 
 func (c cdnCounts) slice() []float64 {
-	return []float64{c.edgeHits, c.edgeMisses, c.originReqs, c.originBytes, c.edgeBytes, c.requests}
+	return []float64{c.edgeHits, c.edgeMisses, c.originReqs, c.originBytes, c.edgeBytes, c.requests, c.staleIfError}
 }
 
-func cdnCountsOf(v []float64) cdnCounts { return cdnCounts{v[0], v[1], v[2], v[3], v[4], v[5]} }
+func cdnCountsOf(v []float64) cdnCounts { return cdnCounts{v[0], v[1], v[2], v[3], v[4], v[5], v[6]} }
 
 func (l *cdnLab) counts() cdnCounts {
 	var c cdnCounts
@@ -35,6 +36,7 @@ func (l *cdnLab) counts() cdnCounts {
 		c.edgeHits += float64(st.Hits)
 		c.edgeMisses += float64(st.Misses)
 		c.edgeBytes += float64(st.Bytes)
+		c.staleIfError += float64(st.Stale)
 	}
 	o := l.origin.Stats()
 	c.originReqs = float64(o.UserRequests + o.EdgeRequests)
@@ -55,10 +57,13 @@ func (l *cdnLab) gauges() []engine.Gauge {
 		if hr, ok := kit.RatioPct(d.edgeHits, d.edgeMisses); ok {
 			out = append(out, engine.Gauge{Name: "edge hit ratio", Value: chapters.Round1(hr), Unit: "%"})
 		}
-		if d.requests > 0 {
+		if d.requests > 0 && d.edgeHits+d.edgeMisses > 0 { // with no edge in the path there is nothing offloaded
 			out = append(out, engine.Gauge{Name: "origin offload", Value: chapters.Round1(max(0, 100*(1-d.originReqs/d.requests))), Unit: "%"})
 		}
 		out = append(out, engine.Gauge{Name: "origin req/s", Value: chapters.Round1(kit.PerSec(d.originReqs, span))})
+		if d.staleIfError > 0 { // not hits: expired copies served because the origin failed
+			out = append(out, engine.Gauge{Name: "stale-if-error served/s", Value: chapters.Round1(kit.PerSec(d.staleIfError, span))})
+		}
 		out = append(out, engine.Gauge{Name: "egress $/h", Value: chapters.Round1(egressPerHour(d, span)), Unit: "$/h", Modelled: true})
 	}
 	for _, reg := range cdnRegions() {
