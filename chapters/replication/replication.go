@@ -375,7 +375,8 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 			},
 		},
 		chapters.StepOf[*replicated]{
-			ID: "partition",
+			ID:   "partition",
+			Owns: []string{"split_brain_writes_min_replicas_0", "split_brain_writes_min_replicas_1"},
 			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
 				return buildReplication(sys, opt, nil, "lost writes")
 			},
@@ -402,7 +403,10 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 				return 0
 			}},
 			Objectives: []chapters.ObjectiveOf[*replicated]{
-				{ID: "split-brain", Check: func(r *chapters.Run, t *replicated) bool { return r.Facts["split_brain_writes_min_replicas_0"] > 0 }},
+				{ID: "split-brain", Check: func(r *chapters.Run, t *replicated) bool {
+					_, healed := r.LastEvent(engine.EvHeal, "") // "… then heal (e)"
+					return r.Facts["split_brain_writes_min_replicas_0"] > 0 && healed
+				}},
 				{ID: "fenced", Check: func(r *chapters.Run, t *replicated) bool {
 					v, ok := r.Facts["split_brain_writes_min_replicas_1"]
 					_, refused := r.LastEvent(repl.EvRefuse, "")
