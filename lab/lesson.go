@@ -289,8 +289,8 @@ func (p *lessonPane) verdict() string {
 	if !p.hasMeasured {
 		return s + st.Muted.Render(c.T("not_measured_yet"))
 	}
-	m := fmtNum(p.measured)
-	m = c.withUnit(m, pr.Unit)
+	// a unit of several words stays whole on a line ("건 (읽기 1,000건당)")
+	m := strings.ReplaceAll(c.withUnit(fmtNum(p.measured), pr.Unit), " ", "\u00a0")
 	// say what the figure is: "p99 least-conn / round robin = 0.48 ×"
 	key := "measure_" + strings.ReplaceAll(pr.ID, "-", "_")
 	if what := c.factLabel(key); what != "" && what != key {
