@@ -232,7 +232,9 @@ func (p *lessonPane) prediction(w int, short bool) []string {
 			if pr.Unit != "" {
 				unit = " " + c.unitLabel(pr.Unit)
 			}
-			out = append(out, st.Accent.Render("› "+p.input+"▏"+unit)+"  "+st.Muted.Render(c.T("predict_number")))
+			// the input, then how to answer, wrapped rather than cut
+			out = append(out, wrapWords(append([]word{{{"› " + p.input + "▏" + unit, st.Accent}}},
+				words([]piece{{c.T("predict_number"), st.Muted}})...), w, "", "")...)
 		default:
 			out = append(out, wrapText(p.verdict(), w)...)
 		}

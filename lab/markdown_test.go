@@ -262,3 +262,20 @@ func TestWrapTextKeepsFiguresWithUnits(t *testing.T) {
 		}
 	}
 }
+
+// A number question's prompt wraps whole at the lesson pane's 80x24 width,
+// in every language ("type a number, then en…" was cut).
+func TestNumberPromptWraps(t *testing.T) {
+	for _, lang := range assets.Langs() {
+		ui := assets.UI(lang)
+		c := &common{styles: NewStyles(true), tr: ui.T, factLabel: func(k string) string { return k }}
+		step := &chapters.Step{ID: "s", Prediction: &chapters.Prediction{ID: "q", Unit: "%"}}
+		p := newLessonPane(c)
+		p.SetSize(30, 20)
+		p.setStep(step, assets.StepText{ID: "s", Question: "What share fails?"}, 1, 1, 0, false)
+		flat := strings.Join(strings.Fields(ansi.Strip(p.View())), " ")
+		if want := strings.Join(strings.Fields(ui.T("predict_number")), " "); !strings.Contains(flat, want) {
+			t.Errorf("%s: %q is not whole in:\n%s", lang, want, ansi.Strip(p.View()))
+		}
+	}
+}
