@@ -20,8 +20,7 @@ func (s *System) LimitNodes(role Role, n int) {
 func (s *System) NodeLimit(role Role) (limit, have int, ok bool) {
 	s.mu.Lock()
 	limit, ok = s.limits[role]
-	nodes := s.nodes
-	for _, n := range nodes {
+	for _, n := range s.nodes {
 		if n.Role() == role {
 			have++
 		}
@@ -30,8 +29,7 @@ func (s *System) NodeLimit(role Role) (limit, have int, ok bool) {
 	return limit, have, ok
 }
 
-// LimitError is the refusal of an add past a role's limit, have of the
-// nodes being there (or added by a script's earlier lines).
+// LimitError is the refusal of an add that would pass a role's limit.
 func LimitError(role Role, limit int) error {
 	return fmt.Errorf("add %s: %d %s nodes is this lab's limit: %w", role, limit, role, ErrNotSupported)
 }
