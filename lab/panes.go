@@ -141,12 +141,18 @@ func (p *statsPane) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-// rows is how many lines the pane has to show.
+// rows is how many lines the pane has to show (hidden gauges take none).
 func (p *statsPane) rows() int {
 	if p.snap == nil {
 		return 0
 	}
-	return len(p.snap.Gauges) + len(p.snap.Knobs)
+	n := len(p.snap.Knobs)
+	for _, g := range p.snap.Gauges {
+		if p.hide == nil || !p.hide(g.Name) {
+			n++
+		}
+	}
+	return n
 }
 
 func (p *statsPane) View() string { return strings.Join(p.lines(), "\n") }

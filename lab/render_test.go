@@ -234,6 +234,7 @@ func TestLatencyLegendWhenAllFail(t *testing.T) {
 // A gauge that shows a prediction's answer is hidden until the learner
 // answers (chapter 5 step 5's db reads/expiry gave the number away).
 func TestGaugeHiddenUntilPredicted(t *testing.T) {
+	snap0 := fixtureSnapshot
 	ch := fixtureChapter()
 	pr := *ch.Steps[0].Prediction
 	pr.Hides = []string{"p99_round_robin_ms"}
@@ -241,6 +242,9 @@ func TestGaugeHiddenUntilPredicted(t *testing.T) {
 	m, _ := openStep(t, []*chapters.Chapter{ch}, 0, 0, fixtureSnapshot())
 	if out := ansi.Strip(m.stats.View()); strings.Contains(out, "p99_round_robin_ms") || !strings.Contains(out, "cost_per_hour") {
 		t.Errorf("with the prediction open the gauges read:\n%s", out)
+	}
+	if got, want := m.stats.rows(), len(snap0().Gauges)+len(snap0().Knobs)-1; got != want {
+		t.Errorf("the pane asks room for %d rows, want %d: a hidden gauge takes none", got, want)
 	}
 	run(m, m.lessonP.Update(press("1")))
 	m.sync()
