@@ -32,13 +32,14 @@ const (
 // here first, which keeps the graph a one-way street (no component reaches
 // back up to one that builds on it). Declared is allowed, not required.
 var componentOrder = map[string][]string{
-	"lb":    nil,
-	"sqldb": nil,
-	"kv":    {"sqldb"},
-	"web":   {"sqldb"},
-	"repl":  {"sqldb"},
-	"cache": {"kv", "sqldb"},
-	"cdn":   nil,
+	"lb":      nil,
+	"sqldb":   nil,
+	"kv":      {"sqldb"},
+	"web":     {"sqldb"},
+	"repl":    {"sqldb"},
+	"cache":   {"kv", "sqldb"},
+	"cdn":     nil,
+	"session": {"kv", "web", "sqldb"},
 }
 
 // goList runs the go command's list with args and returns its output.
