@@ -38,8 +38,9 @@ type LBConfig struct {
 	// Name is the node's name, e.g. "lb-1".
 	Name string
 	// Policy picks a target per request: round-robin, least-conn, p2c (two
-	// random choices), hash-cookie (the "uid" cookie: sticky users) or
-	// hash-ip (the client's address).
+	// random choices), hash-cookie (the "uid" cookie: sticky users),
+	// hash-ip (the client's address) or sticky-cookie (a SERVERID cookie
+	// the load balancer sets, naming the target).
 	Policy string
 	Health HealthConfig
 	// Retries (0–2) is how many other targets a request may try when a

@@ -22,11 +22,16 @@ const (
 	PolicyP2C        = "p2c"
 	PolicyHashCookie = "hash-cookie"
 	PolicyHashIP     = "hash-ip"
+	PolicySticky     = "sticky-cookie"
 )
+
+// StickyCookie is the cookie the sticky-cookie policy inserts: its value
+// names the target that answered (HAProxy's "cookie SERVERID insert").
+const StickyCookie = "SERVERID"
 
 // PolicyNames lists every selection policy.
 func PolicyNames() []string {
-	return []string{PolicyRoundRobin, PolicyLeastConn, PolicyP2C, PolicyHashCookie, PolicyHashIP}
+	return []string{PolicyRoundRobin, PolicyLeastConn, PolicyP2C, PolicyHashCookie, PolicyHashIP, PolicySticky}
 }
 
 // NewPolicy returns a fresh policy by name; seed drives the random ones.
@@ -44,6 +49,8 @@ func NewPolicy(name string, seed int64) (Policy, bool) {
 		return &hashCookie{name: "uid"}, true
 	case PolicyHashIP:
 		return &hashIP{}, true
+	case PolicySticky:
+		return &stickyCookie{}, true
 	}
 	return nil, false
 }
@@ -129,6 +136,40 @@ func (p *hashCookie) Select(targets []*target, r *http.Request) *target {
 		return p.fallback.Select(targets, r)
 	}
 	return rendezvous(targets, c.Value)
+}
+
+// stickyCookie keeps a user on the target named by the SERVERID cookie the
+// load balancer itself set on an earlier answer (HAProxy's "cookie SERVERID
+// insert indirect nocache" with "option redispatch"). A request without the
+// cookie, or whose target is out of service, goes round robin, and the
+// answer sets the cookie anew. Unlike hash-cookie, users stay put when
+// targets join or leave, and the load balancer must see every answer. The
+// load balancer also keeps cookie holders on a draining target while it is
+// still in service (see LB.pinnedDraining), strips the cookie before
+// forwarding and inserts it in the answer (see serveHTTP).
+type stickyCookie struct{ fallback roundRobin }
+
+func (p *stickyCookie) Select(targets []*target, r *http.Request) *target {
+	if len(targets) == 0 {
+		return nil
+	}
+	if name := pinnedName(r); name != "" {
+		for _, t := range targets {
+			if t.name == name {
+				return t
+			}
+		}
+	}
+	return p.fallback.Select(targets, r) // redispatch
+}
+
+// pinnedName is the target the request's SERVERID cookie names, "" if none.
+func pinnedName(r *http.Request) string {
+	c, err := r.Cookie(StickyCookie)
+	if err != nil {
+		return ""
+	}
+	return c.Value
 }
 
 // hashIP keeps a client on one target by hashing its IP address. Every

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"scalelab/engine"
+	"slices"
 	"strings"
 )
 
@@ -16,12 +17,19 @@ import (
 const maxRetryBody = 64 << 10
 
 // pick selects an eligible target not in tried and counts the request in
-// flight on it.
+// flight on it. Under sticky-cookie, a draining target the request's cookie
+// names is picked too.
 func (lb *LB) pick(p Policy, r *http.Request, tried []*target) *target {
+	_, sticky := p.(*stickyCookie)
 	for range 4 {
 		el := *lb.eligible.Load()
 		if len(tried) > 0 {
 			el = without(el, tried)
+		}
+		if sticky {
+			if t := lb.pinnedDraining(el, r, tried); t != nil {
+				return t
+			}
 		}
 		t := p.Select(el, r)
 		if t == nil {
@@ -34,6 +42,33 @@ func (lb *LB) pick(p Policy, r *http.Request, tried []*target) *target {
 		lb.release(t) // began draining or left since the list was built
 	}
 	return nil
+}
+
+// pinnedDraining returns, counted in flight, the target r's SERVERID cookie
+// names when that target is draining but still in service (healthy, or
+// health checks off; not removed, not in tried): like HAProxy's drain mode,
+// a draining target keeps the users pinned to it and takes no new ones. It
+// returns nil otherwise; an eligible target is Select's to find.
+func (lb *LB) pinnedDraining(el []*target, r *http.Request, tried []*target) *target {
+	name := pinnedName(r)
+	if name == "" {
+		return nil
+	}
+	for _, t := range el {
+		if t.name == name {
+			return nil
+		}
+	}
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	t := lb.findLocked(name) // removed targets are not in the group
+	if t == nil || !t.draining.Load() || (lb.healthOn.Load() && !t.healthy.Load()) || slices.Contains(tried, t) {
+		return nil
+	}
+	// Counted in under mu: the drain removes the target only when, under
+	// mu, it finds nothing in flight.
+	t.active.Add(1)
+	return t
 }
 
 func without(ts, drop []*target) []*target {
@@ -52,13 +87,18 @@ next:
 
 func (lb *LB) release(t *target) {
 	if t.active.Add(-1) == 0 && t.draining.Load() {
-		t.signalDrained()
+		t.signalIdle()
 	}
 }
 
 func (lb *LB) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := lb.sys.Clock.Now()
 	np := lb.policy.Load()
+	_, sticky := np.p.(*stickyCookie)
+	pin := "" // the target the SERVERID cookie names
+	if sticky {
+		pin = pinnedName(r)
+	}
 	body, whole, err := readBody(r)
 	if err != nil {
 		http.Error(w, "reading request body: "+err.Error(), http.StatusBadRequest)
@@ -81,7 +121,7 @@ func (lb *LB) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		t.requests.Add(1)
-		resp, err := lb.roundTrip(r, t, body, whole)
+		resp, err := lb.roundTrip(r, t, body, whole, sticky)
 		if err != nil {
 			lb.release(t)
 			if r.Context().Err() != nil {
@@ -99,7 +139,11 @@ func (lb *LB) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if t.connFails.Load() != 0 {
 			t.connFails.Store(0)
 		}
-		ok := lb.copyResponse(w, resp)
+		setPin := ""
+		if sticky && t.name != pin {
+			setPin = t.name // a new user, or redispatched
+		}
+		ok := lb.copyResponse(w, resp, setPin)
 		lb.release(t)
 		if !ok || resp.StatusCode >= 500 {
 			t.failures.Add(1)
@@ -152,8 +196,9 @@ func removeHopHeaders(h http.Header) {
 	}
 }
 
-// roundTrip sends r to t over its link. An error means no answer came back.
-func (lb *LB) roundTrip(r *http.Request, t *target, body []byte, whole bool) (*http.Response, error) {
+// roundTrip sends r to t over its link, without the SERVERID cookie when
+// unpin is set. An error means no answer came back.
+func (lb *LB) roundTrip(r *http.Request, t *target, body []byte, whole, unpin bool) (*http.Response, error) {
 	ctx := r.Context()
 	if t.link != nil {
 		if err := t.link.Delay(ctx); err != nil {
@@ -177,6 +222,9 @@ func (lb *LB) roundTrip(r *http.Request, t *target, body []byte, whole bool) (*h
 	}
 	out.GetBody = nil
 	removeHopHeaders(out.Header)
+	if unpin {
+		removeCookie(out.Header, StickyCookie)
+	}
 	out.Header.Set(engine.HeaderVia, lb.sys.Token)
 	ip := clientIP(r)
 	if prior := out.Header["X-Forwarded-For"]; len(prior) > 0 {
@@ -186,15 +234,77 @@ func (lb *LB) roundTrip(r *http.Request, t *target, body []byte, whole bool) (*h
 	return lb.transport.RoundTrip(out)
 }
 
-// copyResponse writes resp to w and closes its body. It reports false when
-// reading from the target failed part way; a client that went away is not
-// the target's failure.
-func (lb *LB) copyResponse(w http.ResponseWriter, resp *http.Response) bool {
+// removeCookie takes the cookie name out of h's Cookie headers and keeps
+// the others (HAProxy's "indirect": the web server never sees it).
+func removeCookie(h http.Header, name string) {
+	vv := h["Cookie"]
+	if len(vv) == 0 {
+		return
+	}
+	out := make([]string, 0, len(vv))
+	for _, v := range vv {
+		if !strings.Contains(v, name) {
+			out = append(out, v)
+			continue
+		}
+		var kept []string
+		for _, c := range strings.Split(v, ";") {
+			c = strings.TrimSpace(c)
+			if k, _, _ := strings.Cut(c, "="); c == "" || strings.TrimSpace(k) == name {
+				continue
+			}
+			kept = append(kept, c)
+		}
+		if len(kept) > 0 {
+			out = append(out, strings.Join(kept, "; "))
+		}
+	}
+	if len(out) == 0 {
+		delete(h, "Cookie")
+		return
+	}
+	h["Cookie"] = out
+}
+
+// pinCookie is the Set-Cookie that pins a user to the named target.
+func pinCookie(name string) string {
+	return StickyCookie + "=" + name + "; Path=/; HttpOnly; SameSite=Lax"
+}
+
+// markPrivate adds "private" to the Cache-Control of an answer that sets a
+// user's own cookie (HAProxy's "nocache"): a shared cache such as a CDN
+// edge must not keep it, or everyone behind it would share one target.
+func markPrivate(h http.Header) {
+	cc := strings.Join(h.Values("Cache-Control"), ", ")
+	for _, d := range strings.Split(cc, ",") {
+		if d = strings.ToLower(strings.TrimSpace(d)); d == "private" || d == "no-store" {
+			return
+		}
+	}
+	if cc == "" {
+		cc = "private"
+	} else {
+		cc += ", private"
+	}
+	h["Cache-Control"] = []string{cc}
+}
+
+// copyResponse writes resp to w and closes its body; pin, when not "",
+// names the target the answer pins the user to with a SERVERID cookie,
+// next to the target's own cookies. It reports false when reading from the
+// target failed part way; a client that went away is not the target's
+// failure.
+func (lb *LB) copyResponse(w http.ResponseWriter, resp *http.Response, pin string) bool {
 	defer resp.Body.Close()
 	removeHopHeaders(resp.Header)
 	h := w.Header()
 	for k, vv := range resp.Header {
 		h[k] = vv
+	}
+	if pin != "" {
+		sc := h["Set-Cookie"]
+		h["Set-Cookie"] = append(sc[:len(sc):len(sc)], pinCookie(pin))
+		markPrivate(h)
 	}
 	w.WriteHeader(resp.StatusCode)
 	bp := lb.bufs.Get().(*[]byte)

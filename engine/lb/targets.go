@@ -9,7 +9,6 @@ import (
 	"net"
 	"scalelab/engine"
 	"strings"
-	"sync"
 	"sync/atomic"
 )
 
@@ -47,13 +46,12 @@ type target struct {
 	passes   int         // checks passed in a row; under LB.mu
 	fails    int         // checks failed in a row; under LB.mu
 
-	drainOnce sync.Once
-	drained   chan struct{} // closed when draining and idle
-	gone      chan struct{} // closed when removed
+	idle chan struct{} // a drain's wake-up: draining and maybe idle (buffer of 1)
+	gone chan struct{} // closed when removed
 }
 
 func newTarget(n engine.Node, link *engine.Link) *target {
-	t := &target{name: n.Name(), node: n, link: link, host: n.Addr(), drained: make(chan struct{}), gone: make(chan struct{})}
+	t := &target{name: n.Name(), node: n, link: link, host: n.Addr(), idle: make(chan struct{}, 1), gone: make(chan struct{})}
 	t.healthy.Store(true)
 	return t
 }
@@ -65,7 +63,14 @@ func (t *target) addr() string {
 	return t.node.Addr()
 }
 
-func (t *target) signalDrained() { t.drainOnce.Do(func() { close(t.drained) }) }
+// signalIdle wakes the drain of t, which checks under LB.mu whether t is
+// still idle; a wake-up already pending is enough.
+func (t *target) signalIdle() {
+	select {
+	case t.idle <- struct{}{}:
+	default:
+	}
+}
 
 // rebuildLocked recomputes the eligible targets; the caller holds mu.
 func (lb *LB) rebuildLocked() {
@@ -148,7 +153,8 @@ func (lb *LB) removeLocked(t *target) bool {
 
 // Drain stops new requests to the named target. When its requests in flight
 // have finished it leaves the group (event drained) and onDrained, if not
-// nil, is called on a goroutine the load balancer waits for in Close.
+// nil, is called on a goroutine the load balancer waits for in Close. Under
+// the sticky-cookie policy the users pinned to it keep coming until then.
 func (lb *LB) Drain(name string, onDrained func()) error {
 	lb.mu.Lock()
 	if lb.closed {
@@ -173,25 +179,36 @@ func (lb *LB) Drain(name string, onDrained func()) error {
 	// A request that picked t before it was marked sees draining after
 	// counting itself in, and backs out or signals when it ends.
 	if t.active.Load() == 0 {
-		t.signalDrained()
+		t.signalIdle()
 	}
 	go func() {
 		defer lb.wg.Done()
-		select {
-		case <-t.drained:
-		case <-t.gone:
+		for {
+			select {
+			case <-t.idle:
+			case <-t.gone:
+				return
+			case <-lb.ctx.Done():
+				return
+			}
+			lb.mu.Lock()
+			if t.active.Load() > 0 {
+				// A request came in since the wake-up: one a policy had
+				// picked just before the drain (it backs out), or a user
+				// the sticky-cookie policy keeps here, counted in under mu
+				// (pinnedDraining). Its end wakes the drain again.
+				lb.mu.Unlock()
+				continue
+			}
+			ok := lb.removeLocked(t)
+			if ok {
+				lb.sys.Events.Add(EvDrained, name, engine.Textf("lb.drained", "idle; left %s's target group (%s)", lb.cfg.Name, engine.Plural(len(lb.targets), "target")))
+			}
+			lb.mu.Unlock()
+			if ok && onDrained != nil {
+				onDrained()
+			}
 			return
-		case <-lb.ctx.Done():
-			return
-		}
-		lb.mu.Lock()
-		ok := lb.removeLocked(t)
-		if ok {
-			lb.sys.Events.Add(EvDrained, name, engine.Textf("lb.drained", "idle; left %s's target group (%s)", lb.cfg.Name, engine.Plural(len(lb.targets), "target")))
-		}
-		lb.mu.Unlock()
-		if ok && onDrained != nil {
-			onDrained()
 		}
 	}()
 	return nil
