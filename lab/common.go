@@ -152,10 +152,10 @@ func (c *common) gaugeLabel(name string, nodes []engine.NodeSnap) string {
 }
 
 // unitLabel names a unit by its key unit.<unit> ("req/s" is
-// unit.req_per_s); the symbols % and × stand as they are.
+// unit.req_per_s); the symbols %, × and µs stand as they are.
 func (c *common) unitLabel(u string) string {
 	switch u {
-	case "", "%", "×":
+	case "", "%", "×", "µs":
 		return u
 	}
 	return c.TOr("unit."+labelKey(u), u)

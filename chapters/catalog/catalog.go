@@ -10,12 +10,13 @@ import (
 	"scalelab/chapters/loadbalancer"
 	"scalelab/chapters/replication"
 	"scalelab/chapters/scaling"
+	"scalelab/chapters/stateless"
 	"scalelab/chapters/tiers"
 )
 
 // All returns the chapters in order. Each call returns fresh values.
 func All() []*chapters.Chapter {
-	return []*chapters.Chapter{tiers.Tiers(), scaling.Scaling(), loadbalancer.LoadBalancer(), replication.Replication(), cache.Cache(), cdn.CDN()}
+	return []*chapters.Chapter{tiers.Tiers(), scaling.Scaling(), loadbalancer.LoadBalancer(), replication.Replication(), cache.Cache(), cdn.CDN(), stateless.Stateless()}
 }
 
 // Find returns a chapter by id or number.
