@@ -237,6 +237,12 @@ func watchTokens(r *chapters.Run, l *lab, now time.Duration, mode string) {
 	// replays of a credential its user logged out of
 	var acc, accDeny, nDeny float64
 	window := -1.0
+	// the window is measured for tokens of the life in force now: a token
+	// issued before a shorter life was set keeps its own
+	life, _ := time.ParseDuration(r.KnobAt("auth.ttl", now))
+	if life == 0 {
+		life = l.auth.AccessTTL()
+	}
 	for _, rp := range l.users.Replays() {
 		deny := r.KnobAt("auth.denylist", rp.LoggedOut) == "on" && rp.LoggedOut-r.KnobTime("auth.denylist", "on") >= time.Second
 		if deny {
@@ -249,7 +255,9 @@ func watchTokens(r *chapters.Run, l *lab, now time.Duration, mode string) {
 		if deny {
 			accDeny++
 		}
-		window = max(window, (rp.T - rp.LoggedOut).Seconds())
+		if rp.Life == life {
+			window = max(window, (rp.T - rp.LoggedOut).Seconds())
+		}
 	}
 	if len(l.users.Replays()) > 0 {
 		r.Facts["accepted_after_logout"] = acc

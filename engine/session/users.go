@@ -89,10 +89,12 @@ type vuser struct {
 	in        bool
 	access    string
 	accessExp time.Duration
+	life      time.Duration // the access token's whole life
 }
 
 type stolen struct {
 	access, sid string
+	life        time.Duration // the access token's whole life
 	at          time.Duration // when its user logged out
 	user        string
 }
@@ -109,7 +111,8 @@ type Lost struct {
 type Replay struct {
 	T, LoggedOut time.Duration
 	Accepted     bool
-	Token        bool // an access token (else a session id)
+	Token        bool          // an access token (else a session id)
+	Life         time.Duration // the access token's whole life, issue to expiry
 }
 
 // NewUsers makes the users; all start logged out.
@@ -280,7 +283,7 @@ func (u *Users) login(ctx context.Context, c *http.Client, v *vuser) string {
 		if err := json.Unmarshal(body, &lr); err != nil || lr.Access == "" {
 			return engine.ReasonOther
 		}
-		v.access, v.accessExp = lr.Access, time.Duration(lr.Expires)
+		v.access, v.accessExp, v.life = lr.Access, time.Duration(lr.Expires), time.Duration(lr.Expires-lr.Issued)
 		u.mu.Lock()
 		u.lastToken = lr.Access
 		u.mu.Unlock()
@@ -330,14 +333,14 @@ func (u *Users) refresh(ctx context.Context, c *http.Client, v *vuser) string {
 	if err := json.Unmarshal(body, &lr); err != nil || lr.Access == "" {
 		return engine.ReasonOther
 	}
-	v.access, v.accessExp = lr.Access, time.Duration(lr.Expires)
+	v.access, v.accessExp, v.life = lr.Access, time.Duration(lr.Expires), time.Duration(lr.Expires-lr.Issued)
 	return ""
 }
 
 func (u *Users) logout(ctx context.Context, c *http.Client, v *vuser) string {
 	// what an attacker could have copied before the logout: the access
 	// token, or the session id from the cookie
-	st := stolen{access: v.access, user: v.id}
+	st := stolen{access: v.access, life: v.life, user: v.id}
 	if base, err := url.Parse(u.cfg.Entry()); err == nil {
 		for _, ck := range v.jar.Cookies(base) {
 			if ck.Name == CookieSession {
@@ -391,7 +394,7 @@ func (u *Users) replay(ctx context.Context, c *http.Client) (string, bool) {
 		return status(resp), true
 	}
 	u.mu.Lock()
-	u.replays = append(u.replays, Replay{T: sent, LoggedOut: st.at, Accepted: acc, Token: st.access != ""})
+	u.replays = append(u.replays, Replay{T: sent, LoggedOut: st.at, Accepted: acc, Token: st.access != "", Life: st.life})
 	u.mu.Unlock()
 	return "", true
 }

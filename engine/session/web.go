@@ -139,6 +139,7 @@ func unauthorized(a *Auth, w http.ResponseWriter, why string) {
 type LoginReply struct {
 	Access  string `json:"access_token"`
 	Expires int64  `json:"expires_lab_ns"` // when the access token expires, lab time
+	Issued  int64  `json:"issued_lab_ns"`  // when it was issued, lab time
 }
 
 func (n *Node) login(w http.ResponseWriter, r *http.Request) {
@@ -195,7 +196,7 @@ func (n *Node) issue(w http.ResponseWriter, user string) bool {
 	n.lastToken = tok
 	n.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(LoginReply{Access: tok, Expires: int64(c.Expires)})
+	json.NewEncoder(w).Encode(LoginReply{Access: tok, Expires: int64(c.Expires), Issued: int64(c.Issued)})
 	return true
 }
 
