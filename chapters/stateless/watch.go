@@ -235,6 +235,7 @@ func watchTokens(r *chapters.Run, l *lab, now time.Duration, mode string) {
 		}
 	}
 	// replays of a credential its user logged out of
+	replays := l.users.Replays()
 	var acc, accDeny, nDeny float64
 	window := -1.0
 	// the window is measured for tokens of the life in force now: a token
@@ -243,7 +244,7 @@ func watchTokens(r *chapters.Run, l *lab, now time.Duration, mode string) {
 	if life == 0 {
 		life = l.auth.AccessTTL()
 	}
-	for _, rp := range l.users.Replays() {
+	for _, rp := range replays {
 		deny := r.KnobAt("auth.denylist", rp.LoggedOut) == "on" && rp.LoggedOut-r.KnobTime("auth.denylist", "on") >= time.Second
 		if deny {
 			nDeny++
@@ -259,7 +260,7 @@ func watchTokens(r *chapters.Run, l *lab, now time.Duration, mode string) {
 			window = max(window, (rp.T - rp.LoggedOut).Seconds())
 		}
 	}
-	if len(l.users.Replays()) > 0 {
+	if len(replays) > 0 {
 		r.Facts["accepted_after_logout"] = acc
 	}
 	if window >= 0 {

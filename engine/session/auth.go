@@ -16,6 +16,7 @@ import (
 	"scalelab/engine"
 	"scalelab/engine/kv"
 
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -75,14 +76,12 @@ type Auth struct {
 	denylist  atomic.Bool
 	rotate    atomic.Bool
 
-	storeOps, storeFails, refreshes, logins, logouts, denyChecks atomic.Int64
+	storeOps, refreshes, denyChecks atomic.Int64
 
-	mu       sync.Mutex
-	storeLat *engine.Window // store round trips, lab time
-	storeAll []time.Duration
-	verify   []time.Duration // token verifications, real time (CPU work)
-	verifyN  int64
-	refused  map[string]int64
+	mu        sync.Mutex
+	storeLat  *engine.Window // store round trips, lab time
+	storeHist *hdr.Histogram // the same, since the start
+	verify    *hdr.Histogram // token verifications, real time (CPU work)
 }
 
 // NewAuth makes the login system; sys closes its store client.
@@ -97,7 +96,8 @@ func NewAuth(sys *engine.System, cfg AuthConfig) (*Auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Auth{clock: sys.Clock, tokens: tok, store: cfg.Store, storeLat: engine.NewWindow(sys.Clock, 5), refused: map[string]int64{}}
+	a := &Auth{clock: sys.Clock, tokens: tok, store: cfg.Store, storeLat: engine.NewWindow(sys.Clock, 5),
+		storeHist: engine.NewHist(), verify: engine.NewHist()}
 	if err := a.SetMode(cfg.Mode); err != nil {
 		return nil, err
 	}
@@ -155,24 +155,14 @@ func (a *Auth) SetRotate(on bool) { a.rotate.Store(on) }
 
 // Stats are the login system's counters since the start.
 type Stats struct {
-	StoreOps, StoreFails int64 // round trips to the session store
-	Refreshes            int64 // access tokens renewed with a refresh token
-	DenylistChecks       int64 // denylist lookups (one per token-bearing request while it is on)
-	Logins, Logouts      int64
-	Verifies             int64            // token verifications
-	Refused              map[string]int64 // 401s by reason
+	StoreOps       int64 // round trips to the session store
+	Refreshes      int64 // access tokens renewed with a refresh token
+	DenylistChecks int64 // denylist lookups (one per token-bearing request while it is on)
 }
 
 // Stats returns the counters.
 func (a *Auth) Stats() Stats {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	r := make(map[string]int64, len(a.refused))
-	for k, v := range a.refused {
-		r[k] = v
-	}
-	return Stats{StoreOps: a.storeOps.Load(), StoreFails: a.storeFails.Load(), Refreshes: a.refreshes.Load(),
-		Logins: a.logins.Load(), Logouts: a.logouts.Load(), DenylistChecks: a.denyChecks.Load(), Verifies: a.verifyN, Refused: r}
+	return Stats{StoreOps: a.storeOps.Load(), Refreshes: a.refreshes.Load(), DenylistChecks: a.denyChecks.Load()}
 }
 
 // StoreRecent is the store's round trips per second and latency over the
@@ -181,78 +171,20 @@ func (a *Auth) StoreRecent() (float64, engine.Quantiles) { return a.storeLat.Sta
 
 // StoreP50 is the median store round trip since the start (lab time), and
 // how many there were.
-func (a *Auth) StoreP50() (time.Duration, int) {
+func (a *Auth) StoreP50() (time.Duration, int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return median(a.storeAll), len(a.storeAll)
+	q := engine.QuantilesOf(a.storeHist)
+	return q.P50, q.N
 }
 
 // VerifyP50 is the median time one token verification took (real time: it
 // is CPU work, not waiting), and how many were timed.
-func (a *Auth) VerifyP50() (time.Duration, int) {
+func (a *Auth) VerifyP50() (time.Duration, int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return median(a.verify), len(a.verify)
-}
-
-// maxSamples bounds the kept samples; past it every other one is dropped.
-const maxSamples = 1 << 16
-
-func keep(s []time.Duration, d time.Duration) []time.Duration {
-	if len(s) >= maxSamples {
-		n := 0
-		for i := 0; i < len(s); i += 2 {
-			s[n] = s[i]
-			n++
-		}
-		s = s[:n]
-	}
-	return append(s, d)
-}
-
-func median(s []time.Duration) time.Duration {
-	if len(s) == 0 {
-		return 0
-	}
-	c := make([]time.Duration, len(s))
-	copy(c, s)
-	return selectK(c, len(c)/2)
-}
-
-// selectK returns the k-th smallest (quickselect).
-func selectK(s []time.Duration, k int) time.Duration {
-	lo, hi := 0, len(s)-1
-	for lo < hi {
-		p := s[(lo+hi)/2]
-		i, j := lo, hi
-		for i <= j {
-			for s[i] < p {
-				i++
-			}
-			for s[j] > p {
-				j--
-			}
-			if i <= j {
-				s[i], s[j] = s[j], s[i]
-				i++
-				j--
-			}
-		}
-		if k <= j {
-			hi = j
-		} else if k >= i {
-			lo = i
-		} else {
-			return s[k]
-		}
-	}
-	return s[k]
-}
-
-func (a *Auth) refuse(reason string) {
-	a.mu.Lock()
-	a.refused[reason]++
-	a.mu.Unlock()
+	q := engine.QuantilesOf(a.verify)
+	return q.P50, q.N
 }
 
 // verify checks an access token, timing it, and the denylist when on.
@@ -261,8 +193,7 @@ func (a *Auth) verifyToken(ctx context.Context, tok string) (Claims, string, err
 	c, why := a.tokens.Verify(tok)
 	d := time.Since(start)
 	a.mu.Lock()
-	a.verifyN++
-	a.verify = keep(a.verify, d)
+	engine.RecordHist(a.verify, d)
 	a.mu.Unlock()
 	if why != "" {
 		return c, why, nil
@@ -296,13 +227,12 @@ func (a *Auth) do(ctx context.Context, fn func(context.Context) (int64, error)) 
 		a.store.Record(d, err)
 	}
 	if err != nil {
-		a.storeFails.Add(1)
 		a.storeLat.Record(d, true)
 		return 0, fmt.Errorf("%w: %v", ErrStoreDown, err)
 	}
 	a.storeLat.Record(d, false)
 	a.mu.Lock()
-	a.storeAll = keep(a.storeAll, d)
+	engine.RecordHist(a.storeHist, d)
 	a.mu.Unlock()
 	return n, nil
 }

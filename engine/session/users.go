@@ -376,7 +376,7 @@ func (u *Users) replay(ctx context.Context, c *http.Client) (string, bool) {
 		u.mu.Unlock()
 		return "", false
 	}
-	st := u.stolen[len(u.stolen)-1-u.intnLocked(min(len(u.stolen), 64))]
+	st := u.stolen[len(u.stolen)-1-u.intn(min(len(u.stolen), 64))]
 	u.mu.Unlock()
 	h := http.Header{}
 	if st.access != "" {
@@ -398,8 +398,6 @@ func (u *Users) replay(ctx context.Context, c *http.Client) (string, bool) {
 	u.mu.Unlock()
 	return "", true
 }
-
-func (u *Users) intnLocked(n int) int { return u.intn(n) }
 
 // forge sends the next kind of forged credential. A refusal is the system
 // working: only a transport failure or an error status counts as failed.

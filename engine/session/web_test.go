@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -93,16 +94,21 @@ func (b *browser) do(method, path string) (*http.Response, string) {
 		b.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var sb strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		sb.Write(buf[:n])
-		if err != nil {
-			break
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return resp, string(body)
+}
+
+// cookieNamed is the response's cookie of that name, or nil.
+func cookieNamed(resp *http.Response, name string) *http.Cookie {
+	for _, c := range resp.Cookies() {
+		if c.Name == name {
+			return c
 		}
 	}
-	return resp, sb.String()
+	return nil
 }
 
 func (b *browser) login(user string) *http.Response {
@@ -125,12 +131,7 @@ func TestMemorySessionCookieAndKill(t *testing.T) {
 	r := newRig(t, session.ModeMemory, false)
 	b := newBrowser(t, r.node.URL())
 	resp := b.login("u1")
-	var sid *http.Cookie
-	for _, c := range resp.Cookies() {
-		if c.Name == session.CookieSession {
-			sid = c
-		}
-	}
+	sid := cookieNamed(resp, session.CookieSession)
 	if sid == nil || !sid.HttpOnly || sid.SameSite != http.SameSiteLaxMode || sid.Path != "/" {
 		t.Fatalf("the session cookie should be HttpOnly, SameSite=Lax, Path=/: %+v", sid)
 	}
@@ -195,12 +196,7 @@ func TestJWTLogoutDenylistAndRefresh(t *testing.T) {
 		r := newRig(t, session.ModeJWT, deny)
 		b := newBrowser(t, r.node.URL())
 		resp := b.login("u3")
-		var rc *http.Cookie
-		for _, c := range resp.Cookies() {
-			if c.Name == session.CookieRefresh {
-				rc = c
-			}
-		}
+		rc := cookieNamed(resp, session.CookieRefresh)
 		if rc == nil || !rc.HttpOnly || rc.Path != "/auth/" {
 			t.Fatalf("the refresh token should be an HttpOnly cookie for /auth/ only: %+v", rc)
 		}
@@ -229,9 +225,6 @@ func TestJWTLogoutDenylistAndRefresh(t *testing.T) {
 		}
 		if !deny && resp.StatusCode != 200 {
 			t.Errorf("without a denylist a logged-out token is valid until it expires: %d", resp.StatusCode)
-		}
-		if r.st.Redis().Exists("deny:x") {
-			t.Fatal("unexpected key")
 		}
 		ops := r.auth.Stats().StoreOps
 		thief.do("GET", "/page")
