@@ -2,7 +2,6 @@ package sqldb
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -11,16 +10,23 @@ import (
 )
 
 // OpenData creates a node's database file under the lab's directory, with
-// the seed data, and the system closes it. Nodes of one lab with the same
-// shape and seed start from a copy of one seeded file: seeding is the
-// costly part, and a copy holds the same rows.
+// the seed data, and the system closes it. Every database with the same
+// shape and seed starts from a copy of one seeded file: seeding is the
+// costly part (most of a step's start), and a copy holds the same rows.
 func OpenData(sys *engine.System, name string, shape DataShape, seed int64) (*SQLData, error) {
 	tmpl, err := seeded(sys, shape, seed)
 	if err != nil {
 		return nil, err
 	}
 	path := filepath.Join(sys.Dir, name+".db")
-	if err := copyFile(tmpl, path); err != nil {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		_, err = f.Write(tmpl)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("seed %s: %w", path, err)
 	}
 	data, err := OpenSQLFile(path, shape)
@@ -31,54 +37,40 @@ func OpenData(sys *engine.System, name string, shape DataShape, seed int64) (*SQ
 	return data, nil
 }
 
-// templates are the seeded files, one per lab directory, shape and seed.
+// templates are the seeded files' bytes, by shape and seed, kept for the
+// life of the process: in memory, so no file outlives the lab that made it.
+// A seeded file of the default shape is a few hundred kilobytes.
 var templates = struct {
 	sync.Mutex
-	m    map[string]string
-	next int
-}{m: map[string]string{}}
+	m        map[string][]byte
+	seedings int // how many were seeded (for tests)
+}{m: map[string][]byte{}}
 
-// seeded returns the path of a closed database file with shape and seed,
-// seeding it the first time this lab asks.
-func seeded(sys *engine.System, shape DataShape, seed int64) (string, error) {
-	key := fmt.Sprintf("%s|%+v|%d", sys.Dir, shape, seed)
+// seeded returns the bytes of a closed database file with shape and seed,
+// seeding one under this lab's directory the first time the process asks.
+func seeded(sys *engine.System, shape DataShape, seed int64) ([]byte, error) {
+	key := fmt.Sprintf("%+v|%d", shape, seed)
 	templates.Lock()
 	defer templates.Unlock()
-	if p, ok := templates.m[key]; ok {
-		return p, nil
+	if b, ok := templates.m[key]; ok {
+		return b, nil
 	}
-	templates.next++
-	p := filepath.Join(sys.Dir, fmt.Sprintf("seed-%d.db", templates.next))
+	p := filepath.Join(sys.Dir, fmt.Sprintf("seed-%d.db", len(templates.m)+1))
 	d, err := OpenSQL(p, shape, seed)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if err := d.Close(); err != nil { // the last close folds the WAL into the file
-		return "", err
+		return nil, err
 	}
-	templates.m[key] = p
-	sys.OnClose(func() error {
-		templates.Lock()
-		delete(templates.m, key)
-		templates.Unlock()
-		return nil
-	})
-	return p, nil
-}
-
-func copyFile(from, to string) error {
-	src, err := os.Open(from)
+	b, err := os.ReadFile(p)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
+	if err := os.Remove(p); err != nil {
+		return nil, err
 	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return err
-	}
-	return dst.Close()
+	templates.m[key] = b
+	templates.seedings++
+	return b, nil
 }

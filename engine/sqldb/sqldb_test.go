@@ -16,6 +16,7 @@ func TestOpenDataCopiesOneSeed(t *testing.T) {
 	sys := enginetest.System(t, 1)
 	ctx := context.Background()
 	shape := sqldb.DataShape{Users: 50, PostsPerUser: 2, Follows: 3, FeedLen: 5}
+	seedings := sqldb.Seedings()
 	a, err := sqldb.OpenData(sys, "a", shape, 7)
 	if err != nil {
 		t.Fatal(err)
@@ -43,9 +44,16 @@ func TestOpenDataCopiesOneSeed(t *testing.T) {
 	if string(ua) == string(ub) {
 		t.Fatalf("a post to a shows in b: %s", ub)
 	}
-	seeds, _ := filepath.Glob(filepath.Join(sys.Dir, "seed-*.db"))
-	if len(seeds) != 1 {
-		t.Fatalf("want one seeded template for one shape and seed, got %v", seeds)
+	// another lab of the process starts from the same seed, seeded once
+	other := enginetest.System(t, 1)
+	if _, err := sqldb.OpenData(other, "c", shape, 7); err != nil {
+		t.Fatal(err)
+	}
+	if n := sqldb.Seedings() - seedings; n != 1 {
+		t.Fatalf("want one seeding for one shape and seed in two labs, got %d", n)
+	}
+	if seeds, _ := filepath.Glob(filepath.Join(sys.Dir, "seed-*.db")); len(seeds) != 0 {
+		t.Fatalf("the seeded file should not outlive its seeding: %v", seeds)
 	}
 }
 
