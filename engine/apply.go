@@ -186,8 +186,12 @@ func (s *System) Apply(a Action) error {
 		s.Events.Add(EvPause, "clock", Textf("clock.paused", "paused"))
 		s.publish()
 	case ActResume:
+		// logged while the clock still stands, so the resume carries the
+		// lab time it resumed at, not a moment after
+		if s.Clock.Paused() {
+			s.Events.Add(EvResume, "clock", Textf("clock.running", "running"))
+		}
 		s.Clock.Resume()
-		s.Events.Add(EvResume, "clock", Textf("clock.running", "running"))
 	case ActSpeed:
 		if err := s.Clock.SetSpeed(a.Value); err != nil {
 			return err
