@@ -40,6 +40,7 @@ var componentOrder = map[string][]string{
 	"cache":   {"kv", "sqldb"},
 	"cdn":     nil,
 	"session": {"kv", "web", "sqldb"},
+	"dns":     nil,
 }
 
 // goList runs the go command's list with args and returns its output.
