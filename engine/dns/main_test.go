@@ -36,12 +36,17 @@ const host = "www.scalelab.test."
 type healthSrv struct {
 	*httptest.Server
 	status atomic.Int32
+	hang   atomic.Bool // answer nothing until the check gives up
 }
 
 func newHealth(t testing.TB) *healthSrv {
 	h := &healthSrv{}
 	h.status.Store(http.StatusOK)
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.hang.Load() {
+			<-r.Context().Done()
+			return
+		}
 		w.WriteHeader(int(h.status.Load()))
 	}))
 	t.Cleanup(h.Close)
