@@ -36,7 +36,7 @@ func TestHealthDownUp(t *testing.T) {
 	failing := sys.Clock.Now()
 	l.health["us"].status.Store(http.StatusInternalServerError)
 	down := waitEvent(t, sys, EvDCDown, from)
-	if took := down.T - failing; took < 2*iv || took > 4*iv+100*time.Millisecond {
+	if took := down.T - failing; took < 2*iv-50*time.Millisecond || took > 4*iv+200*time.Millisecond {
 		t.Errorf("taken out %s after its checks began to fail; Fall 3 × %s", took, iv)
 	}
 	if down.Detail != "us failed 3 health checks: taken out of answers" || down.Tone != engine.ToneBad {
@@ -58,7 +58,7 @@ func TestHealthDownUp(t *testing.T) {
 	passing := sys.Clock.Now()
 	l.health["us"].status.Store(http.StatusOK)
 	up := waitEvent(t, sys, EvDCUp, from)
-	if took := up.T - passing; took < iv || took > 3*iv+100*time.Millisecond {
+	if took := up.T - passing; took < iv-50*time.Millisecond || took > 3*iv+200*time.Millisecond {
 		t.Errorf("back %s after its checks passed again; Rise 2 × %s", took, iv)
 	}
 	if up.Detail != "us passed 2 health checks: back in answers" || up.Tone != engine.ToneGood {

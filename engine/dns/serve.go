@@ -3,6 +3,7 @@
 package dns
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"scalelab/engine"
@@ -10,12 +11,13 @@ import (
 	mdns "github.com/miekg/dns"
 )
 
-// serveDNS answers one query; every query counts on the node.
-func (s *Server) serveDNS(w mdns.ResponseWriter, r *mdns.Msg) {
+// serveDNS answers one query; every query counts on the node. ctx ends
+// when the process does.
+func (s *Server) serveDNS(ctx context.Context, w mdns.ResponseWriter, r *mdns.Msg) {
 	clock := s.Clock()
 	start := clock.Now()
 	s.Begin()
-	if err := s.Delay(s.sys.Context()); err != nil { // injected latency
+	if err := s.Delay(ctx); err != nil { // injected latency
 		s.Done(clock.Now()-start, true)
 		return
 	}

@@ -4,6 +4,7 @@
 package dns
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -158,7 +159,8 @@ type Server struct {
 
 	pmu    sync.Mutex // the process
 	srv    *mdns.Server
-	served chan error // gets ActivateAndServe's result
+	served chan error         // gets ActivateAndServe's result
+	stop   context.CancelFunc // ends the delays of the queries in hand
 }
 
 // NewServer starts the DNS server on UDP 127.0.0.1 (a port the OS picks)
@@ -217,19 +219,21 @@ func (p *udpProcess) Listen(addr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	ctx, stop := context.WithCancel(p.sys.Context())
 	started := make(chan struct{})
-	srv := &mdns.Server{PacketConn: pc, Handler: mdns.HandlerFunc((*Server)(p).serveDNS), UDPSize: udpSize,
-		NotifyStartedFunc: func() { close(started) }}
+	srv := &mdns.Server{PacketConn: pc, UDPSize: udpSize, NotifyStartedFunc: func() { close(started) },
+		Handler: mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) { (*Server)(p).serveDNS(ctx, w, r) })}
 	served := make(chan error, 1)
 	go func() { served <- srv.ActivateAndServe() }()
 	select {
 	case <-started:
 	case err := <-served:
+		stop()
 		pc.Close()
 		return "", err
 	}
 	p.pmu.Lock()
-	p.srv, p.served = srv, served
+	p.srv, p.served, p.stop = srv, served, stop
 	p.pmu.Unlock()
 	return pc.LocalAddr().String(), nil
 }
@@ -237,12 +241,13 @@ func (p *udpProcess) Listen(addr string) (string, error) {
 // Crash closes the socket and waits for the queries being answered.
 func (p *udpProcess) Crash() {
 	p.pmu.Lock()
-	srv, served := p.srv, p.served
-	p.srv, p.served = nil, nil
+	srv, served, stop := p.srv, p.served, p.stop
+	p.srv, p.served, p.stop = nil, nil, nil
 	p.pmu.Unlock()
 	if srv == nil {
 		return
 	}
+	stop() // a query held by injected latency dies with the process
 	_ = srv.Shutdown()
 	<-served
 }

@@ -172,3 +172,32 @@ func TestServeLatency(t *testing.T) {
 		t.Errorf("lookup %+v %v took %s with 400ms latency", a, err, took)
 	}
 }
+
+// TestServeKillDelayed: a kill does not wait for queries that injected
+// latency holds; they die with the process, unanswered.
+func TestServeKillDelayed(t *testing.T) {
+	sys := enginetest.System(t, 4)
+	l := newLab(t, sys, nil)
+	l.srv.SetLatency(time.Hour)
+	r := newResolver(t, l, ResolverConfig{Region: "us", Source: srcUS, Timeout: time.Hour})
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Lookup(context.Background(), host)
+		done <- err
+	}()
+	enginetest.Eventually(t, "a query held by the server", 5*time.Second, func() bool { return l.srv.Snap().Requests == 1 })
+	start := time.Now()
+	if err := l.srv.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("kill took %s with a query in hand", took)
+	}
+	r.Close() // the lookup never gets an answer; closing ends its query
+	if err := <-done; err == nil {
+		t.Error("the held query was answered")
+	}
+	if snap := l.srv.Snap(); snap.Errors != 1 {
+		t.Errorf("snap %+v: want the held query counted as failed", snap)
+	}
+}
