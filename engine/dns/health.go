@@ -1,6 +1,8 @@
 // The server's health checks of the DCs: an HTTP GET of each DC's health
 // URL every Interval on the lab clock; Fall failures in a row take a DC
-// out of the answers, Rise passes put it back.
+// out of the answers, Rise passes put it back. The checks run apart from
+// the server's process, as a DNS provider's checkers do: they go on while
+// the server is down, and it comes back knowing what they found.
 
 package dns
 

@@ -1,4 +1,4 @@
-// The server's answers to queries, and what the lab shows of it.
+// The server's answers to queries, its counters, and what the lab shows of it.
 
 package dns
 
@@ -129,6 +129,28 @@ func (s *Server) soa() *mdns.SOA {
 		Expire:  86400,
 		Minttl:  neg,
 	}
+}
+
+// ServerStats are the server's counters since it started.
+type ServerStats struct {
+	Queries  int64            // queries answered
+	ByRegion map[string]int64 // by the region they were taken to be from
+	ByDC     map[string]int64 // by the DC of the answer's first record
+	ECS      int64            // queries that carried a client subnet
+	NXDomain int64
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() ServerStats {
+	st := ServerStats{Queries: s.queries.Load(), ECS: s.ecs.Load(), NXDomain: s.nxdomain.Load(),
+		ByRegion: map[string]int64{}, ByDC: map[string]int64{}}
+	for i, r := range s.cfg.Regions {
+		st.ByRegion[r.Name] = s.byRegion[i].Load()
+	}
+	for i, d := range s.cfg.DCs {
+		st.ByDC[d.Name] = s.byDC[i].Load()
+	}
+	return st
 }
 
 // Snap is the node's state; its detail is the policy, the TTL and each
