@@ -303,7 +303,12 @@ func checkTarget(t string) error {
 	if t == "" || t == "@" || t == "@random-" {
 		return fmt.Errorf("target %q is empty", t)
 	}
+	alias := strings.HasPrefix(t, "@")
 	for _, r := range t {
+		// an alias may name a group: @dc:eu
+		if alias && r == ':' {
+			continue
+		}
 		if !(r == '-' || r == '_' || r == '@' || r == '>' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
 			return fmt.Errorf("target %q has a character %q that no node name has", t, r)
 		}

@@ -134,6 +134,35 @@ func TestServerKillFailsInFlight(t *testing.T) {
 	}
 }
 
+// A server given a loopback address of its own listens there, and comes
+// back there after a restart: a data center's entry keeps the address DNS
+// hands out.
+func TestServerListensOnItsOwnAddress(t *testing.T) {
+	sys := enginetest.System(t, 1)
+	srv := engine.NewServer(engine.ServerConfig{Name: "lb-eu", Role: engine.Role("lb"), Boot: 100 * time.Millisecond, Listen: "127.0.7.2:0"}, sys.Clock, sys.Events, ctOK)
+	if err := sys.AddNode(srv); err != nil {
+		t.Fatal(err)
+	}
+	addr := srv.Addr()
+	if !strings.HasPrefix(addr, "127.0.7.2:") {
+		t.Fatalf("listens on %q, want 127.0.7.2", addr)
+	}
+	c := enginetest.Client()
+	if code, _ := enginetest.Do(t, c, "GET", srv.URL()+"/x", "", ""); code != 200 {
+		t.Fatalf("GET = %d", code)
+	}
+	if err := srv.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	enginetest.Eventually(t, "lb-eu up again", 10*time.Second, func() bool { return srv.State() == engine.StateUp })
+	if srv.Addr() != addr {
+		t.Fatalf("back on %q, want %q", srv.Addr(), addr)
+	}
+}
+
 func TestServerRestartWaitsForClock(t *testing.T) {
 	sys := enginetest.System(t, 1)
 	srv := engine.NewServer(engine.ServerConfig{Name: "web-1", Role: engine.Role("web"), Boot: 100 * time.Millisecond}, sys.Clock, sys.Events, ctOK)

@@ -48,6 +48,10 @@ type ServerConfig struct {
 	Private string
 	// Boot is how long a restart takes in lab time.
 	Boot time.Duration
+	// Listen is the address to listen on the first time ("127.0.0.1:0"
+	// when empty): a data center's entry takes a loopback address of its
+	// own, so which one a user reached is the address DNS gave.
+	Listen string
 	// OnUp, when set, runs after a restart has brought the node back, and
 	// OnKill after a kill; a database uses them to stop and resume
 	// replication. OnBoot runs during a restart before the node listens
@@ -93,6 +97,9 @@ type httpProcess Server
 
 func (p *httpProcess) Listen(addr string) (string, error) {
 	s := (*Server)(p)
+	if addr == "" {
+		addr = s.cfg.Listen
+	}
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}

@@ -49,6 +49,8 @@ type LBConfig struct {
 	Retries int
 	// Seed drives the random choices of p2c.
 	Seed int64
+	// Listen is the address to listen on ("127.0.0.1:0" when empty).
+	Listen string
 }
 
 // DefaultLBConfig is round robin with health checks on and one retry.

@@ -90,7 +90,7 @@ func NewLB(cfg LBConfig, sys *engine.System) (*LB, error) {
 	lb.healthOn.Store(cfg.Health.Enabled)
 	lb.retries.Store(int32(cfg.Retries))
 	lb.eligible.Store(&[]*target{})
-	lb.Server = engine.NewServer(engine.ServerConfig{Name: cfg.Name, Role: RoleLB, Layer: engine.LayerEntry}, sys.Clock, sys.Events, http.HandlerFunc(lb.serveHTTP))
+	lb.Server = engine.NewServer(engine.ServerConfig{Name: cfg.Name, Role: RoleLB, Layer: engine.LayerEntry, Listen: cfg.Listen}, sys.Clock, sys.Events, http.HandlerFunc(lb.serveHTTP))
 	lb.ctx, lb.cancel = context.WithCancel(sys.Context())
 
 	sys.AddKnob(engine.NewKnob("lb.policy", PolicyNames(), lb.Policy(), lb.SetPolicy))

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"scalelab/engine"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,7 @@ type Router struct {
 	from   string // the web server's name, for links and write ids
 	client *http.Client
 	ryw    atomic.Value // string
+	local  atomic.Pointer[[]string]
 	seq    atomic.Int64
 	rr     atomic.Int64
 
@@ -89,6 +91,13 @@ func (r *Router) SetRYW(v string) error {
 		return nil
 	}
 	return fmt.Errorf("read-your-writes takes off, primary or wait, not %q", v)
+}
+
+// SetLocal keeps this web server's reads in its own data center: they go
+// only to the replicas named (nearby), or to the primary when none of
+// those is up. With none named (the default) any replica serves reads.
+func (r *Router) SetLocal(names ...string) {
+	r.local.Store(&names)
 }
 
 // RYW returns the read-your-writes option.
@@ -205,9 +214,13 @@ func (r *Router) read(ctx context.Context, user int) ([]byte, error) {
 // when none is.
 func (r *Router) pickReplica() *ReplDB {
 	p := r.Primary()
+	var local []string
+	if l := r.local.Load(); l != nil {
+		local = *l
+	}
 	var reps []*ReplDB
 	for _, d := range r.cl.Nodes() {
-		if d != p {
+		if d != p && (len(local) == 0 || slices.Contains(local, d.Name())) {
 			reps = append(reps, d)
 		}
 	}
