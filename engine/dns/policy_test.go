@@ -30,6 +30,19 @@ func TestPolicyBySource(t *testing.T) {
 	answer(t, s, netip.MustParseAddr("127.0.9.9"), netip.Prefix{}, "us", "us")
 }
 
+// A region with many resolvers (an ISP's) is known by the block their
+// addresses are in.
+func TestPolicyBySourceBlock(t *testing.T) {
+	s := newLab(t, pausedSystem(t), func(c *ServerConfig) {
+		c.Regions[1].Source = netip.Addr{}
+		c.Regions[1].Sources = netip.MustParsePrefix("127.0.11.0/24")
+	}).srv
+	answer(t, s, netip.MustParseAddr("127.0.11.7"), netip.Prefix{}, "eu", "eu")
+	answer(t, s, netip.MustParseAddr("127.0.11.200"), netip.Prefix{}, "eu", "eu")
+	answer(t, s, netip.MustParseAddr("127.0.12.7"), netip.Prefix{}, "us", "us")
+	answer(t, s, srcUS, netip.Prefix{}, "us", "us")
+}
+
 func TestPolicyByECS(t *testing.T) {
 	s := newLab(t, pausedSystem(t), nil).srv
 	// the client subnet wins over the resolver's address

@@ -180,8 +180,15 @@ func (s *Server) Snap() engine.NodeSnap {
 		n.Detail = engine.Textf("dns.detail.fail_open", "%s · none healthy: answering every DC", n.Detail)
 	}
 	n.Lines = s.lines()
+	if fn := s.extra.Load(); fn != nil {
+		n.Lines = append(n.Lines, (*fn)()...)
+	}
 	return n
 }
+
+// Describe adds lines to the inspector's, after the server's own: what
+// the resolvers hold, say.
+func (s *Server) Describe(lines func() []engine.Line) { s.extra.Store(&lines) }
 
 // lines are the inspector's: the checks, each DC's health, each region's
 // answer now, and the query counts.

@@ -34,6 +34,9 @@ type DC struct {
 type Region struct {
 	Name   string     // "us"
 	Source netip.Addr // the address the region's resolver sends queries from
+	// Sources, when valid, holds the addresses of the region's resolvers
+	// when it has many (an ISP's, say): 127.0.10.0/24.
+	Sources netip.Prefix
 	// Subnet is the region's client subnet, as an EDNS Client Subnet option
 	// carries it (e.g. 10.1.0.0/16).
 	Subnet netip.Prefix
@@ -80,6 +83,7 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	c.DCs, c.Regions = append([]DC(nil), c.DCs...), append([]Region(nil), c.Regions...)
 	for i := range c.Regions {
 		c.Regions[i].Source = c.Regions[i].Source.Unmap()
+		c.Regions[i].Sources = c.Regions[i].Sources.Masked()
 		c.Regions[i].Subnet = c.Regions[i].Subnet.Masked()
 	}
 	return c
@@ -145,6 +149,7 @@ type Server struct {
 	ttl    atomic.Int64
 	policy atomic.Pointer[string]
 	second atomic.Bool
+	extra  atomic.Pointer[func() []engine.Line] // the inspector's lines a chapter adds
 
 	wmu     sync.Mutex // weights and rng
 	weights []int
@@ -314,7 +319,8 @@ func (s *Server) Answer(src netip.Addr, ecs netip.Prefix) (region string, dcs []
 
 // region is the index of the region a query is from and whether its client
 // subnet decided it: the region whose subnet holds the ECS address, else
-// the one whose resolver sent it, else the first.
+// the one whose resolver sent it (its Source, or in its Sources), else the
+// first.
 func (s *Server) region(src netip.Addr, ecs netip.Prefix) (int, bool) {
 	if ecs.IsValid() {
 		for i, r := range s.cfg.Regions {
@@ -324,7 +330,7 @@ func (s *Server) region(src netip.Addr, ecs netip.Prefix) (int, bool) {
 		}
 	}
 	for i, r := range s.cfg.Regions {
-		if r.Source.IsValid() && r.Source == src {
+		if (r.Source.IsValid() && r.Source == src) || (r.Sources.IsValid() && r.Sources.Contains(src)) {
 			return i, false
 		}
 	}
