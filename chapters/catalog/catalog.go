@@ -7,6 +7,7 @@ import (
 	"scalelab/chapters"
 	"scalelab/chapters/cache"
 	"scalelab/chapters/cdn"
+	"scalelab/chapters/datacenters"
 	"scalelab/chapters/loadbalancer"
 	"scalelab/chapters/replication"
 	"scalelab/chapters/scaling"
@@ -16,7 +17,7 @@ import (
 
 // All returns the chapters in order. Each call returns fresh values.
 func All() []*chapters.Chapter {
-	return []*chapters.Chapter{tiers.Tiers(), scaling.Scaling(), loadbalancer.LoadBalancer(), replication.Replication(), cache.Cache(), cdn.CDN(), stateless.Stateless()}
+	return []*chapters.Chapter{tiers.Tiers(), scaling.Scaling(), loadbalancer.LoadBalancer(), replication.Replication(), cache.Cache(), cdn.CDN(), stateless.Stateless(), datacenters.Datacenters()}
 }
 
 // Find returns a chapter by id or number.

@@ -170,7 +170,8 @@ Flags:
   --lang en|ko      language of --knobs (default from LANG)
 
 A chaos script has one action a line, AT ACTION TARGET [ARGS], and # comments:
-  5s  kill web-2              crash a node (targets: a name, @role, @random-role)
+  5s  kill web-2              crash a node (targets: a name, @role, @random-role,
+                              @primary, @dc:eu: a whole data center)
   12s restart web-2           bring it back
   8s  latency web-1 200ms     add latency to a node (or a link: lb-1>web-1)
   10s rate 800                change the arrival rate
