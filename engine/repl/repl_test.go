@@ -187,3 +187,60 @@ func TestReplicaSlowerThanTheWritesFallsBehindForGood(t *testing.T) {
 		t.Errorf("a bad apply cost must be refused")
 	}
 }
+
+// A web server whose reads keep to its own data center reads only the
+// replica there, and the primary when that replica is down or when its data
+// center has none: never a replica across the ocean.
+func TestRouterLocalReads(t *testing.T) {
+	sys, err := engine.NewSystem(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sys.Close() })
+	cfg := DefaultClusterConfig()
+	cl, err := NewCluster(sys, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys.Start()
+	ctx := context.Background()
+	served := func(name string) int64 {
+		for _, d := range cl.Nodes() {
+			if d.Name() == name {
+				return d.Snap().Requests
+			}
+		}
+		t.Fatalf("no %s", name)
+		return 0
+	}
+	reads := func(rt *Router, n int) {
+		t.Helper()
+		for i := range n {
+			if _, err := rt.Do(ctx, engine.OpRead, i+1, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	eu := NewRouter(sys, cl, "web-eu-1")
+	eu.SetLocal("db-3")
+	b2, b3 := served("db-2"), served("db-3")
+	reads(eu, 40)
+	if g2, g3 := served("db-2")-b2, served("db-3")-b3; g3 < 40 || g2 >= 10 || eu.Stats().PrimaryReads != 0 {
+		t.Errorf("40 reads kept to db-3: db-3 served %d, db-2 %d, primary %d", g3, g2, eu.Stats().PrimaryReads)
+	}
+	if err := sys.Apply(engine.Action{Kind: engine.ActKill, Target: "db-3"}); err != nil {
+		t.Fatal(err)
+	}
+	b2 = served("db-2")
+	reads(eu, 20)
+	if g2, p := served("db-2")-b2, eu.Stats().PrimaryReads; p != 20 || g2 >= 10 {
+		t.Errorf("db-3 down: want the 20 reads on the primary, got %d (db-2 served %d)", p, g2)
+	}
+	// a data center with no replica of its own reads the primary
+	us := NewRouter(sys, cl, "web-us-1")
+	us.SetLocal("db-1")
+	reads(us, 20)
+	if p := us.Stats().PrimaryReads; p != 20 {
+		t.Errorf("no local replica: %d of 20 reads on the primary", p)
+	}
+}
