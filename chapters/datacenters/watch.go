@@ -375,7 +375,7 @@ func (l *lab) watchShift(r *chapters.Run, weights string, ttl time.Duration) {
 			r.Facts["n_canary_sec"] = float64(sec)
 			r.Facts["n_canary_eu"] += sh["eu"] * float64(n) / 100
 			r.Facts["n_canary_all"] += float64(n)
-			if all := r.Facts["n_canary_all"]; all >= 500 {
+			if all := r.Facts["n_canary_all"]; all >= 300 {
 				r.Facts["eu_share_pct_canary"] = round1(100 * r.Facts["n_canary_eu"] / all)
 			}
 		}
