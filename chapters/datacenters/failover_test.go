@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"scalelab/chapters"
+	"scalelab/chapters/internal/chaptertest"
 	"scalelab/engine"
 )
 
@@ -28,22 +29,7 @@ func openStep(t *testing.T, step int, opt chapters.Options) (*chapters.Session, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	snaps := s.Sys.Subscribe()
-	until := func(what string, limit time.Duration, cond func() bool) {
-		t.Helper()
-		deadline := s.Sys.Clock.Now() + limit
-		for !cond() {
-			if s.Sys.Clock.Now() > deadline {
-				t.Fatalf("%s: not within %s of lab time; events: %v", what, limit, s.Run.Events)
-			}
-			select {
-			case snap := <-snaps:
-				s.Observe(snap)
-			case <-time.After(10 * time.Second):
-				t.Fatalf("%s: no snapshot for 10 s of real time", what)
-			}
-		}
-	}
+	until := chaptertest.Until(t, s)
 	return s, topo, until
 }
 

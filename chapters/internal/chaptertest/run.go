@@ -50,3 +50,25 @@ func FailedIn(rep *chapters.Report, from, to int) (failed, done int64) {
 	}
 	return
 }
+
+// Until returns a wait for an open session: it observes the session's
+// snapshots until cond holds, failing the test when limit of lab time (or
+// 10 s of real time with no snapshot) passes first.
+func Until(t *testing.T, s *chapters.Session) func(what string, limit time.Duration, cond func() bool) {
+	snaps := s.Sys.Subscribe()
+	return func(what string, limit time.Duration, cond func() bool) {
+		t.Helper()
+		deadline := s.Sys.Clock.Now() + limit
+		for !cond() {
+			if s.Sys.Clock.Now() > deadline {
+				t.Fatalf("%s: not within %s of lab time; events: %v", what, limit, s.Run.Events)
+			}
+			select {
+			case snap := <-snaps:
+				s.Observe(snap)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: no snapshot for 10 s of real time", what)
+			}
+		}
+	}
+}
