@@ -13,6 +13,7 @@ import (
 func TestFactsHaveLabels(t *testing.T) {
 	var extra []string
 	for _, reg := range regions {
+		extra = append(extra, reg.name+"_users_on_"+reg.prefer[0]+"_pct")
 		for _, w := range []string{"one", "geo"} {
 			extra = append(extra, "p50_ms_"+reg.name+"_"+w)
 		}

@@ -221,9 +221,13 @@ func watch(r *chapters.Run, l *lab) {
 			}
 		}
 		if weights == "geo" {
+			// each region's users on its nearest data center, by the
+			// address they connected to
 			sec := kit.SecOf(now)
-			if v, n := l.usersOn("eu", "eu", sec-5, sec-1); n >= 50 {
-				r.Facts["eu_users_on_eu_pct"] = v
+			for _, reg := range regions {
+				if v, n := l.usersOn(reg.name, reg.prefer[0], sec-5, sec-1); n >= 50 {
+					r.Facts[reg.name+"_users_on_"+reg.prefer[0]+"_pct"] = v
+				}
 			}
 		}
 	}
