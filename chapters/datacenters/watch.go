@@ -232,7 +232,8 @@ func watch(r *chapters.Run, l *lab) {
 		}
 	}
 	if one, ok := r.Facts["p50_ms_eu_one"]; ok && one > 0 {
-		if geo, ok := r.Facts["p50_ms_eu_geo"]; ok {
+		// a drop, when there was one (a p50 that rose is no drop to report)
+		if geo, ok := r.Facts["p50_ms_eu_geo"]; ok && geo <= one {
 			r.Facts["eu_p50_drop_pct"] = round1(100 * (1 - geo/one))
 		}
 	}
