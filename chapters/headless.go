@@ -263,6 +263,34 @@ func report(s *Session, snap engine.Snapshot, cfg RunConfig) *Report {
 }
 
 // Text renders a report for people.
+// factText writes a measured fact for the text report: a number as is,
+// a map as "key value" pairs in key order, a list joined (the first 8 of
+// a long one), an empty list as "none".
+func factText(v any) string {
+	switch x := v.(type) {
+	case []string:
+		switch {
+		case len(x) == 0:
+			return "none"
+		case len(x) > 8:
+			return fmt.Sprintf("%s … (%d in all; --json lists every one)", strings.Join(x[:8], " "), len(x))
+		}
+		return strings.Join(x, " ")
+	case map[string]float64:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = fmt.Sprintf("%s %g", k, x[k])
+		}
+		return strings.Join(parts, " · ")
+	}
+	return fmt.Sprint(v)
+}
+
 func (r *Report) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "scalelab run %s (step %d: %s) · %.1fs at %.0f req/s · seed %d\n", r.Chapter, r.StepNumber, r.Step, r.DurationS, r.Rate, r.Seed)
@@ -281,8 +309,12 @@ func (r *Report) Text() string {
 	}
 	fmt.Fprintf(&b, "latency   p50 %.1fms  p95 %.1fms  p99 %.1fms  max %.1fms\n", r.LatencyMs.P50, r.LatencyMs.P95, r.LatencyMs.P99, r.LatencyMs.Max)
 	b.WriteString("\nnodes\n")
+	nw, rw := 8, 5
 	for _, n := range r.Nodes {
-		fmt.Fprintf(&b, "  %-8s %-5s %-10s requests %-7d errors %d", n.Name, n.Role, n.State, n.Requests, n.Errors)
+		nw, rw = max(nw, len(n.Name)), max(rw, len(n.Role))
+	}
+	for _, n := range r.Nodes {
+		fmt.Fprintf(&b, "  %-*s %-*s %-10s requests %-7d errors %d", nw, n.Name, rw, n.Role, n.State, n.Requests, n.Errors)
 		if n.Size != "" {
 			fmt.Fprintf(&b, "  size %s ($%.2f/h modelled)", n.Size, n.CostHour)
 		}
@@ -295,12 +327,12 @@ func (r *Report) Text() string {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
+		kw := 28
 		for _, k := range keys {
-			v := r.Lesson[k]
-			if ids, ok := v.([]string); ok && len(ids) > 8 {
-				v = fmt.Sprintf("%s … (%d in all; --json lists every one)", strings.Join(ids[:8], " "), len(ids))
-			}
-			fmt.Fprintf(&b, "  %-28s %v\n", k, v)
+			kw = max(kw, len(k))
+		}
+		for _, k := range keys {
+			fmt.Fprintf(&b, "  %-*s %s\n", kw, k, factText(r.Lesson[k]))
 		}
 	}
 	if r.Prediction != nil {
@@ -308,7 +340,11 @@ func (r *Report) Text() string {
 		if len([]rune(unit)) > 1 && unit != "ms" {
 			unit = " " + unit
 		}
-		fmt.Fprintf(&b, "\nprediction %s: measured %g%s\n", r.Prediction.ID, r.Prediction.Measured, unit)
+		fmt.Fprintf(&b, "\nprediction %s: measured %g%s", r.Prediction.ID, r.Prediction.Measured, unit)
+		if c := r.Prediction.Correct; c != nil {
+			fmt.Fprintf(&b, " (choice %d is right)", *c)
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("\nobjectives\n")
 	for _, o := range r.Objectives {

@@ -5,6 +5,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -70,6 +71,22 @@ func (s *System) Resolve(target string) ([]Node, error) {
 			if string(n.Role()) == role {
 				out = append(out, n)
 			}
+		}
+		if group, _, ok := strings.Cut(role, ":"); ok && len(out) == 0 {
+			// a group alias such as @dc:eu: name the ones there are
+			var have []string
+			s.mu.Lock()
+			for a := range s.aliases {
+				if strings.HasPrefix(a, group+":") {
+					have = append(have, "@"+a)
+				}
+			}
+			s.mu.Unlock()
+			sort.Strings(have)
+			if len(have) == 0 {
+				return nil, fmt.Errorf("%s: no %s groups in this step: %w", target, group, ErrUnknownTarget)
+			}
+			return nil, fmt.Errorf("%s: no such group (have %s): %w", target, strings.Join(have, ", "), ErrUnknownTarget)
 		}
 		if len(out) == 0 {
 			return nil, fmt.Errorf("%s: no node has role %s: %w", target, role, ErrUnknownTarget)

@@ -70,3 +70,23 @@ func TestSystemResolve(t *testing.T) {
 		t.Errorf("unknown node error %q does not list the nodes", err)
 	}
 }
+
+// A group alias (@dc:eu) resolves to its nodes; a group that is not there
+// is refused naming the groups there are.
+func TestSystemResolveGroup(t *testing.T) {
+	sys, nodes := ctTopology(t, 1)
+	if _, err := sys.Resolve("@dc:eu"); !errors.Is(err, engine.ErrUnknownTarget) || !strings.Contains(err.Error(), "no dc groups") {
+		t.Errorf("@dc:eu with no groups: %v", err)
+	}
+	sys.Alias("dc:eu", func() []engine.Node { return []engine.Node{nodes["web-2"], nodes["web-3"]} })
+	sys.Alias("dc:us", func() []engine.Node { return []engine.Node{nodes["web-1"]} })
+	if got, err := sys.Resolve("@dc:eu"); err != nil || len(got) != 2 {
+		t.Errorf("@dc:eu = %v, %v", ctNames(got), err)
+	}
+	if _, err := sys.Resolve("@dc:xx"); !errors.Is(err, engine.ErrUnknownTarget) || !strings.Contains(err.Error(), "have @dc:eu, @dc:us") {
+		t.Errorf("@dc:xx: %v, want the groups there are named", err)
+	}
+	if _, err := engine.ParseScript("chaos", "1s kill @dc:eu\n"); err != nil {
+		t.Errorf("a group target in a script: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -96,7 +97,9 @@ func (m *model) collectFacts() {
 	}
 	cp := m.prog.Chapter(ch.ID)
 	for k, v := range numericFacts(m.cur.sess.Lesson()) {
-		if !math.IsNaN(v) && !math.IsInf(v, 0) && !slices.Contains(ch.RunTotals, k) {
+		// a map's entries ("traffic_share_by_dc.us") go with their map
+		whole, _, _ := strings.Cut(k, ".")
+		if !math.IsNaN(v) && !math.IsInf(v, 0) && !slices.Contains(ch.RunTotals, k) && !slices.Contains(ch.RunTotals, whole) {
 			switch owner := ch.FactOwner(k); {
 			case owner < 0:
 				cp.setFact(m.stepIdx, k, v)

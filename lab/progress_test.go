@@ -178,13 +178,15 @@ func TestFactOwnedByEarliestStep(t *testing.T) {
 // stay out of the progress the debrief reads; the step's measurements go in.
 func TestRunTotalsStayOutOfTheDebrief(t *testing.T) {
 	ch := fixtureChapter()
-	ch.RunTotals = []string{"evictions"}
+	ch.RunTotals = []string{"evictions", "share_by_dc"}
 	m, fs := openStep(t, []*chapters.Chapter{ch}, 0, 0, fixtureSnapshot())
-	fs.facts = map[string]any{"evictions": 0.0, "hit_pct_mem_16kb": 51.3}
+	fs.facts = map[string]any{"evictions": 0.0, "hit_pct_mem_16kb": 51.3, "share_by_dc": map[string]float64{"us": 60, "eu": 40}}
 	m.collectFacts()
 	cp := m.prog.Chapter(ch.ID)
-	if _, ok := cp.Facts["evictions"]; ok {
-		t.Errorf("a run total reached the debrief's facts: %v", cp.Facts)
+	for _, k := range []string{"evictions", "share_by_dc.us", "share_by_dc.eu"} {
+		if _, ok := cp.Facts[k]; ok {
+			t.Errorf("a run total (%s) reached the debrief's facts: %v", k, cp.Facts)
+		}
 	}
 	if cp.Facts["hit_pct_mem_16kb"] != 51.3 {
 		t.Errorf("the step's measurement is missing: %v", cp.Facts)

@@ -14,8 +14,9 @@ import (
 // answers naming us and eu ("100/0" sends everyone to us).
 var weightValues = []string{"geo", "100/0", "90/10", "50/50"}
 
-// ttlValues are the record TTLs a step offers, in lab time.
-var ttlValues = []string{"5s", "15s", "60s", "300s"}
+// ttlValues are the record TTLs a step offers, in lab time, in the order
+// the key cycles them: from the steps' 15 s, one press gives 5 s.
+var ttlValues = []string{"15s", "5s", "60s", "300s"}
 
 // setWeights applies a dns.weights value.
 func (l *lab) setWeights(v string) error {

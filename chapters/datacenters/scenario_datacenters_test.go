@@ -65,15 +65,20 @@ func TestDataCenterDeathWaitsForTheTTL(t *testing.T) {
 	if detect < 1.5 || detect > 6 {
 		t.Errorf("3 failed checks 1 s apart should mark eu down in about 3 s: %.1f s", detect)
 	}
-	// failures end when the last cached answer naming eu expires (or when
-	// DNS takes eu out, if that is later), never before
-	for _, ttl := range []string{"15s", "5s"} {
-		f, left := chaptertest.Fact(t, rep, "dc_failover_s_"+ttl), chaptertest.Fact(t, rep, "cached_left_s_"+ttl)
-		if f < left-1 || f > max(left, detect)+3 {
-			t.Errorf("TTL %s: failures lasted %.1f s; cached answers naming eu had up to %.1f s left at the kill and DNS took %.1f s to notice", ttl, f, left, detect)
+	// Failures last at least until the last answer naming eu cached before
+	// the kill expires, and at most a TTL after DNS took eu out: a resolver
+	// that asked again between the kill and the health check's verdict got
+	// eu once more, for a whole TTL.
+	for _, c := range []struct {
+		ttl string
+		sec float64
+	}{{"15s", 15}, {"5s", 5}} {
+		f, left := chaptertest.Fact(t, rep, "dc_failover_s_"+c.ttl), chaptertest.Fact(t, rep, "cached_left_s_"+c.ttl)
+		if f < left-1 || f > detect+c.sec+3 {
+			t.Errorf("TTL %s: failures lasted %.1f s; cached answers naming eu had up to %.1f s left at the kill and DNS took %.1f s to notice", c.ttl, f, left, detect)
 		}
-		if left > 15.5 || (ttl == "5s" && left > 5.5) {
-			t.Errorf("TTL %s: a cached answer cannot outlive its TTL: %.1f s left", ttl, left)
+		if left > c.sec+0.5 {
+			t.Errorf("TTL %s: a cached answer cannot outlive its TTL: %.1f s left", c.ttl, left)
 		}
 	}
 	if f15 <= f5 {
@@ -104,7 +109,7 @@ func TestCrossDCReplicationLagsAndAFailoverLosesWrites(t *testing.T) {
 	if lag < 50 {
 		t.Errorf("the replica across a 50 ms link cannot lag less than 50 ms: %.1f", lag)
 	}
-	if euA-usA < 80 {
+	if euA-usA < 60 {
 		t.Errorf("eu writes cross the ocean to the primary: %.1f vs %.1f ms", euA, usA)
 	}
 	if usS-usA < 80 {

@@ -27,6 +27,9 @@ const (
 	// resolversPerRegion: each region's users share this many resolvers
 	// (their ISPs'); each asks DNS once per TTL.
 	resolversPerRegion = 16
+	// webPerDC: one web server behind each data center's load balancer
+	// keeps every node in sight on an 80×24 screen
+	webPerDC = 1
 	// host is the name users resolve.
 	host = "www.scalelab.test."
 	zone = "scalelab.test."
@@ -163,7 +166,9 @@ func build(sys *engine.System, opt chapters.Options, tn tune) (*lab, error) {
 	for _, r := range regions {
 		dnsRegions = append(dnsRegions, dns.Region{Name: r.name, Sources: netip.PrefixFrom(netip.AddrFrom4([4]byte{127, 0, r.third, 0}), 24), Subnet: r.subnet, Prefer: r.prefer})
 	}
-	l.dns, err = dns.NewServer(sys, dns.ServerConfig{Name: "dns", Zone: zone, Host: host, DCs: dnsDCs, Regions: dnsRegions, TTL: ttl, Seed: opt.Seed})
+	l.dns, err = dns.NewServer(sys, dns.ServerConfig{Name: "dns", Zone: zone, Host: host, DCs: dnsDCs, Regions: dnsRegions, TTL: ttl, Seed: opt.Seed,
+		// a check waits a second: a busy data center is not a dead one
+		Timeout: time.Second})
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +197,17 @@ func build(sys *engine.System, opt chapters.Options, tn tune) (*lab, error) {
 	if err := l.knobs(tn); err != nil {
 		return nil, err
 	}
+	// the resolvers have been running before the lab starts: each holds the
+	// answer of its age, spread over a TTL, so a region's resolvers do not
+	// all ask again at the same moment (as real ones do not)
+	for _, r := range regions {
+		for i, res := range l.res[r.name] {
+			age := time.Duration(float64(ttl) * (float64(i) + 0.5) / resolversPerRegion)
+			if err := res.Prime(sys.Context(), host, age); err != nil {
+				return nil, fmt.Errorf("resolver of %s: %w", r.name, err)
+			}
+		}
+	}
 	for _, d := range dcs {
 		members := l.members[d.name]
 		sys.Alias("dc:"+d.name, func() []engine.Node { return members })
@@ -213,7 +229,7 @@ func build(sys *engine.System, opt chapters.Options, tn tune) (*lab, error) {
 }
 
 // buildDC makes a data center: its load balancer on the data center's own
-// address, two private web servers, and their routes to the data: reads
+// address, a private web server, and its routes to the data: reads
 // from the database in the same data center, writes to the primary
 // wherever it is (across the ocean costs a round trip).
 func (l *lab) buildDC(d dcInfo, opt chapters.Options) error {
@@ -228,7 +244,7 @@ func (l *lab) buildDC(d dcInfo, opt chapters.Options) error {
 	}
 	l.lbs[d.name] = b
 	l.members[d.name] = append(l.members[d.name], b)
-	for i := 1; i <= 2; i++ {
+	for i := 1; i <= webPerDC; i++ {
 		name := fmt.Sprintf("web-%s-%d", d.name, i)
 		rt := repl.NewRouter(l.sys, l.cl, name)
 		rt.SetLocal(d.db)

@@ -127,6 +127,16 @@ func (l *lab) cachedLeft(dc string) (time.Duration, bool) {
 	return most, found
 }
 
+// primaryUp reports whether the primary is up.
+func (l *lab) primaryUp(st repl.ClusterState) bool {
+	for _, n := range st.Nodes {
+		if n.Name == st.Primary {
+			return n.State == engine.StateUp
+		}
+	}
+	return false
+}
+
 // crossLag is the replica's lag behind the primary across the ocean.
 func (l *lab) crossLag() (time.Duration, bool) {
 	for _, n := range l.cl.State().Nodes {
@@ -313,8 +323,9 @@ func (l *lab) watchData(r *chapters.Run) {
 	w := &l.w
 	st := l.cl.State()
 	mode := r.KnobAt("repl.mode", r.Now())
-	// the lag of the steady state: async, before any failover
-	if lag, ok := l.crossLag(); ok && len(st.Promotions) == 0 && mode == repl.ModeAsync {
+	// the lag of the steady state: async, the primary up, before any
+	// failover (a replica whose primary died only grows older)
+	if lag, ok := l.crossLag(); ok && len(st.Promotions) == 0 && mode == repl.ModeAsync && l.primaryUp(st) {
 		w.lagSum += engine.Ms(lag)
 		w.lagN++
 		r.Facts["cross_dc_lag_ms"] = round1(w.lagSum / w.lagN)

@@ -186,6 +186,28 @@ func (r *Resolver) LookupSubnet(ctx context.Context, name string, ecs netip.Pref
 	return answerOf(c.addrs, c.ttl, false, negative)
 }
 
+// Prime looks name up and keeps the answer as if it had been fetched age
+// ago: a resolver that has been running for a while holds answers of every
+// age, so the resolvers of a region do not all expire at once. An answer
+// older than its TTL is not kept.
+func (r *Resolver) Prime(ctx context.Context, name string, age time.Duration) error {
+	if _, err := r.Lookup(ctx, name); err != nil && !errors.Is(err, ErrNoSuchName) {
+		return err
+	}
+	key := cacheKey{name: canonical(name), qtype: mdns.TypeA, ecs: r.cfg.ECS.Masked()}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e, ok := r.cache[key]; ok {
+		e.expires -= age
+		if e.expires <= r.clock.Now() {
+			delete(r.cache, key)
+		} else {
+			r.cache[key] = e
+		}
+	}
+	return nil
+}
+
 // answerOf makes a lookup's answer; a negative one comes with ErrNoSuchName.
 func answerOf(addrs []netip.Addr, left time.Duration, cached, negative bool) (Answer, error) {
 	a := Answer{Addrs: slices.Clone(addrs), TTL: left, Cached: cached, Negative: negative}

@@ -248,3 +248,28 @@ func TestResolverConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// A primed answer is kept as if fetched age ago: it has TTL − age left,
+// and one older than its TTL is not kept.
+func TestResolverPrime(t *testing.T) {
+	sys := pausedSystem(t)
+	l := newLab(t, sys, nil)
+	l.srv.SetTTL(10 * time.Second)
+	r := newResolver(t, l, ResolverConfig{Region: "eu", Source: srcEU})
+	if err := r.Prime(context.Background(), host, 7*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if es := r.Entries(); len(es) != 1 || es[0].Left != 3*time.Second || es[0].Addrs[0] != ipEU {
+		t.Fatalf("primed 7 s old under a 10 s TTL: %+v, want 3 s left", es)
+	}
+	if a := lookup(t, r, host); !a.Cached || a.TTL != 3*time.Second {
+		t.Errorf("a lookup after priming: %+v, want from the cache with 3 s left", a)
+	}
+	r2 := newResolver(t, l, ResolverConfig{Region: "us", Source: srcUS})
+	if err := r2.Prime(context.Background(), host, 12*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if es := r2.Entries(); len(es) != 0 {
+		t.Errorf("an answer older than its TTL is not kept: %+v", es)
+	}
+}
