@@ -43,6 +43,7 @@ type lessonPane struct {
 
 	offset   int
 	maxOff   int
+	scrollH  int // lines the scrolled text shows, as last drawn
 	cacheKey string
 	cache    []string
 }
@@ -117,9 +118,9 @@ func (p *lessonPane) Update(msg tea.Msg) tea.Cmd {
 	case key.Matches(km, k.ScrollDown):
 		p.scroll(1)
 	case key.Matches(km, k.PageUp):
-		p.scroll(-max(p.h/2, 1))
+		p.scroll(-p.page())
 	case key.Matches(km, k.PageDown):
-		p.scroll(max(p.h/2, 1))
+		p.scroll(p.page())
 	}
 	return nil
 }
@@ -128,6 +129,16 @@ func (p *lessonPane) answerCmd(v float64) tea.Cmd {
 	p.answered, p.answer, p.input = true, v, ""
 	id := p.step.Prediction.ID
 	return func() tea.Msg { return predictedMsg{id: id, value: v} }
+}
+
+// page is how far a page key scrolls: the text in view less a line, so
+// no line is skipped.
+func (p *lessonPane) page() int {
+	h := p.scrollH
+	if h <= 0 {
+		h = p.h / 2
+	}
+	return max(h-1, 1)
 }
 
 func (p *lessonPane) scroll(d int) { p.offset = min(max(p.offset+d, 0), p.maxOff) }
@@ -356,6 +367,7 @@ func (p *lessonPane) lines() []string {
 		p.offset = min(p.offset, p.maxOff)
 		content = body[p.offset:]
 	}
+	p.scrollH = scrollH
 	right := ""
 	if !pinnedView && p.maxOff > 0 {
 		right = st.Faint.Render(p.scrollMark())

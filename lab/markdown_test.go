@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -276,6 +277,39 @@ func TestNumberPromptWraps(t *testing.T) {
 		flat := strings.Join(strings.Fields(ansi.Strip(p.View())), " ")
 		if want := strings.Join(strings.Fields(ui.T("predict_number")), " "); !strings.Contains(flat, want) {
 			t.Errorf("%s: %q is not whole in:\n%s", lang, want, ansi.Strip(p.View()))
+		}
+	}
+}
+
+// A page key scrolls the text in view less one line, so no line of the
+// lesson is skipped however short the scrolled part is (at 80×24 it is a
+// few lines above the pinned objectives).
+func TestPageDownSkipsNoLine(t *testing.T) {
+	c := &common{styles: NewStyles(true), tr: testWords(t), factLabel: func(k string) string { return k }}
+	step := &chapters.Step{ID: "s", Objectives: []chapters.Objective{{ID: "a"}, {ID: "b"}, {ID: "c"}}}
+	var body []string
+	for i := range 40 {
+		body = append(body, fmt.Sprintf("line%02d.", i))
+	}
+	text := assets.StepText{ID: "s", Body: strings.Join(body, "\n\n"),
+		Objectives: map[string]string{"a": "Kill eu with a 15 s TTL: failures end when cached answers expire",
+			"b": "Again with a 5 s TTL: failures end sooner and DNS takes more queries/s",
+			"c": "Again with client fallback on: 10 failed requests or fewer"}}
+	p := newLessonPane(c)
+	p.SetSize(35, 16)
+	p.setStep(step, text, 1, 2, 0, true)
+	seen := map[string]bool{}
+	for range 40 {
+		for _, l := range strings.Split(ansi.Strip(p.View()), "\n") {
+			if f := strings.Fields(l); len(f) > 0 && strings.HasPrefix(f[0], "line") {
+				seen[f[0]] = true
+			}
+		}
+		p.scroll(p.page())
+	}
+	for _, l := range body {
+		if !seen[l] {
+			t.Errorf("paging down never showed %q (page %d lines)", l, p.page())
 		}
 	}
 }

@@ -10,10 +10,10 @@ import (
 )
 
 // resolverLines are the inspector's lines on the dns node: for each
-// region, which data center its resolvers' cached answers name and how
-// long they have left.
+// region, which data center its resolvers' cached answers for the name
+// name, how many resolvers hold each, and how long they have left.
 func (l *lab) resolverLines() []engine.Line {
-	out := []engine.Line{{Label: engine.Textf("dc.cached_answers", "resolvers' cached answers for %s", strings.TrimSuffix(host, "."))}}
+	var out []engine.Line
 	for _, r := range regions {
 		by := map[string]int{}
 		lo, hi := time.Duration(-1), time.Duration(0)
@@ -30,7 +30,7 @@ func (l *lab) resolverLines() []engine.Line {
 			}
 		}
 		if len(by) == 0 {
-			out = append(out, engine.Line{Label: engine.Textf("dc.region", "%s", r.name), Value: engine.Textf("dc.none_cached", "none cached")})
+			out = append(out, engine.Line{Label: engine.Textf("dc.region", "%s cached", r.name), Value: engine.Textf("dc.none_cached", "none cached")})
 			continue
 		}
 		var parts []string
@@ -38,7 +38,7 @@ func (l *lab) resolverLines() []engine.Line {
 			parts = append(parts, fmt.Sprintf("%s ×%d", dc, n))
 		}
 		sort.Strings(parts)
-		out = append(out, engine.Line{Label: engine.Textf("dc.region", "%s", r.name),
+		out = append(out, engine.Line{Label: engine.Textf("dc.region", "%s cached", r.name),
 			Value: engine.Textf("dc.cached", "%s · %s–%s left", strings.Join(parts, ", "), lo.Round(time.Second), hi.Round(time.Second))})
 	}
 	return out

@@ -180,36 +180,19 @@ func (s *Server) Snap() engine.NodeSnap {
 		n.Detail = engine.Textf("dns.detail.fail_open", "%s · none healthy: answering every DC", n.Detail)
 	}
 	n.Lines = s.lines()
-	if fn := s.extra.Load(); fn != nil {
-		n.Lines = append(n.Lines, (*fn)()...)
-	}
 	return n
 }
 
-// Describe adds lines to the inspector's, after the server's own: what
+// Describe adds lines to the inspector's, after each region's answer: what
 // the resolvers hold, say.
 func (s *Server) Describe(lines func() []engine.Line) { s.extra.Store(&lines) }
 
-// lines are the inspector's: the checks, each DC's health, each region's
-// answer now, and the query counts.
+// lines are the inspector's, what a learner asks first at the top (a
+// small screen shows only the first few): each region's answer now, the
+// lines a chapter adds, each DC's health, the query counts and the checks.
 func (s *Server) lines() []engine.Line {
 	c := s.cfg
-	out := []engine.Line{{Label: engine.Textf("dns.checks", "health checks"),
-		Value: engine.Textf("dns.checks.value", "every %s, timeout %s; down after %d failures, up after %d passes",
-			c.Interval, c.Timeout, c.Fall, c.Rise)}}
-	s.hmu.Lock()
-	for i, d := range c.DCs {
-		st := s.dcs[i]
-		v := engine.Textf("dns.dc.healthy", "healthy")
-		switch {
-		case !st.healthy.Load():
-			v = engine.Textf("dns.dc.out", "down: out of answers · %d checks passed in a row", st.passes)
-		case st.fails > 0:
-			v = engine.Textf("dns.dc.failing", "healthy · %d checks failed in a row", st.fails)
-		}
-		out = append(out, engine.Line{Label: engine.Textf("dns.dc", "DC %s (%s)", d.Name, d.IP), Value: v})
-	}
-	s.hmu.Unlock()
+	var out []engine.Line
 	weighted := s.Policy() == PolicyWeighted
 	for ri, r := range c.Regions {
 		var v engine.Text
@@ -225,11 +208,30 @@ func (s *Server) lines() []engine.Line {
 				}
 			}
 		}
-		out = append(out, engine.Line{Label: engine.Textf("dns.region", "region %s answered", r.Name), Value: v})
+		out = append(out, engine.Line{Label: engine.Textf("dns.region", "%s answer", r.Name), Value: v})
 	}
+	if fn := s.extra.Load(); fn != nil {
+		out = append(out, (*fn)()...)
+	}
+	s.hmu.Lock()
+	for i, d := range c.DCs {
+		st := s.dcs[i]
+		v := engine.Textf("dns.dc.healthy", "healthy")
+		switch {
+		case !st.healthy.Load():
+			v = engine.Textf("dns.dc.out", "down: out of answers · %d checks passed in a row", st.passes)
+		case st.fails > 0:
+			v = engine.Textf("dns.dc.failing", "healthy · %d checks failed in a row", st.fails)
+		}
+		out = append(out, engine.Line{Label: engine.Textf("dns.dc", "DC %s (%s)", d.Name, d.IP), Value: v})
+	}
+	s.hmu.Unlock()
 	st := s.Stats()
 	out = append(out, engine.Line{Label: engine.Textf("dns.queries", "queries"),
 		Value: engine.Textf("dns.queries.value", "%d · with client subnet %d · NXDOMAIN %d", st.Queries, st.ECS, st.NXDomain)})
+	out = append(out, engine.Line{Label: engine.Textf("dns.checks", "health checks"),
+		Value: engine.Textf("dns.checks.value", "every %s, timeout %s; down after %d failures, up after %d passes",
+			c.Interval, c.Timeout, c.Fall, c.Rise)})
 	return out
 }
 
