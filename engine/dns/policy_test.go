@@ -127,7 +127,7 @@ func TestPolicyWeighted(t *testing.T) {
 	// no healthy DC has a weight: the nearest healthy one
 	s.SetWeights(map[string]int{"us": 100})
 	answer(t, s, srcUS, netip.Prefix{}, "us", "eu")
-	if l := linesOf(s); !strings.Contains(l, "region us answered: by weight: no healthy DC has a weight") {
+	if l := linesOf(s); !strings.Contains(l, "us answer: by weight: no healthy DC has a weight") {
 		t.Errorf("lines:\n%s", l)
 	}
 }
