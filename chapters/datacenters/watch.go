@@ -18,15 +18,18 @@ import (
 
 // watchState is what the watch keeps between snapshots.
 type watchState struct {
-	grow     kit.Growth
-	seenEv   int
-	kills    []*kill
-	lagSum   float64
-	lagN     float64
-	lastT    time.Duration
-	weights  string
-	drainAt  time.Duration // when dns.weights last became 100/0; -1 before
-	drainSec int           // the next second to look at for the drain
+	grow       kit.Growth
+	seenEv     int
+	kills      []*kill
+	lagSum     float64
+	lagN       float64
+	lastT      time.Duration
+	weights    string
+	drainAt    time.Duration // when dns.weights last became 100/0; -1 before
+	drainUntil time.Duration // when it changed again; -1 while it holds
+	drainSec   int           // the next second to look at for the drain
+	lastEuSec  int           // the last second eu had traffic since the drain began
+	quiet      int           // seconds in a row with traffic and none on eu
 }
 
 // kill is a data center's death, from the kill of its load balancer.
@@ -42,7 +45,7 @@ type kill struct {
 	left time.Duration
 }
 
-func (w *watchState) init() { w.drainAt = -1 }
+func (w *watchState) init() { w.drainAt, w.drainUntil = -1, -1 }
 
 // suffix names the setting a kill was measured under: its TTL, or
 // "fallback" when clients retried at a second address.
@@ -355,30 +358,43 @@ func (l *lab) watchData(r *chapters.Run) {
 }
 
 // watchShift measures a traffic shift: how long after DNS stopped naming
-// eu its traffic fell under 1%, and eu's share under a 90/10 canary.
+// eu its traffic was gone, and eu's share under a 90/10 canary.
 func (l *lab) watchShift(r *chapters.Run, weights string, ttl time.Duration) {
 	w := &l.w
 	now := r.Now()
 	if weights != w.weights {
 		first := w.weights == ""
 		w.weights = weights
-		if weights == "100/0" && !first {
-			w.drainAt, w.drainSec = now, kit.SecOf(now)+1
+		switch {
+		case weights == "100/0" && !first:
+			w.drainAt, w.drainUntil, w.drainSec = now, -1, kit.SecOf(now)+1
+			w.lastEuSec, w.quiet = kit.SecOf(now), 0
 			delete(r.Facts, "dns_drain_s")
 			if left, ok := l.cachedLeft("eu"); ok {
 				r.Facts["drain_cached_left_s"] = round1(left.Seconds())
 			}
-		} else {
-			w.drainAt = -1
+		case w.drainAt >= 0 && w.drainUntil < 0:
+			// the drain ended: only the seconds sent under it count
+			w.drainUntil = now
 		}
 	}
 	if w.drainAt >= 0 {
 		if _, has := r.Facts["dns_drain_s"]; !has {
-			// whole seconds sent at least 3 s ago: their requests are done
-			for ; w.drainSec <= kit.SecOf(now)-3; w.drainSec++ {
+			// whole seconds sent at least 3 s ago (their requests are done):
+			// the drain is over at the end of the last second eu had any
+			// traffic, once 3 seconds in a row with traffic gave it none
+			for ; w.drainSec <= kit.SecOf(now)-3 && (w.drainUntil < 0 || w.drainSec < kit.SecOf(w.drainUntil)); w.drainSec++ {
 				sh, n := l.shareOf(w.drainSec, w.drainSec+1)
-				if n >= 20 && sh["eu"] < 1 {
-					r.Facts["dns_drain_s"] = round1((time.Duration(w.drainSec)*time.Second - w.drainAt).Seconds())
+				switch {
+				case n == 0:
+				case sh["eu"] > 0:
+					w.lastEuSec, w.quiet = w.drainSec, 0
+				default:
+					w.quiet++
+				}
+				if w.quiet >= 3 {
+					end := max(time.Duration(w.lastEuSec+1)*time.Second-w.drainAt, 0)
+					r.Facts["dns_drain_s"] = round1(end.Seconds())
 					break
 				}
 			}
@@ -391,7 +407,7 @@ func (l *lab) watchShift(r *chapters.Run, weights string, ttl time.Duration) {
 			r.Facts["n_canary_sec"] = float64(sec)
 			r.Facts["n_canary_eu"] += sh["eu"] * float64(n) / 100
 			r.Facts["n_canary_all"] += float64(n)
-			if all := r.Facts["n_canary_all"]; all >= 300 {
+			if all := r.Facts["n_canary_all"]; all >= 200 {
 				r.Facts["eu_share_pct_canary"] = round1(100 * r.Facts["n_canary_eu"] / all)
 			}
 		}
