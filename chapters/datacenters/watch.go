@@ -238,7 +238,7 @@ func watch(r *chapters.Run, l *lab) {
 			// address they connected to
 			sec := kit.SecOf(now)
 			for _, reg := range regions {
-				if v, n := l.usersOn(reg.name, reg.prefer[0], sec-5, sec-1); n >= 50 {
+				if v, n := l.usersOn(reg.name, reg.prefer[0], sec-5, sec-1); n >= 20 {
 					r.Facts[reg.name+"_users_on_"+reg.prefer[0]+"_pct"] = v
 				}
 			}
