@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"scalelab/chapters"
@@ -20,6 +21,7 @@ import (
 type watchState struct {
 	grow       kit.Growth
 	seenEv     int
+	killsMu    sync.Mutex // the gauges read kills from the snapshot goroutine
 	kills      []*kill
 	lagSum     float64
 	lagN       float64
@@ -206,7 +208,10 @@ func (l *lab) gauges() []engine.Gauge {
 }
 
 // lastKill is the latest data center death the watch saw.
+// Its time and data center never change once it is made.
 func (l *lab) lastKill() *kill {
+	l.w.killsMu.Lock()
+	defer l.w.killsMu.Unlock()
 	if n := len(l.w.kills); n > 0 {
 		return l.w.kills[n-1]
 	}
@@ -285,7 +290,9 @@ func (l *lab) watchKills(r *chapters.Run) {
 				if left, ok := l.cachedLeft(d.name); ok {
 					k.left = left + (r.Now() - e.T)
 				}
+				w.killsMu.Lock()
 				w.kills = append(w.kills, k)
+				w.killsMu.Unlock()
 			}
 			if e.Kind == dns.EvDCDown && strings.HasPrefix(e.Detail, d.name+" ") {
 				if k := l.lastKill(); k != nil && k.dc == d.name {
