@@ -4,7 +4,6 @@
 package datacenters
 
 import (
-	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -58,8 +57,6 @@ func (k *kill) suffix() string {
 	return k.ttl
 }
 
-func round1(v float64) float64 { return math.Round(v*10) / 10 }
-
 // shareOf is each data center's share (%) of the requests sent in load
 // seconds [from, to), and how many there were.
 func (l *lab) shareOf(from, to int) (map[string]float64, int64) {
@@ -74,7 +71,7 @@ func (l *lab) shareOf(from, to int) (map[string]float64, int64) {
 	out := map[string]float64{}
 	for _, d := range dcs {
 		if all > 0 {
-			out[d.name] = round1(100 * float64(by[d.name]) / float64(all))
+			out[d.name] = chapters.Round1(100 * float64(by[d.name]) / float64(all))
 		}
 	}
 	return out, all
@@ -97,7 +94,7 @@ func (l *lab) usersOn(reg, dc string, from, to int) (float64, int64) {
 	if all == 0 {
 		return 0, 0
 	}
-	return round1(100 * float64(on) / float64(all)), all
+	return chapters.Round1(100 * float64(on) / float64(all)), all
 }
 
 func (l *lab) resolverTotals() dns.ResolverStats {
@@ -173,13 +170,13 @@ func (l *lab) gauges() []engine.Gauge {
 	}
 	if sum > 0 {
 		for i, d := range dcs {
-			out = append(out, engine.Gauge{Name: d.name + " share", Value: round1(100 * rates[i] / sum), Unit: "%"})
+			out = append(out, engine.Gauge{Name: d.name + " share", Value: chapters.Round1(100 * rates[i] / sum), Unit: "%"})
 		}
 	}
 	if dv, span, ok := l.gauge.Delta(10 * time.Second); ok {
-		out = append(out, engine.Gauge{Name: "dns queries/s", Value: round1(kit.PerSec(dv[0], span))})
+		out = append(out, engine.Gauge{Name: "dns queries/s", Value: chapters.Round1(kit.PerSec(dv[0], span))})
 		if dv[2] > 0 {
-			out = append(out, engine.Gauge{Name: "resolver hits", Value: round1(100 * dv[1] / dv[2]), Unit: "%"})
+			out = append(out, engine.Gauge{Name: "resolver hits", Value: chapters.Round1(100 * dv[1] / dv[2]), Unit: "%"})
 		}
 	}
 	up := 0
@@ -194,7 +191,7 @@ func (l *lab) gauges() []engine.Gauge {
 		out = append(out, engine.Gauge{Name: "failed since kill", Value: float64(n)})
 	}
 	if lag, ok := l.crossLag(); ok {
-		out = append(out, engine.Gauge{Name: "cross-dc lag", Value: round1(engine.Ms(lag)), Unit: "ms"})
+		out = append(out, engine.Gauge{Name: "cross-dc lag", Value: chapters.Round1(engine.Ms(lag)), Unit: "ms"})
 	}
 	for _, r := range regions[:2] {
 		if _, q := l.clients.Latency.Recent(r.name + "/write"); q.N > 0 {
@@ -235,7 +232,7 @@ func watch(r *chapters.Run, l *lab) {
 		name := map[string]string{"100/0": "one", "geo": "geo"}[weights]
 		for _, reg := range regions {
 			if _, q := l.clients.Latency.Recent(reg.name); name != "" && q.N >= 20 {
-				r.Facts["p50_ms_"+reg.name+"_"+name] = round1(engine.Ms(q.P50))
+				r.Facts["p50_ms_"+reg.name+"_"+name] = chapters.Round1(engine.Ms(q.P50))
 			}
 		}
 		if weights == "geo" {
@@ -252,7 +249,7 @@ func watch(r *chapters.Run, l *lab) {
 	if one, ok := r.Facts["p50_ms_eu_one"]; ok && one > 0 {
 		// a drop, when there was one (a p50 that rose is no drop to report)
 		if geo, ok := r.Facts["p50_ms_eu_geo"]; ok && geo <= one {
-			r.Facts["eu_p50_drop_pct"] = round1(100 * (1 - geo/one))
+			r.Facts["eu_p50_drop_pct"] = chapters.Round1(100 * (1 - geo/one))
 		}
 	}
 
@@ -265,7 +262,7 @@ func watch(r *chapters.Run, l *lab) {
 		r.Facts["n_dnsq_"+ttlV] += dq
 		r.Facts["n_dnst_"+ttlV] += dt
 		if t := r.Facts["n_dnst_"+ttlV]; t >= 5 {
-			r.Facts["dns_qps_"+ttlV] = round1(r.Facts["n_dnsq_"+ttlV] / t)
+			r.Facts["dns_qps_"+ttlV] = chapters.Round1(r.Facts["n_dnsq_"+ttlV] / t)
 		}
 	}
 
@@ -296,7 +293,7 @@ func (l *lab) watchKills(r *chapters.Run) {
 			}
 			if e.Kind == dns.EvDCDown && strings.HasPrefix(e.Detail, d.name+" ") {
 				if k := l.lastKill(); k != nil && k.dc == d.name {
-					r.Facts["dns_detect_s"] = round1((e.T - k.at).Seconds())
+					r.Facts["dns_detect_s"] = chapters.Round1((e.T - k.at).Seconds())
 				}
 			}
 		}
@@ -314,14 +311,14 @@ func (l *lab) watchKills(r *chapters.Run) {
 			k.latched = true
 			d := 0.0
 			if last >= 0 {
-				d = round1((last - k.at).Seconds())
+				d = chapters.Round1((last - k.at).Seconds())
 			}
 			sfx := kit.FactName(k.suffix())
 			r.Facts["dc_failover_s_"+sfx] = d
 			r.Facts["failed_during_failover_"+sfx] = float64(n)
 			r.Facts["dc_failover_s"] = d
 			r.Facts["failed_during_failover"] = float64(n)
-			r.Facts["cached_left_s_"+sfx] = round1(k.left.Seconds())
+			r.Facts["cached_left_s_"+sfx] = chapters.Round1(k.left.Seconds())
 		}
 	}
 }
@@ -338,17 +335,17 @@ func (l *lab) watchData(r *chapters.Run) {
 	if lag, ok := l.crossLag(); ok && len(st.Promotions) == 0 && mode == repl.ModeAsync && l.primaryUp(st) {
 		w.lagSum += engine.Ms(lag)
 		w.lagN++
-		r.Facts["cross_dc_lag_ms"] = round1(w.lagSum / w.lagN)
+		r.Facts["cross_dc_lag_ms"] = chapters.Round1(w.lagSum / w.lagN)
 	}
 	rs := l.cl.RouterStats()
 	r.Facts["stale_reads"] = float64(rs.Stale)
 	if rs.Reads >= 200 {
-		r.Facts["stale_per_1k_reads"] = round1(1000 * float64(rs.Stale) / float64(rs.Reads))
+		r.Facts["stale_per_1k_reads"] = chapters.Round1(1000 * float64(rs.Stale) / float64(rs.Reads))
 	}
 	if len(st.Promotions) == 0 && r.Held(kit.Settle, "repl.mode", mode) {
 		for _, reg := range regions[:2] {
 			if _, q := l.clients.Latency.Recent(reg.name + "/write"); q.N >= 10 {
-				r.Facts["write_p50_ms_"+reg.name+"_"+kit.FactName(mode)] = round1(engine.Ms(q.P50))
+				r.Facts["write_p50_ms_"+reg.name+"_"+kit.FactName(mode)] = chapters.Round1(engine.Ms(q.P50))
 			}
 		}
 	}
@@ -356,10 +353,10 @@ func (l *lab) watchData(r *chapters.Run) {
 		p := st.Promotions[0]
 		r.Facts["lost_writes"] = float64(len(st.Lost))
 		if k := l.lastKill(); k != nil && k.dc == "us" {
-			r.Facts["promoted_after_s"] = round1((p.At - k.at).Seconds())
+			r.Facts["promoted_after_s"] = chapters.Round1((p.At - k.at).Seconds())
 		}
 		if rs.WritesDown > 0 {
-			r.Facts["writes_down_s"] = round1(rs.WritesDown.Seconds())
+			r.Facts["writes_down_s"] = chapters.Round1(rs.WritesDown.Seconds())
 		}
 	}
 }
@@ -378,7 +375,7 @@ func (l *lab) watchShift(r *chapters.Run, weights string, ttl time.Duration) {
 			w.lastEuSec, w.quiet = kit.SecOf(now), 0
 			delete(r.Facts, "dns_drain_s")
 			if left, ok := l.cachedLeft("eu"); ok {
-				r.Facts["drain_cached_left_s"] = round1(left.Seconds())
+				r.Facts["drain_cached_left_s"] = chapters.Round1(left.Seconds())
 			}
 		case w.drainAt >= 0 && w.drainUntil < 0:
 			// the drain ended: only the seconds sent under it count
@@ -401,7 +398,7 @@ func (l *lab) watchShift(r *chapters.Run, weights string, ttl time.Duration) {
 				}
 				if w.quiet >= 3 {
 					end := max(time.Duration(w.lastEuSec+1)*time.Second-w.drainAt, 0)
-					r.Facts["dns_drain_s"] = round1(end.Seconds())
+					r.Facts["dns_drain_s"] = chapters.Round1(end.Seconds())
 					break
 				}
 			}
@@ -415,7 +412,7 @@ func (l *lab) watchShift(r *chapters.Run, weights string, ttl time.Duration) {
 			r.Facts["n_canary_eu"] += sh["eu"] * float64(n) / 100
 			r.Facts["n_canary_all"] += float64(n)
 			if all := r.Facts["n_canary_all"]; all >= 200 {
-				r.Facts["eu_share_pct_canary"] = round1(100 * r.Facts["n_canary_eu"] / all)
+				r.Facts["eu_share_pct_canary"] = chapters.Round1(100 * r.Facts["n_canary_eu"] / all)
 			}
 		}
 	}
@@ -429,7 +426,7 @@ func lesson(r *chapters.Run, l *lab) map[string]any {
 	// over the whole run, as chapter 6 reports it
 	for _, reg := range regions {
 		if ok, _, q := l.clients.Latency.Totals(reg.name); ok > 0 {
-			p50[reg.name] = round1(engine.Ms(q.P50))
+			p50[reg.name] = chapters.Round1(engine.Ms(q.P50))
 		}
 	}
 	out["p50_ms_by_region"] = p50
