@@ -41,6 +41,7 @@ var componentOrder = map[string][]string{
 	"cdn":     nil,
 	"session": {"kv", "web", "sqldb"},
 	"dns":     nil,
+	"queue":   {"kv", "web", "sqldb"},
 }
 
 // goList runs the go command's list with args and returns its output.

@@ -43,6 +43,12 @@ func NewCacheNode(sys *engine.System, name string) (*KVNode, error) {
 	return newKVNode(sys, name, RoleCache, true)
 }
 
+// NewNodeAs starts a Redis server that keeps its data across a restart, in
+// a role another component names (a queue's broker).
+func NewNodeAs(sys *engine.System, name string, role engine.Role) (*KVNode, error) {
+	return newKVNode(sys, name, role, false)
+}
+
 func newKVNode(sys *engine.System, name string, role engine.Role, volatile bool) (*KVNode, error) {
 	n := &KVNode{mr: miniredis.NewMiniRedis(), role: role, volatile: volatile}
 	cfg := engine.LifecycleConfig{Name: name, Boot: time.Second, Crashed: engine.Textf("kv.crashed", "crashed: connections closed")}
