@@ -194,7 +194,7 @@ type GroupState struct {
 	Orders     int64
 	Revenue    int64 // cents
 	Lag        int64 // kept events not yet given to the group
-	Missed     int64 // events retention took before the group read them
+	Missed     int64 // events retention took that the group's state lacks
 	Replayed   int64 // events of its history applied since it (re)started from 0
 	Skipped    int64 // redelivered events it had applied already
 	OutOfOrder map[int]int64
@@ -221,15 +221,28 @@ func (g *Group) State() GroupState {
 	return st
 }
 
-// Refresh reads the group's lag from the broker.
+// Refresh reads the group's lag from the broker, and counts what it
+// missed: events retention took from the log that the group has not
+// applied since it (re)started, which its state therefore lacks.
 func (g *Group) Refresh(ctx context.Context) error {
-	lag, missed, err := g.log.lag(ctx, g)
+	lag, _, err := g.log.lag(ctx, g)
 	if err != nil {
 		return err
 	}
 	g.mu.Lock()
+	defer g.mu.Unlock()
+	var missed int64
+	for _, name := range g.log.Streams() {
+		s, _ := g.log.stream(name)
+		s.mu.Lock()
+		for _, id := range s.ids[:s.trimmed] {
+			if g.seen[name+"/"+id] == 0 {
+				missed++
+			}
+		}
+		s.mu.Unlock()
+	}
 	g.lag, g.missed = lag, missed
-	g.mu.Unlock()
 	return nil
 }
 
@@ -254,6 +267,36 @@ func (g *Group) Audit() (once, more, none int64) {
 		s.mu.Unlock()
 	}
 	return once, more, none
+}
+
+// Gaps checks the group's history on the log: of the kept events up to
+// the latest it applied on each stream, how many it skipped and how many
+// it applied more than once. A consumer that resumed from its position
+// has neither.
+func (g *Group) Gaps() (gaps, dups int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, name := range g.log.Streams() {
+		s, _ := g.log.stream(name)
+		s.mu.Lock()
+		ids := s.ids[s.trimmed:]
+		last := -1
+		for i, id := range ids {
+			if g.seen[name+"/"+id] > 0 {
+				last = i
+			}
+		}
+		for _, id := range ids[:last+1] {
+			switch n := g.seen[name+"/"+id]; {
+			case n == 0:
+				gaps++
+			case n > 1:
+				dups++
+			}
+		}
+		s.mu.Unlock()
+	}
+	return gaps, dups
 }
 
 // Matches compares the state the group rebuilt with another group's, over
@@ -348,6 +391,11 @@ func (c *Consumer) run(ctx context.Context) {
 		}
 		got := 0
 		for _, s := range xs {
+			// the batch is ACKed at its end, in one XACK, as consumers
+			// commit a position per batch; a kill in the middle leaves its
+			// applied events pending, and the restarted consumer, reading
+			// its pending events first, finds them applied and skips them
+			var done []string
 			for _, x := range s.Messages {
 				got++
 				m := parseMsg(s.Stream, x)
@@ -360,15 +408,23 @@ func (c *Consumer) run(ctx context.Context) {
 					d += time.Duration(g.rng.Int64N(int64(g.cfg.Jitter)))
 					g.mu.Unlock()
 				}
+				start := clock.Now()
+				c.Begin()
 				err := clock.Sleep(ctx, d)
 				c.mu.Lock()
 				c.inHand--
 				c.mu.Unlock()
 				if err != nil {
+					c.Done(clock.Now()-start, true)
 					return
 				}
 				g.apply(m)
-				_ = b.do(func() error { return b.rdb.XAck(ctx, s.Stream, g.cfg.Name, m.ID).Err() })
+				done = append(done, m.ID)
+				// the node's rate and latency are events handled
+				c.Done(clock.Now()-start, false)
+			}
+			if len(done) > 0 {
+				_ = b.do(func() error { return b.rdb.XAck(ctx, s.Stream, g.cfg.Name, done...).Err() })
 			}
 		}
 		if backlog && got == 0 {

@@ -205,10 +205,10 @@ func (s *logStream) position(last string) int {
 	return sort.Search(len(s.ids), func(i int) bool { return idLess(last, s.ids[i]) })
 }
 
-// Lag is how many kept events of the log a group has not yet been given,
+// lag is how many kept events of the log a group has not yet been given,
 // from the group's last-delivered id on each stream (XINFO GROUPS) and the
-// log's own record of what it appended; Missed is how many it never will,
-// taken by retention before it read them.
+// log's own record of what it appended; missed is how many it never will,
+// taken by retention before it was given them.
 func (l *EventLog) lag(ctx context.Context, g *Group) (lag, missed int64, err error) {
 	for _, name := range l.Streams() {
 		s, _ := l.stream(name)

@@ -56,6 +56,7 @@ func refreshed(t testing.TB, g *Group) GroupState {
 // the other group's does not, and on restart it catches up from its
 // position: every event applied exactly once, none missed.
 func TestLagGrowsWhileAConsumerIsDownAndItCatchesUp(t *testing.T) {
+	t.Parallel()
 	_, l := newLog(t)
 	pay := addGroup(t, l, GroupConfig{Name: "payments", Pace: time.Millisecond})
 	ana := addGroup(t, l, GroupConfig{Name: "analytics", Pace: time.Millisecond})
@@ -90,6 +91,7 @@ func TestLagGrowsWhileAConsumerIsDownAndItCatchesUp(t *testing.T) {
 // same state as a group that was there all along; with a retention it can
 // replay only what was kept, and counts what it missed.
 func TestLateGroupReplaysWhatRetentionKept(t *testing.T) {
+	t.Parallel()
 	_, l := newLog(t)
 	pay := addGroup(t, l, GroupConfig{Name: "payments", Pace: time.Millisecond})
 	appendOrders(t, l, 1, 60, "completed")
@@ -125,6 +127,7 @@ func TestLateGroupReplaysWhatRetentionKept(t *testing.T) {
 // order; with the log partitioned by order, one consumer per partition,
 // every order's events are applied in order.
 func TestPartitionsKeepEachOrdersEventsInOrder(t *testing.T) {
+	t.Parallel()
 	_, l := newLog(t)
 	ship := addGroup(t, l, GroupConfig{Name: "shipping", Consumers: 4, Batch: 1, Pace: 2 * time.Millisecond, Jitter: 20 * time.Millisecond, Seed: 3, Poll: 5 * time.Millisecond})
 	appendOrders(t, l, 1, 100, "created", "paid", "shipped")

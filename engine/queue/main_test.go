@@ -61,7 +61,7 @@ func enqueue(t testing.TB, q *WorkQueue, first, n int) {
 }
 
 // stats reads the queue's counters now.
-func stats(q *WorkQueue) WorkStats { return q.Stats(context.Background()) }
+func stats(q *WorkQueue) WorkStats { return q.Audit(context.Background()) }
 
 // within is the real time a test waits for something the lab clock makes
 // happen in a few lab seconds.

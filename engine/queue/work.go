@@ -70,6 +70,7 @@ type WorkQueue struct {
 	done      map[string]int  // effects done, by idempotency key
 	open      map[string]bool // accepted ids not yet acked or dead-lettered
 	early     map[string]bool // acked before Enqueue recorded them
+	checked   time.Duration   // when Stats last looked for lost messages
 	poisonSeq int64
 }
 
@@ -218,38 +219,70 @@ func (q *WorkQueue) count(f func(s *WorkStats)) {
 	q.mu.Unlock()
 }
 
-// Stats counts the queue: its depth and the lost messages are read from
-// the broker now.
-func (q *WorkQueue) Stats(ctx context.Context) WorkStats {
+// Stats counts the queue; its depth is read from the broker now (XLEN).
+// Lost is checked against the stream's ids when the messages the queue
+// accepted and has not finished outnumber the stream's entries (a loss
+// shows there first; so does an ACK between its XDEL and its count), at
+// most once a lab second, and always by Audit.
+func (q *WorkQueue) Stats(ctx context.Context) WorkStats { return q.stats(ctx, false) }
+
+// Audit is Stats with the accepted, unfinished messages each looked for
+// in the stream.
+func (q *WorkQueue) Audit(ctx context.Context) WorkStats { return q.stats(ctx, true) }
+
+func (q *WorkQueue) stats(ctx context.Context, full bool) WorkStats {
+	// the accepted, unfinished ids, taken before the stream is read: each
+	// was added before, so it is in the stream unless it was lost or
+	// finished meanwhile
+	q.mu.Lock()
+	now := q.sys.Clock.Now()
 	var ids []string
+	for id := range q.open {
+		ids = append(ids, id)
+	}
+	q.mu.Unlock()
 	var n int64
 	err := q.b.do(func() error {
 		var err error
 		n, err = q.b.rdb.XLen(ctx, q.cfg.Stream).Result()
-		if err != nil {
-			return err
-		}
-		xs, err := q.b.rdb.XRange(ctx, q.cfg.Stream, "-", "+").Result()
-		for _, x := range xs {
-			ids = append(ids, x.ID)
-		}
 		return err
 	})
+	if err != nil {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return q.st
+	}
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	if err == nil {
-		q.st.Depth = n
-		q.st.MaxDepth = max(q.st.MaxDepth, n)
+	lost := int64(0)
+	due := full || (int64(len(ids)) > n && now-q.checked >= time.Second)
+	if due {
+		q.checked = now
+	} else if int64(len(ids)) > n {
+		lost = q.st.Lost // not looked at again yet
+	}
+	q.mu.Unlock()
+	if due {
 		in := map[string]bool{}
+		err = q.b.do(func() error {
+			xs, err := q.b.rdb.XRange(ctx, q.cfg.Stream, "-", "+").Result()
+			for _, x := range xs {
+				in[x.ID] = true
+			}
+			return err
+		})
+		q.mu.Lock()
 		for _, id := range ids {
-			in[id] = true
-		}
-		var lost int64
-		for id := range q.open {
-			if !in[id] {
+			if !in[id] && q.open[id] {
 				lost++
 			}
 		}
+		q.mu.Unlock()
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.st.Depth = n
+	q.st.MaxDepth = max(q.st.MaxDepth, n)
+	if err == nil {
 		q.st.Lost = lost
 	}
 	return q.st

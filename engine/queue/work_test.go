@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -55,6 +56,7 @@ func TestPausedClockRedeliversNothing(t *testing.T) {
 // the visibility timeout of lab time, not before; every one is then
 // handled and nothing is lost.
 func TestReaperRedeliversAfterTheVisibilityTimeout(t *testing.T) {
+	t.Parallel()
 	sys, q := newQueue(t, 4, func(c *WorkConfig) { c.Visibility = 3 * time.Second })
 	enqueue(t, q, 1, 8)
 	took := sys.Clock.Now()
@@ -83,6 +85,7 @@ func TestReaperRedeliversAfterTheVisibilityTimeout(t *testing.T) {
 // A message no worker can handle is delivered MaxTries times, then moved
 // to the dead-letter stream with its tries, ACKed and deleted.
 func TestPoisonMessageIsDeadLetteredAfterMaxTries(t *testing.T) {
+	t.Parallel()
 	sys, q := newQueue(t, 4, func(c *WorkConfig) { c.Visibility, c.MaxTries = time.Second, 3 })
 	if _, err := q.AddWorker("worker-1"); err != nil {
 		t.Fatal(err)
@@ -154,23 +157,30 @@ func playKills(t *testing.T, idem bool, n, kills int) WorkStats {
 // done before the kill is done again (a double effect); with it, none is.
 func TestWorkerKillsLoseNothing(t *testing.T) {
 	for _, idem := range []bool{false, true} {
-		st := playKills(t, idem, 600, 20)
-		t.Logf("idempotent %v: %+v", idem, st)
-		if st.Lost != 0 || st.Depth != 0 || st.Redelivered < 20 {
-			t.Errorf("idempotent %v: lost %d, depth %d, redelivered %d; want 0, 0, some", idem, st.Lost, st.Depth, st.Redelivered)
-		}
-		if st.Acked+st.DeadLettered != st.Enqueued {
-			t.Errorf("idempotent %v: %d acked + %d dead-lettered, want the %d enqueued", idem, st.Acked, st.DeadLettered, st.Enqueued)
-		}
-		if st.Deliveries != st.Enqueued+st.Redelivered {
-			t.Errorf("idempotent %v: %d deliveries, want every message once (%d) plus every redelivery (%d)", idem, st.Deliveries, st.Enqueued, st.Redelivered)
-		}
-		if idem && (st.DoubleEffects != 0 || st.Skipped != st.Duplicates) {
-			t.Errorf("idempotent: %d double effects, %d of %d duplicates skipped; want 0 and all", st.DoubleEffects, st.Skipped, st.Duplicates)
-		}
-		if !idem && (st.Duplicates == 0 || st.DoubleEffects != st.Duplicates) {
-			t.Errorf("not idempotent: %d duplicates, %d double effects; want some, all of them", st.Duplicates, st.DoubleEffects)
-		}
+		t.Run(fmt.Sprintf("idempotent=%v", idem), func(t *testing.T) {
+			t.Parallel()
+			checkKills(t, idem, playKills(t, idem, 600, 20))
+		})
+	}
+}
+
+// checkKills checks what twenty kills left.
+func checkKills(t *testing.T, idem bool, st WorkStats) {
+	t.Logf("idempotent %v: %+v", idem, st)
+	if st.Lost != 0 || st.Depth != 0 || st.Redelivered < 20 {
+		t.Errorf("idempotent %v: lost %d, depth %d, redelivered %d; want 0, 0, some", idem, st.Lost, st.Depth, st.Redelivered)
+	}
+	if st.Acked+st.DeadLettered != st.Enqueued {
+		t.Errorf("idempotent %v: %d acked + %d dead-lettered, want the %d enqueued", idem, st.Acked, st.DeadLettered, st.Enqueued)
+	}
+	if st.Deliveries != st.Enqueued+st.Redelivered {
+		t.Errorf("idempotent %v: %d deliveries, want every message once (%d) plus every redelivery (%d)", idem, st.Deliveries, st.Enqueued, st.Redelivered)
+	}
+	if idem && (st.DoubleEffects != 0 || st.Skipped != st.Duplicates) {
+		t.Errorf("idempotent: %d double effects, %d of %d duplicates skipped; want 0 and all", st.DoubleEffects, st.Skipped, st.Duplicates)
+	}
+	if !idem && (st.Duplicates == 0 || st.DoubleEffects != st.Duplicates) {
+		t.Errorf("not idempotent: %d duplicates, %d double effects; want some, all of them", st.Duplicates, st.DoubleEffects)
 	}
 }
 

@@ -110,6 +110,12 @@ func (w *Worker) run(ctx context.Context) {
 func (w *Worker) handle(ctx context.Context, m Msg) {
 	q := w.q
 	clock := q.sys.Clock
+	start := clock.Now()
+	w.Begin()
+	failed := true
+	// the node's rate and latency are messages handled, as an HTTP
+	// node's are requests
+	defer func() { w.Done(clock.Now()-start, failed) }()
 	if clock.Sleep(ctx, q.cfg.Work/2) != nil {
 		return
 	}
@@ -129,6 +135,7 @@ func (w *Worker) handle(ctx context.Context, m Msg) {
 	}
 	if q.ack(ctx, m) == nil {
 		w.handled.Add(1)
+		failed = false
 	}
 }
 
