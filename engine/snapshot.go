@@ -25,6 +25,16 @@ type Snapshot struct {
 	NEvent int     // events since start
 	Knobs  []KnobSnap
 	Gauges []Gauge // chapter-specific measured values
+	Charts []Chart // chapter-specific series, drawn beside the load's
+}
+
+// Chart is a measured value a chapter samples once per lab second (a
+// queue's depth), oldest first, at most SeriesLen values: drawn as a line
+// chart under the load's throughput.
+type Chart struct {
+	Name   string
+	Unit   string
+	Values []float64
 }
 
 // SeriesLen and EventsLen bound what a snapshot carries.

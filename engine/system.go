@@ -34,6 +34,7 @@ type System struct {
 	links    []*Link
 	knobs    []*Knob
 	gauges   []func() []Gauge
+	charts   []func() Chart
 	handlers map[Kind]handler
 	cuts     *cutSet
 	aliases  map[string]func() []Node
@@ -176,6 +177,13 @@ func (s *System) AddGauges(fn func() []Gauge) {
 	s.gauges = append(s.gauges, fn)
 }
 
+// AddChart registers a function giving a chapter chart for each snapshot.
+func (s *System) AddChart(fn func() Chart) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.charts = append(s.charts, fn)
+}
+
 // Handle makes fn carry out actions of kind k in this topology: add,
 // remove and drain, or a kind of a component's own (a CDN's deploy). Any
 // action of kind k passes Check; HandleChecked says which do not.
@@ -258,6 +266,7 @@ func (s *System) Snapshot() Snapshot {
 	links := append([]*Link(nil), s.links...)
 	knobs := append([]*Knob(nil), s.knobs...)
 	gauges := append([]func() []Gauge(nil), s.gauges...)
+	charts := append([]func() Chart(nil), s.charts...)
 	s.mu.Unlock()
 
 	snap := Snapshot{T: s.Clock.Now(), Paused: s.Clock.Paused(), Speed: s.Clock.Speed()}
@@ -284,6 +293,13 @@ func (s *System) Snapshot() Snapshot {
 	}
 	for _, g := range gauges {
 		snap.Gauges = append(snap.Gauges, g()...)
+	}
+	for _, c := range charts {
+		ch := c()
+		if n := len(ch.Values); n > SeriesLen {
+			ch.Values = ch.Values[n-SeriesLen:]
+		}
+		snap.Charts = append(snap.Charts, ch)
 	}
 	snap.Events, snap.NEvent = s.Events.Last(EventsLen)
 	return snap

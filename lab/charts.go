@@ -77,15 +77,34 @@ func (p *chartsPane) lines() []string {
 	if n > 0 {
 		last = pts[n-1]
 	}
-	// two charts share the rows below their label lines; a time axis when
-	// there is room
+	// two charts share the rows below their label lines, three with a
+	// chapter's own (a queue's depth) when there is room for it; a time
+	// axis when there is room
+	// (short of room, the chapter's chart takes the latency chart's place:
+	// the gauges still give the p50)
+	var extra *engine.Chart
+	if p.snap != nil && len(p.snap.Charts) > 0 {
+		extra = &p.snap.Charts[0]
+	}
+	three := extra != nil && inner-3 >= 6
 	rows := inner - 2
+	if three {
+		rows--
+	}
 	axis := rows >= 8
 	if axis {
 		rows--
 	}
 	tr := rows - rows/2
 	lr := rows / 2
+	cr := 0
+	switch {
+	case three:
+		cr, lr = rows/3, rows/3
+		tr = rows - cr - lr
+	case extra != nil:
+		cr, lr = lr, 0
+	}
 	var out []string
 	failed := c.T("failed") + " " + fmtRate(float64(last.Failed)) + c.unitLabel("/s")
 	if why := p.reasonText(); why != "" && last.Failed > 0 {
@@ -102,10 +121,15 @@ func (p *chartsPane) lines() []string {
 		top := niceMax(maxOf(okV, failV))
 		out = append(out, withGutter(st, brailleChart([][]float64{okV, failV}, []style{st.SeriesOK, st.SeriesFail}, cw, tr, top), fmtRate(top))...)
 	}
-	out = append(out, fmt.Sprintf("%s %s %s  %s %s",
-		st.Bold.Render(c.T("latency")),
-		st.SeriesP50.Render("━"), st.Info.Render(c.T("p50")+" "+fmtLatency(last.P50)),
-		st.SeriesP99.Render("━"), st.Warn.Render(c.T("p99")+" "+fmtLatency(last.P99))))
+	if extra != nil {
+		out = append(out, p.extraLines(extra, cw, cr)...)
+	}
+	if extra == nil || three {
+		out = append(out, fmt.Sprintf("%s %s %s  %s %s",
+			st.Bold.Render(c.T("latency")),
+			st.SeriesP50.Render("━"), st.Info.Render(c.T("p50")+" "+fmtLatency(last.P50)),
+			st.SeriesP99.Render("━"), st.Warn.Render(c.T("p99")+" "+fmtLatency(last.P99))))
+	}
 	if lr > 0 {
 		top := niceMax(maxOf(p50V, p99V))
 		out = append(out, withGutter(st, brailleChart([][]float64{p50V, p99V}, []style{st.SeriesP50, st.SeriesP99}, cw, lr, top), fmtMs(time.Duration(top*float64(time.Millisecond))))...)
@@ -117,6 +141,21 @@ func (p *chartsPane) lines() []string {
 	}
 	title := c.T("throughput") + " · " + c.T("latency")
 	return titled(c, title, st.Faint.Render(c.T("per_second")), out, p.w, p.h)
+}
+
+// extraLines draws a chapter's chart: its title and newest value, then the
+// line over rows rows, newest at the right like the others.
+func (p *chartsPane) extraLines(ch *engine.Chart, cw, rows int) []string {
+	c, st := p.c, p.c.styles
+	vals := ch.Values[len(ch.Values)-min(len(ch.Values), 2*cw):]
+	last := 0.0
+	if n := len(vals); n > 0 {
+		last = vals[n-1]
+	}
+	head := fmt.Sprintf("%s %s %s", st.Bold.Render(c.TOr("chart."+labelKey(ch.Name), ch.Name)),
+		st.SeriesExtra.Render("━"), st.Info.Render(fmtRate(last)+c.unitLabel(ch.Unit)))
+	top := niceMax(maxOf(vals))
+	return append([]string{head}, withGutter(st, brailleChart([][]float64{vals}, []style{st.SeriesExtra}, cw, rows, top), fmtRate(top))...)
 }
 
 // withGutter puts the scale's top label on the first row and 0 on the last.

@@ -70,7 +70,7 @@ type Styles struct {
 	OK, Bad, Warn, Info, Modelled           style
 	Selected, SelectedBox                   style
 	SeriesOK, SeriesFail                    style
-	SeriesP50, SeriesP99                    style
+	SeriesP50, SeriesP99, SeriesExtra       style
 	H1, H2, Strong, Em, Code, Quote         style
 	Status, StatusErr, Good                 style
 	Key                                     style
@@ -112,6 +112,7 @@ func NewStyles(noColor bool) *Styles {
 		SeriesFail:  mk(fg(p.bad)),
 		SeriesP50:   mk(fg(p.info)),
 		SeriesP99:   mk(fg(p.orange)),
+		SeriesExtra: mk(fg(p.violet)),
 		H1:          mk(fg(p.accent).Bold(true).Underline(true)),
 		H2:          mk(fg(p.info).Bold(true)),
 		Strong:      mk(n().Bold(true)),
