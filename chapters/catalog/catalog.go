@@ -9,6 +9,7 @@ import (
 	"scalelab/chapters/cdn"
 	"scalelab/chapters/datacenters"
 	"scalelab/chapters/loadbalancer"
+	"scalelab/chapters/queue"
 	"scalelab/chapters/replication"
 	"scalelab/chapters/scaling"
 	"scalelab/chapters/stateless"
@@ -17,7 +18,7 @@ import (
 
 // All returns the chapters in order. Each call returns fresh values.
 func All() []*chapters.Chapter {
-	return []*chapters.Chapter{tiers.Tiers(), scaling.Scaling(), loadbalancer.LoadBalancer(), replication.Replication(), cache.Cache(), cdn.CDN(), stateless.Stateless(), datacenters.Datacenters()}
+	return []*chapters.Chapter{tiers.Tiers(), scaling.Scaling(), loadbalancer.LoadBalancer(), replication.Replication(), cache.Cache(), cdn.CDN(), stateless.Stateless(), datacenters.Datacenters(), queue.Queue()}
 }
 
 // Find returns a chapter by id or number.
