@@ -2,6 +2,10 @@ package queue
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"scalelab/engine"
@@ -25,6 +29,21 @@ func (l *lab) brokerLines() []engine.Line {
 	ctx := context.Background()
 	var out []engine.Line
 	if l.q != nil {
+		// the reaper's rule and what each worker holds first: on a small
+		// screen the inspector shows only its first lines
+		cfg := l.q.Config()
+		out = append(out, engine.Line{Label: engine.Textf("queue.reaper.label", "reaper"),
+			Value: engine.Textf("queue.reaper.value", "every 1 s: idle past %s → another worker; %d tries → %s", cfg.Visibility, cfg.MaxTries, l.q.DeadStream())})
+		if pend := l.q.Pending(ctx); len(pend) > 0 {
+			// the broker's view: a dead worker's messages stay pending
+			// under its name until the reaper hands them on
+			var parts []string
+			for _, w := range slices.Sorted(maps.Keys(pend)) {
+				parts = append(parts, fmt.Sprintf("%s %d", w, pend[w]))
+			}
+			out = append(out, engine.Line{Label: engine.Textf("queue.pending.label", "pending (no ACK yet)"), Value: engine.Textf("queue.pending.value", "%s", strings.Join(parts, " · "))})
+		}
+		n := len(out)
 		for _, e := range l.q.Next(ctx, 6) {
 			v := engine.Textf("queue.next.waiting", "order %d · waiting", e.Msg.Order)
 			if e.Consumer != "" {
@@ -35,18 +54,19 @@ func (l *lab) brokerLines() []engine.Line {
 			}
 			out = append(out, engine.Line{Label: engine.Textf("queue.next.id", "%s", e.ID), Value: v})
 		}
-		if len(out) == 0 {
+		if len(out) == n {
 			out = append(out, engine.Line{Label: engine.Textf("queue.next.label", "next"), Value: engine.Textf("queue.next.empty", "the queue is empty")})
 		}
-		cfg := l.q.Config()
-		out = append(out, engine.Line{Label: engine.Textf("queue.reaper.label", "reaper"),
-			Value: engine.Textf("queue.reaper.value", "every 1 s: idle past %s → another worker; %d tries → %s", cfg.Visibility, cfg.MaxTries, l.q.DeadStream())})
 	}
 	if l.log != nil {
 		for _, g := range l.log.Groups() {
 			st := g.State()
+			var at []string
+			for _, s := range slices.Sorted(maps.Keys(st.Position)) {
+				at = append(at, st.Position[s])
+			}
 			out = append(out, engine.Line{Label: engine.Textf("queue.group.label", "%s", st.Name),
-				Value: engine.Textf("queue.group.value", "lag %d · applied %d · replayed %d", st.Lag, st.Applied, st.Replayed)})
+				Value: engine.Textf("queue.group.value", "at %s · lag %d · applied %d · replayed %d", strings.Join(at, ","), st.Lag, st.Applied, st.Replayed)})
 		}
 		kept, _ := l.log.Kept()
 		out = append(out, engine.Line{Label: engine.Textf("queue.log.label", "log"),

@@ -80,7 +80,7 @@ func queueSteps() []chapters.StepOf[*lab] {
 		{
 			ID: "absorb",
 			Build: step(tune{work: true, mode: mq.ModeInline, workers: 2, knobs: []string{"queue.mode", "queue.workers"},
-				lead: []string{"orders p50", "depth", "waiting", "drain", "workers up"}}),
+				lead: []string{"orders p50", "waiting", "drain", "depth", "max depth", "workers up"}}),
 			Keys: []chapters.Key{
 				{Key: "m", Help: "inline or queued", Knob: "queue.mode"},
 				{Key: "w", Help: "workers", Knob: "queue.workers"},
@@ -98,7 +98,7 @@ func queueSteps() []chapters.StepOf[*lab] {
 						return 1
 					}
 					return 2
-				}},
+				}, Hides: []string{"drain"}},
 			Objectives: []chapters.ObjectiveOf[*lab]{
 				{ID: "inline", Check: func(r *chapters.Run, _ *lab) bool {
 					f, ok1 := fact(r, "spike_failed_pct_inline")
@@ -129,16 +129,16 @@ func queueSteps() []chapters.StepOf[*lab] {
 		{
 			ID: "ack-redelivery",
 			Build: step(tune{work: true, mode: mq.ModeQueued, workers: 3, rate: 40, knobs: []string{"queue.idempotent"},
-				lead: []string{"in hand", "redelivered", "duplicates", "double effects", "dead letters", "lost"}}),
+				lead: []string{"redelivered", "duplicates", "double effects", "dead letters", "lost", "in hand"}}),
 			Keys: []chapters.Key{
 				{Key: "d", Help: "kill a worker", Action: engine.ActKill, Target: "@random-worker"},
 				{Key: "e", Help: "idempotent", Knob: "queue.idempotent"},
-				{Key: "p", Help: "poison message", Action: mq.ActPoison},
+				{Key: "p", Help: "poison message", Action: mq.ActPoison, Target: "jobs"},
 			},
 			Solution: chapters.Solution{Script: "4s kill worker-1\n6s restart worker-1\n10s kill worker-2\n12s restart worker-2\n16s kill worker-3\n18s restart worker-3\n22s kill worker-1\n24s restart worker-1\n30s set queue.idempotent on\n34s kill worker-2\n36s restart worker-2\n40s kill worker-3\n42s restart worker-3\n46s kill worker-1\n48s restart worker-1\n52s kill worker-2\n54s restart worker-2\n56s poison",
 				For: 82 * time.Second},
 			Watch: watch, Lesson: lesson,
-			Owns: []string{"redelivery_after_s", "double_effects_idem_off"},
+			Owns: []string{"redelivery_after_s", "duplicates_idem_off", "double_effects_idem_off", "duplicates_idem_on", "double_effects_idem_on"},
 			Prediction: &chapters.PredictionOf[*lab]{ID: "redelivery", Choices: 3, Unit: "s",
 				Measured: kit.FactMeasured[*lab]("redelivery_after_s"), Correct: func(v float64) int {
 					if v < 2 {
@@ -161,7 +161,7 @@ func queueSteps() []chapters.StepOf[*lab] {
 		{
 			ID: "event-log",
 			Build: step(tune{log: true, mode: mq.ModeQueued, groups: services, events: oneEvent, knobs: []string{"queue.retention"},
-				lead: []string{"analytics lag", "payments lag", "recommendations lag", "events kept"}}),
+				lead: []string{"analytics lag", "others' lag", "recommendations lag", "replay missed", "events kept"}}),
 			Keys: []chapters.Key{
 				{Key: "a", Help: "kill analytics", Action: engine.ActKill, Target: "analytics"},
 				{Key: "A", Help: "restart analytics", Action: engine.ActRestart, Target: "analytics"},
@@ -173,13 +173,13 @@ func queueSteps() []chapters.StepOf[*lab] {
 			Solution: chapters.Solution{Script: "3s kill analytics\n13s restart analytics\n22s add recommendations\n40s set queue.retention 300\n41s replay recommendations", For: 54 * time.Second},
 			Watch:    watch, Lesson: lesson,
 			Owns: []string{"replayed_on_join"},
-			Prediction: &chapters.PredictionOf[*lab]{ID: "isolation", Choices: 3,
+			Prediction: &chapters.PredictionOf[*lab]{ID: "isolation", Choices: 3, Unit: "events",
 				Measured: kit.FactMeasured[*lab]("others_lag_max"), Correct: func(v float64) int {
 					if v <= 20 {
 						return 1
 					}
 					return 0
-				}},
+				}, Hides: []string{"others' lag"}},
 			Objectives: []chapters.ObjectiveOf[*lab]{
 				{ID: "isolation", Check: func(r *chapters.Run, _ *lab) bool {
 					a, ok1 := fact(r, "analytics_lag_max")
@@ -216,7 +216,7 @@ func queueSteps() []chapters.StepOf[*lab] {
 						return 1
 					}
 					return 2
-				}},
+				}, Hides: []string{"out of order"}},
 			Objectives: []chapters.ObjectiveOf[*lab]{
 				{ID: "one-stream", Check: func(r *chapters.Run, _ *lab) bool {
 					n, ok := fact(r, "events_p1")

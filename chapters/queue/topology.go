@@ -98,6 +98,7 @@ func build(sys *engine.System, opt chapters.Options, tn tune) (*lab, error) {
 			}
 		}
 		fc.Log = l.log
+		l.log.Expect(recommendations.Name)
 		sys.HandleChecked(engine.ActAdd, func(a engine.Action, _ []engine.Node) error {
 			if a.Target != recommendations.Name {
 				return fmt.Errorf("add %q: this step adds only %s: %w", a.Target, recommendations.Name, engine.ErrNotSupported)
@@ -113,7 +114,7 @@ func build(sys *engine.System, opt chapters.Options, tn tune) (*lab, error) {
 				return err
 			}
 			kept, _ := l.log.Kept()
-			sys.Events.Add(engine.EvAdd, g.Name, engine.Textf("queue.joined", "joined the log at its start: %d kept events to replay", kept))
+			sys.Events.Add(engine.EvAdd, g.Name, engine.Textf("queue.joined", "%d kept events to replay from the start", kept))
 			return nil
 		})
 	}

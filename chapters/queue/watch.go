@@ -27,6 +27,7 @@ type watchState struct {
 	prevDouble int64
 	kills      []time.Duration // worker kills
 	killIdem   string          // queue.idempotent at the latest kill
+	heldAt     time.Duration   // the first kill that left messages pending, -1 before
 	redeliver  time.Duration   // the first redelivery after the first kill, -1 before
 	anaDown    time.Duration   // analytics' latest kill, -1 before
 	anaUp      time.Duration   // its restart after that kill, -1 before
@@ -45,7 +46,7 @@ type spike struct {
 }
 
 func (w *watchState) init() {
-	w.drain, w.redeliver, w.anaDown, w.anaUp, w.recJoin, w.reset = -1, -1, -1, -1, -1, -1
+	w.drain, w.redeliver, w.anaDown, w.anaUp, w.recJoin, w.reset, w.heldAt = -1, -1, -1, -1, -1, -1, -1
 }
 
 // queueNow is the work queue's state: its counters, how many messages
@@ -87,7 +88,7 @@ func (l *lab) gauges() []engine.Gauge {
 			engine.Gauge{Name: "depth", Value: float64(st.Depth)},
 			engine.Gauge{Name: "waiting", Value: float64(waiting)},
 			engine.Gauge{Name: "in hand", Value: float64(inHand)},
-			engine.Gauge{Name: "max depth", Value: float64(st.MaxDepth)},
+			engine.Gauge{Name: "max depth", Value: float64(l.spikeMax(st.MaxDepth))},
 			engine.Gauge{Name: "workers up", Value: float64(up)})
 		if drain >= 0 {
 			out = append(out, engine.Gauge{Name: "drain", Value: drain, Unit: "s"})
@@ -100,11 +101,20 @@ func (l *lab) gauges() []engine.Gauge {
 			engine.Gauge{Name: "lost", Value: float64(st.Lost)})
 	}
 	if l.log != nil {
-		var most int64
+		var most, others int64
 		for _, g := range l.log.Groups() {
 			st := g.State()
 			most = max(most, st.Lag)
+			if st.Name != "analytics" && st.Name != recommendations.Name {
+				others = max(others, st.Lag)
+			}
 			out = append(out, engine.Gauge{Name: st.Name + " lag", Value: float64(st.Lag)})
+			if st.Name == recommendations.Name && st.Missed > 0 {
+				out = append(out, engine.Gauge{Name: "replay missed", Value: float64(st.Missed)})
+			}
+		}
+		if l.log.Group("analytics") != nil {
+			out = append(out, engine.Gauge{Name: "others' lag", Value: float64(others)})
 		}
 		l.depth.set(now, float64(most))
 		kept, _ := l.log.Kept()
@@ -118,6 +128,17 @@ func (l *lab) gauges() []engine.Gauge {
 		}
 	}
 	return kit.LeadGauges(out, l.lead...)
+}
+
+// spikeMax is the latest spike's deepest queue, or all the run's before a
+// spike.
+func (l *lab) spikeMax(run int64) int64 {
+	l.w.mu.Lock()
+	defer l.w.mu.Unlock()
+	if n := len(l.w.spikes); n > 0 {
+		return l.w.spikes[n-1].maxDepth
+	}
+	return run
 }
 
 // chart is the depth chart: the work queue's depth, or the event log's
@@ -170,7 +191,9 @@ func (l *lab) watchSpikes(r *chapters.Run) {
 	r.Facts["lost"] = float64(st.Lost)
 	for _, s := range w.spikes {
 		if now >= s.at && !s.drained {
+			w.mu.Lock()
 			s.maxDepth = max(s.maxDepth, st.Depth)
+			w.mu.Unlock()
 		}
 		// the spike's orders are all done 3 s after it (the clients wait 2 s)
 		if !s.latched && now >= s.until+3*time.Second {
@@ -213,21 +236,26 @@ func (l *lab) watchKills(r *chapters.Run) {
 		case e.Kind == engine.EvKill && strings.HasPrefix(e.Node, "worker-"):
 			w.kills = append(w.kills, e.T)
 			w.killIdem = l.knobAt(r, "queue.idempotent", e.T, onOff(l.tn.idem))
-		case e.Kind == mq.EvRedeliver && len(w.kills) > 0 && w.redeliver < 0:
+			// what the dead worker held stays pending under its name
+			if w.heldAt < 0 && l.q.Pending(context.Background())[e.Node] > 0 {
+				w.heldAt = e.T
+			}
+		case e.Kind == mq.EvRedeliver && w.heldAt >= 0 && w.redeliver < 0:
+			// the first kill that left messages in the broker, and the
+			// reaper's first hand-over after it
 			w.redeliver = e.T
-			r.Facts["redelivery_after_s"] = chapters.Round1((e.T - w.kills[0]).Seconds())
+			r.Facts["redelivery_after_s"] = chapters.Round1((e.T - w.heldAt).Seconds())
 		}
 	}
 	st, _, _ := l.queueNow()
 	// duplicates come from redeliveries after a kill: they count under
 	// the setting the latest kill was made with (a kill made with
 	// idempotent handling off doubles effects even after it is turned on)
-	idem := w.killIdem
-	if idem == "" {
-		idem = l.knobAt(r, "queue.idempotent", r.Now(), onOff(l.tn.idem))
+	if len(w.kills) > 0 {
+		idem := w.killIdem
+		r.Facts["duplicates_idem_"+idem] += float64(st.Duplicates - w.prevDup)
+		r.Facts["double_effects_idem_"+idem] += float64(st.DoubleEffects - w.prevDouble)
 	}
-	r.Facts["duplicates_idem_"+idem] += float64(st.Duplicates - w.prevDup)
-	r.Facts["double_effects_idem_"+idem] += float64(st.DoubleEffects - w.prevDouble)
 	w.prevDup, w.prevDouble = st.Duplicates, st.DoubleEffects
 	if len(w.kills) > 0 {
 		r.Facts["worker_kills"] = float64(len(w.kills))
@@ -293,7 +321,11 @@ func (l *lab) watchLog(r *chapters.Run) {
 	if ship := l.log.Group("shipping"); ship != nil && l.tn.events[0] == "created" {
 		st := ship.State()
 		for _, k := range []int{1, 4} {
-			if n := st.Events[k]; n >= 100 {
+			// latched once, over the first 300 events of each setting
+			if _, done := fact(r, "events_p"+fmtInt(k)); done {
+				continue
+			}
+			if n := st.Events[k]; n >= 300 {
 				// events_p1, out_of_order_p1, out_of_order_pct_p1
 				ev, ooo, pct := "events_p"+fmtInt(k), "out_of_order_p"+fmtInt(k), "out_of_order_pct_p"+fmtInt(k)
 				r.Facts[ev] = float64(n)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -50,6 +51,7 @@ type Group struct {
 	replayed    int64
 	skipped     int64 // deliveries of events already applied (after a restart)
 	lag, missed int64
+	pos         map[string]string // by stream: the last id given to the group
 	replays     int
 }
 
@@ -146,7 +148,7 @@ func (g *Group) Replay(ctx context.Context) error {
 	}
 	g.markReplay()
 	kept, _ := g.log.Kept()
-	g.log.sys.Events.Add(EvReplay, g.cfg.Name, engine.Textf("queue.replay", "reset to the start: replaying %d kept events", kept))
+	g.log.sys.Events.Add(EvReplay, g.cfg.Name, engine.Textf("queue.replay", "%d kept events replayed from the start", kept))
 	return nil
 }
 
@@ -200,6 +202,9 @@ type GroupState struct {
 	OutOfOrder map[int]int64
 	Events     map[int]int64
 	Replays    int
+	// Position is, by stream, the last id the broker gave the group
+	// (its last-delivered id), as of the last Refresh.
+	Position map[string]string
 }
 
 // State reports the group's state; Lag and Missed are as of the last
@@ -208,7 +213,7 @@ func (g *Group) State() GroupState {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	st := GroupState{Name: g.cfg.Name, Orders: g.orders, Revenue: g.revenue, Lag: g.lag, Missed: g.missed, Replayed: g.replayed, Skipped: g.skipped,
-		OutOfOrder: map[int]int64{}, Events: map[int]int64{}, Replays: g.replays}
+		OutOfOrder: map[int]int64{}, Events: map[int]int64{}, Replays: g.replays, Position: maps.Clone(g.pos)}
 	for _, n := range g.seen {
 		st.Applied += int64(n)
 	}
@@ -225,7 +230,7 @@ func (g *Group) State() GroupState {
 // missed: events retention took from the log that the group has not
 // applied since it (re)started, which its state therefore lacks.
 func (g *Group) Refresh(ctx context.Context) error {
-	lag, _, err := g.log.lag(ctx, g)
+	lag, _, pos, err := g.log.lag(ctx, g)
 	if err != nil {
 		return err
 	}
@@ -242,7 +247,7 @@ func (g *Group) Refresh(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 	}
-	g.lag, g.missed = lag, missed
+	g.lag, g.missed, g.pos = lag, missed, pos
 	return nil
 }
 

@@ -3,7 +3,9 @@ package queue
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +29,7 @@ type EventLog struct {
 	retention int // entries kept per stream; 0 keeps everything
 	streams   map[string]*logStream
 	groups    []*Group
+	later     []string // groups that may join later
 	appended  int64
 }
 
@@ -42,10 +45,15 @@ type logStream struct {
 // NewEventLog makes a log of the given name on the broker.
 func NewEventLog(sys *engine.System, b *Broker, name string) *EventLog {
 	l := &EventLog{b: b, sys: sys, name: name, parts: 1, streams: map[string]*logStream{}}
-	sys.Handle(ActReplay, func(a engine.Action) error {
+	sys.HandleChecked(ActReplay, func(a engine.Action, _ []engine.Node) error {
+		if l.Group(a.Target) == nil && !l.expected(a.Target) {
+			return fmt.Errorf("%q: no such consumer group (have %s): %w", a.Target, strings.Join(append(l.GroupNames(), l.Expected()...), ", "), engine.ErrUnknownTarget)
+		}
+		return nil
+	}, func(a engine.Action) error {
 		g := l.Group(a.Target)
 		if g == nil {
-			return fmt.Errorf("replay %q: no such consumer group (have %v): %w", a.Target, l.GroupNames(), engine.ErrUnknownTarget)
+			return fmt.Errorf("%q has not joined the log yet: %w", a.Target, engine.ErrUnknownTarget)
 		}
 		return g.Replay(sys.Context())
 	})
@@ -59,6 +67,30 @@ func NewEventLog(sys *engine.System, b *Broker, name string) *EventLog {
 	})
 	return l
 }
+
+// Expect names a group that may join the log later (an `add` creates it),
+// so that a chaos script may replay it before it exists.
+func (l *EventLog) Expect(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.later = append(l.later, name)
+}
+
+// Expected lists the groups that may join later and have not.
+func (l *EventLog) Expected() []string {
+	var out []string
+	l.mu.Lock()
+	later := slices.Clone(l.later)
+	l.mu.Unlock()
+	for _, n := range later {
+		if l.Group(n) == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (l *EventLog) expected(name string) bool { return slices.Contains(l.Expected(), name) }
 
 // SetPartitions sets how many streams new events are spread over by key
 // (1: one stream).
@@ -209,7 +241,8 @@ func (s *logStream) position(last string) int {
 // from the group's last-delivered id on each stream (XINFO GROUPS) and the
 // log's own record of what it appended; missed is how many it never will,
 // taken by retention before it was given them.
-func (l *EventLog) lag(ctx context.Context, g *Group) (lag, missed int64, err error) {
+func (l *EventLog) lag(ctx context.Context, g *Group) (lag, missed int64, pos map[string]string, err error) {
+	pos = map[string]string{}
 	for _, name := range l.Streams() {
 		s, _ := l.stream(name)
 		var last string
@@ -224,11 +257,12 @@ func (l *EventLog) lag(ctx context.Context, g *Group) (lag, missed int64, err er
 			return err
 		})
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, nil, err
 		}
 		if !found {
 			continue
 		}
+		pos[name] = last
 		s.mu.Lock()
 		pos := s.position(last)
 		lag += int64(len(s.ids) - max(pos, s.trimmed))
@@ -237,7 +271,7 @@ func (l *EventLog) lag(ctx context.Context, g *Group) (lag, missed int64, err er
 		}
 		s.mu.Unlock()
 	}
-	return lag, missed, nil
+	return lag, missed, pos, nil
 }
 
 // Groups are the log's consumer groups, in the order they were added.
