@@ -51,7 +51,7 @@ func lesson(r *chapters.Run, l *lab) map[string]any {
 		for _, g := range l.log.Groups() {
 			_ = g.Refresh(context.Background())
 			st := g.State()
-			sk, tw := g.Gaps()
+			sk, tw := g.Gaps(context.Background())
 			gaps += sk
 			twice += tw
 			lag[st.Name] = float64(st.Lag)

@@ -293,7 +293,7 @@ func (l *lab) watchLog(r *chapters.Run) {
 			r.Facts["analytics_down_s"] = chapters.Round1((now - w.anaDown).Seconds())
 		} else if _, done := r.Facts["catch_up_s"]; !done && st.Lag == 0 && now-w.anaUp >= time.Second {
 			r.Facts["catch_up_s"] = chapters.Round1((now - w.anaUp).Seconds())
-			gaps, dups := ana.Gaps()
+			gaps, dups := ana.Gaps(context.Background())
 			r.Facts["analytics_gaps"] = float64(gaps)
 			r.Facts["analytics_dups"] = float64(dups)
 		}

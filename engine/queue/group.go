@@ -275,10 +275,21 @@ func (g *Group) Audit() (once, more, none int64) {
 }
 
 // Gaps checks the group's history on the log: of the kept events up to
-// the latest it applied on each stream, how many it skipped and how many
-// it applied more than once. A consumer that resumed from its position
-// has neither.
-func (g *Group) Gaps() (gaps, dups int64) {
+// the latest it applied on each stream, how many it skipped (not applied,
+// and not pending: in no consumer's hands) and how many it applied more
+// than once. A consumer that resumed from its position has neither.
+func (g *Group) Gaps(ctx context.Context) (gaps, dups int64) {
+	b := g.log.b
+	held := map[string]bool{}
+	for _, name := range g.log.Streams() {
+		_ = b.do(func() error {
+			ps, err := b.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: name, Group: g.cfg.Name, Start: "-", End: "+", Count: 100000}).Result()
+			for _, p := range ps {
+				held[name+"/"+p.ID] = true
+			}
+			return err
+		})
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, name := range g.log.Streams() {
@@ -293,7 +304,7 @@ func (g *Group) Gaps() (gaps, dups int64) {
 		}
 		for _, id := range ids[:last+1] {
 			switch n := g.seen[name+"/"+id]; {
-			case n == 0:
+			case n == 0 && !held[name+"/"+id]:
 				gaps++
 			case n > 1:
 				dups++
