@@ -199,7 +199,7 @@ func (l *lab) watchSpikes(r *chapters.Run) {
 		if !s.latched && now >= s.until+3*time.Second {
 			s.latched = true
 			ok, failed, p50 := l.book.span(kit.SecOf(s.at), kit.SecOf(s.until))
-			bok, bfailed, bp50 := l.book.span(kit.SecOf(s.at)-3, kit.SecOf(s.at))
+			bok, _, bp50 := l.book.span(kit.SecOf(s.at)-3, kit.SecOf(s.at))
 			if ok+failed > 0 {
 				r.Facts["spike_failed_pct_"+s.mode] = chapters.Round1(100 * float64(failed) / float64(ok+failed))
 				r.Facts["spike_orders_"+s.mode] = float64(ok + failed)
@@ -207,7 +207,7 @@ func (l *lab) watchSpikes(r *chapters.Run) {
 			if ok > 0 {
 				r.Facts["spike_p50_ms_"+s.mode] = chapters.Round1(engine.Ms(p50))
 			}
-			if bok > 0 && bfailed >= 0 {
+			if bok > 0 {
 				r.Facts["before_p50_ms_"+s.mode] = chapters.Round1(engine.Ms(bp50))
 			}
 		}
