@@ -153,8 +153,10 @@ func (l *lab) chart() engine.Chart {
 // watch latches the chapter's figures on every snapshot.
 func watch(r *chapters.Run, l *lab) {
 	if l.q != nil {
-		l.watchSpikes(r)
-		l.watchKills(r)
+		st, waiting, _ := l.queueNow()
+		r.Facts["lost"] = float64(st.Lost)
+		l.watchSpikes(r, st, waiting)
+		l.watchKills(r, st)
 	}
 	if l.log != nil {
 		l.watchLog(r)
@@ -173,7 +175,7 @@ func (l *lab) knobAt(r *chapters.Run, name string, t time.Duration, def string) 
 // watchSpikes measures each spike: the orders sent during it (failed,
 // p50), and for a queued spike the queue's deepest point and the time it
 // took after the spike to have nothing waiting.
-func (l *lab) watchSpikes(r *chapters.Run) {
+func (l *lab) watchSpikes(r *chapters.Run, st mq.WorkStats, waiting int64) {
 	w := &l.w
 	now := r.Now()
 	for ; w.seenAct < len(r.Actions); w.seenAct++ {
@@ -181,14 +183,12 @@ func (l *lab) watchSpikes(r *chapters.Run) {
 		if a.Action.Kind == engine.ActSpike && a.Err == nil {
 			s := &spike{at: a.T, until: a.T + a.Action.Dur,
 				mode:    l.knobAt(r, "queue.mode", a.T, l.tn.mode),
-				workers: l.knobAt(r, "queue.workers", a.T, fmtInt(l.tn.workers))}
+				workers: l.knobAt(r, "queue.workers", a.T, strconv.Itoa(l.tn.workers))}
 			w.mu.Lock()
 			w.spikes = append(w.spikes, s)
 			w.mu.Unlock()
 		}
 	}
-	st, waiting, _ := l.queueNow()
-	r.Facts["lost"] = float64(st.Lost)
 	for _, s := range w.spikes {
 		if now >= s.at && !s.drained {
 			w.mu.Lock()
@@ -228,7 +228,7 @@ func (l *lab) watchSpikes(r *chapters.Run) {
 
 // watchKills counts worker kills, when their messages came back, and
 // which duplicates happened with idempotent handling off and on.
-func (l *lab) watchKills(r *chapters.Run) {
+func (l *lab) watchKills(r *chapters.Run, st mq.WorkStats) {
 	w := &l.w
 	for ; w.seenEv < len(r.Events); w.seenEv++ {
 		e := r.Events[w.seenEv]
@@ -247,7 +247,6 @@ func (l *lab) watchKills(r *chapters.Run) {
 			r.Facts["redelivery_after_s"] = chapters.Round1((e.T - w.heldAt).Seconds())
 		}
 	}
-	st, _, _ := l.queueNow()
 	// duplicates come from redeliveries after a kill: they count under
 	// the setting the latest kill was made with (a kill made with
 	// idempotent handling off doubles effects even after it is turned on)
@@ -322,12 +321,12 @@ func (l *lab) watchLog(r *chapters.Run) {
 		st := ship.State()
 		for _, k := range []int{1, 4} {
 			// latched once, over the first 300 events of each setting
-			if _, done := fact(r, "events_p"+fmtInt(k)); done {
+			if _, done := fact(r, "events_p"+strconv.Itoa(k)); done {
 				continue
 			}
 			if n := st.Events[k]; n >= 300 {
 				// events_p1, out_of_order_p1, out_of_order_pct_p1
-				ev, ooo, pct := "events_p"+fmtInt(k), "out_of_order_p"+fmtInt(k), "out_of_order_pct_p"+fmtInt(k)
+				ev, ooo, pct := "events_p"+strconv.Itoa(k), "out_of_order_p"+strconv.Itoa(k), "out_of_order_pct_p"+strconv.Itoa(k)
 				r.Facts[ev] = float64(n)
 				r.Facts[ooo] = float64(st.OutOfOrder[k])
 				r.Facts[pct] = chapters.Round1(100 * float64(st.OutOfOrder[k]) / float64(n))
@@ -342,5 +341,3 @@ func b2f(b bool) float64 {
 	}
 	return 0
 }
-
-func fmtInt(n int) string { return strconv.Itoa(n) }

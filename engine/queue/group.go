@@ -230,7 +230,7 @@ func (g *Group) State() GroupState {
 // missed: events retention took from the log that the group has not
 // applied since it (re)started, which its state therefore lacks.
 func (g *Group) Refresh(ctx context.Context) error {
-	lag, _, pos, err := g.log.lag(ctx, g)
+	lag, pos, err := g.log.lag(ctx, g)
 	if err != nil {
 		return err
 	}

@@ -204,9 +204,6 @@ func (l *EventLog) trim(ctx context.Context) {
 	}
 }
 
-// Trim applies the retention now (the chapter runs it on the lab clock).
-func (l *EventLog) Trim(ctx context.Context) { l.trim(ctx) }
-
 // Appended is how many events the log has taken.
 func (l *EventLog) Appended() int64 {
 	l.mu.Lock()
@@ -239,9 +236,8 @@ func (s *logStream) position(last string) int {
 
 // lag is how many kept events of the log a group has not yet been given,
 // from the group's last-delivered id on each stream (XINFO GROUPS) and the
-// log's own record of what it appended; missed is how many it never will,
-// taken by retention before it was given them.
-func (l *EventLog) lag(ctx context.Context, g *Group) (lag, missed int64, pos map[string]string, err error) {
+// log's own record of what it appended; pos is that id by stream.
+func (l *EventLog) lag(ctx context.Context, g *Group) (lag int64, pos map[string]string, err error) {
 	pos = map[string]string{}
 	for _, name := range l.Streams() {
 		s, _ := l.stream(name)
@@ -257,21 +253,17 @@ func (l *EventLog) lag(ctx context.Context, g *Group) (lag, missed int64, pos ma
 			return err
 		})
 		if err != nil {
-			return 0, 0, nil, err
+			return 0, nil, err
 		}
 		if !found {
 			continue
 		}
 		pos[name] = last
 		s.mu.Lock()
-		pos := s.position(last)
-		lag += int64(len(s.ids) - max(pos, s.trimmed))
-		if s.trimmed > pos {
-			missed += int64(s.trimmed - pos)
-		}
+		lag += int64(len(s.ids) - max(s.position(last), s.trimmed))
 		s.mu.Unlock()
 	}
-	return lag, missed, pos, nil
+	return lag, pos, nil
 }
 
 // Groups are the log's consumer groups, in the order they were added.

@@ -288,21 +288,6 @@ func (q *WorkQueue) stats(ctx context.Context, full bool) WorkStats {
 	return q.st
 }
 
-// Effects reports, for the keys done, how many were done once and how
-// many more than once.
-func (q *WorkQueue) Effects() (once, more int) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for _, n := range q.done {
-		if n == 1 {
-			once++
-		} else if n > 1 {
-			more++
-		}
-	}
-	return once, more
-}
-
 // add registers a worker; remove takes it out.
 func (q *WorkQueue) add(w *Worker) {
 	q.mu.Lock()

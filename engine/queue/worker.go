@@ -53,9 +53,6 @@ func (w *Worker) InHand() int64 { return w.inHand.Load() }
 // wait for the rest of the work and the ACK.
 func (w *Worker) Unacked() int64 { return w.done.Load() }
 
-// Handled is how many messages it has ACKed.
-func (w *Worker) Handled() int64 { return w.handled.Load() }
-
 func (w *Worker) run(ctx context.Context) {
 	q := w.q
 	var wg sync.WaitGroup
