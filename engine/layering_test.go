@@ -38,6 +38,7 @@ var componentOrder = map[string][]string{
 	"web":     {"sqldb"},
 	"repl":    {"sqldb"},
 	"cache":   {"kv", "sqldb"},
+	"shard":   {"sqldb"},
 	"cdn":     nil,
 	"session": {"kv", "web", "sqldb"},
 	"dns":     nil,

@@ -1,0 +1,507 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"scalelab/engine"
+)
+
+// Move is one reshard's figures: what changed, the rows that moved
+// against the share expected, how long it took, the writes it kept and
+// the check after it.
+type Move struct {
+	From, To      int    // shards before and after
+	Before, After string // the layouts
+	Total         int64  // rows when it started
+	Scanned       int64  // rows the mover read
+	Moved         int64  // rows copied to a new owner
+	// Theory is the share of rows expected to move: for the same
+	// strategy, the formula (modulo n→n+1 moves n/(n+1), a ring 1/(n+1));
+	// otherwise the share of the seeded users whose owner changes.
+	Theory                  float64
+	Kept                    int64 // writes acknowledged during the move
+	Started, Switched, Done time.Duration
+	Checked                 bool
+	// the check after the move: expected rows missing, rows on a shard
+	// that does not own them, rows on two shards
+	Lost, Misplaced, Duplicates int64
+}
+
+// Ratio is the share of rows moved, 0..1.
+func (m Move) Ratio() float64 {
+	if m.Total == 0 {
+		return 0
+	}
+	return float64(m.Moved) / float64(m.Total)
+}
+
+// Seconds is the move's length in lab seconds, from start to the old
+// copies deleted (0 while it runs).
+func (m Move) Seconds() float64 {
+	if m.Done == 0 {
+		return 0
+	}
+	return (m.Done - m.Started).Seconds()
+}
+
+// move is a move under way.
+type move struct {
+	prev   *Map // the map the move leaves
+	next   *Map
+	shards []*Shard // the next map's order
+	stats  *Move
+	kept   atomic.Int64
+	// tops is each old shard's last rowid per table when the move
+	// started: the mover scans up to it
+	tops map[*Shard][]int64
+
+	mu    sync.Mutex
+	stale map[*Shard]map[int]bool // keys whose rows a shard must drop after the switch
+}
+
+func (mv *move) owner(k int) *Shard { return mv.shards[mv.next.Owner(k)] }
+
+// dual notes a key written on both owners: its old owner's copy goes
+// after the switch.
+func (mv *move) dual(old *Shard, k int) {
+	mv.mu.Lock()
+	if mv.stale[old] == nil {
+		mv.stale[old] = map[int]bool{}
+	}
+	mv.stale[old][k] = true
+	mv.mu.Unlock()
+}
+
+// ErrMoving is returned for a change of the map while a move runs.
+var ErrMoving = errors.New("a move is under way: wait for it to finish")
+
+// Moves returns every move so far, the latest last.
+func (r *Router) Moves() []Move {
+	r.movesMu.Lock()
+	defer r.movesMu.Unlock()
+	out := make([]Move, len(r.moves))
+	for i, m := range r.moves {
+		out[i] = *m
+	}
+	return out
+}
+
+// Moving reports a move under way: from Reshard until the old copies are
+// deleted and every row checked.
+func (r *Router) Moving() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.running != nil
+}
+
+// AddShard adds a shard node and moves to the current layout over the
+// shards plus the new one.
+func (r *Router) AddShard(cfg Config) (*Shard, error) {
+	if r.Moving() {
+		return nil, ErrMoving
+	}
+	ns, err := r.NewShards(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return ns[0], r.Reshard(r.Map().Layout(), append(r.Shards(), ns[0]))
+}
+
+// Reshard moves to a layout over the given shards (the current ones, and
+// any added): it copies the rows whose owner changes, throttled to the
+// move rate, while writes go to both owners; switches the map; deletes
+// the old copies; and checks every row. It returns at once; Moves shows
+// its progress.
+func (r *Router) Reshard(l Layout, shards []*Shard) error {
+	names := make([]string, len(shards))
+	for i, s := range shards {
+		names[i] = s.Name()
+	}
+	next, err := NewMap(l, names)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	if r.running != nil {
+		r.mu.Unlock()
+		return ErrMoving
+	}
+	st := &Move{From: len(r.shards), To: len(shards), Before: r.cur.Layout().String(), After: l.String(),
+		Theory: theory(r.cur, next, r.cfg.Shape.Users), Started: r.sys.Clock.Now()}
+	mv := &move{prev: r.cur, next: next, shards: slices.Clone(shards), stats: st, tops: map[*Shard][]int64{}, stale: map[*Shard]map[int]bool{}}
+	old := slices.Clone(r.shards)
+	// from here every write goes to both owners; the writes that began
+	// before went to the old one only, and the mover waits for them
+	r.mv, r.running = mv, mv
+	before := r.nextEpoch()
+	r.mu.Unlock()
+	r.movesMu.Lock()
+	r.moves = append(r.moves, st)
+	r.movesMu.Unlock()
+	r.sys.Go(func(ctx context.Context) {
+		if err := r.runMove(ctx, mv, old, before); err != nil && ctx.Err() == nil {
+			r.sys.Events.Add(EvReshard, r.Name(), engine.Textf("shard.move.failed", "move failed: %s", err.Error()))
+		}
+	})
+	return nil
+}
+
+// moveBatch is how many rows the mover reads at a time.
+const moveBatch = 500
+
+func (r *Router) runMove(ctx context.Context, mv *move, old []*Shard, before *epoch) error {
+	defer func() {
+		r.mu.Lock()
+		if r.mv == mv {
+			r.mv = nil // failed before the switch: the old map stays
+		}
+		r.running = nil
+		r.mu.Unlock()
+	}()
+	before.wg.Wait()
+	// the rows there now are the ones to scan: a row written later is a
+	// dual write, already on both owners, or a copy the mover made, already
+	// on its new owner
+	var total int64
+	for _, s := range old {
+		t, err := topRowids(s)
+		if err != nil {
+			return err
+		}
+		mv.tops[s] = t
+		total += s.Rows()
+	}
+	r.movesMu.Lock()
+	mv.stats.Total = total
+	r.movesMu.Unlock()
+	r.sys.Events.Add(EvReshard, r.Name(), engine.Textf("shard.move.start", "moving to %s over %d shards: %d rows to scan", mv.next.Layout().Text(), len(mv.shards), total))
+	copied := int64(0)
+	began := r.sys.Clock.Now()
+	for si, src := range old {
+		for ti := range tables {
+			last := int64(-1)
+			for {
+				// a dead shard is read only once it is back
+				if err := r.retry(ctx, func() error { return isUp(src) }); err != nil {
+					return err
+				}
+				rows, top, err := scanRows(ctx, src, ti, last, mv.tops[src][ti], moveBatch)
+				if err != nil {
+					return err
+				}
+				if len(rows) == 0 {
+					break
+				}
+				if err := r.retry(ctx, func() error { return src.busy(ctx, time.Duration(len(rows))*r.cfg.MoveCost/4) }); err != nil {
+					return err
+				}
+				last = top
+				by := map[*Shard][]row{}
+				scanned := int64(0)
+				for _, rw := range rows {
+					if mv.prev.Owner(rw.key()) != si {
+						// a copy this move made (users' rowids are their
+						// ids, not the order rows came): on its new owner
+						continue
+					}
+					scanned++
+					if dst := mv.owner(rw.key()); dst != src {
+						by[dst] = append(by[dst], rw)
+						mv.dual(src, rw.key())
+					}
+				}
+				n := int64(0)
+				for dst, rs := range by {
+					if err := r.retry(ctx, func() error {
+						if err := isUp(dst); err != nil {
+							return err // a dead shard takes nothing until it is back
+						}
+						if err := dst.busy(ctx, time.Duration(len(rs))*r.cfg.MoveCost); err != nil {
+							return err
+						}
+						_, err := dst.apply(ctx, mutation{Rows: rs})
+						return err
+					}); err != nil {
+						return err
+					}
+					n += int64(len(rs))
+				}
+				copied += n
+				r.movesMu.Lock()
+				mv.stats.Scanned += scanned
+				mv.stats.Moved += n
+				r.movesMu.Unlock()
+				if rate := r.cfg.MoveRate; rate > 0 {
+					due := began + time.Duration(float64(copied)/rate*float64(time.Second))
+					if err := r.sys.Clock.SleepUntil(ctx, due); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	// switch: later writes see the new map
+	r.mu.Lock()
+	r.cur, r.shards, r.mv = mv.next, mv.shards, nil
+	dual := r.nextEpoch()
+	r.mu.Unlock()
+	// the dual writes still in flight land before the old copies go
+	dual.wg.Wait()
+	now := r.sys.Clock.Now()
+	r.movesMu.Lock()
+	mv.stats.Switched = now
+	mv.stats.Kept = mv.kept.Load()
+	r.movesMu.Unlock()
+	// the old copies go
+	mv.mu.Lock()
+	stale := mv.stale
+	mv.mu.Unlock()
+	for s, keys := range stale {
+		ks := make([]int, 0, len(keys))
+		for k := range keys {
+			ks = append(ks, k)
+		}
+		slices.Sort(ks)
+		for i := 0; i < len(ks); i += 200 {
+			part := ks[i:min(i+200, len(ks))]
+			if err := r.retry(ctx, func() error {
+				if err := isUp(s); err != nil {
+					return err
+				}
+				_, err := s.apply(ctx, mutation{Del: part})
+				return err
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	done := r.sys.Clock.Now()
+	lost, misplaced, dups, err := r.Check(ctx)
+	if err != nil {
+		return err
+	}
+	r.movesMu.Lock()
+	st := mv.stats
+	st.Done, st.Checked, st.Lost, st.Misplaced, st.Duplicates = done, true, lost, misplaced, dups
+	snap := *st
+	r.movesMu.Unlock()
+	r.retire(old, mv.shards)
+	r.sys.Events.Add(EvReshard, r.Name(), engine.Textf("shard.move.done", "moved %d of %d rows (%.0f%%, theory %.0f%%) in %.1f s · %d lost",
+		snap.Moved, snap.Total, 100*snap.Ratio(), 100*snap.Theory, snap.Seconds(), snap.Lost))
+	return nil
+}
+
+// isUp fails for a shard that is not up. (A killed node keeps its address:
+// only its state says it is down.)
+func isUp(s *Shard) error {
+	if s.State() != engine.StateUp {
+		return fmt.Errorf("%s: %w", s.Name(), engine.ErrDown)
+	}
+	return nil
+}
+
+// retry runs fn until it succeeds, half a lab second apart.
+func (r *Router) retry(ctx context.Context, fn func() error) error {
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := r.sys.Clock.Sleep(ctx, 500*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// topRowids is a shard's last rowid in each table.
+func topRowids(s *Shard) ([]int64, error) {
+	out := make([]int64, len(tables))
+	for i, tb := range tables {
+		if err := s.data.QueryRowScan(context.Background(), "SELECT COALESCE(MAX(rowid), 0) FROM "+tb.name, nil, &out[i]); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Name(), err)
+		}
+	}
+	return out, nil
+}
+
+// scanRows reads up to n rows of a table after a rowid and up to upto,
+// and the last rowid read.
+func scanRows(ctx context.Context, s *Shard, t int, after, upto int64, n int) ([]row, int64, error) {
+	tb := tables[t]
+	q := "SELECT rowid"
+	for _, c := range tb.cols {
+		q += ", " + c
+	}
+	q += " FROM " + tb.name + " WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+	rs, err := s.data.QueryContext(ctx, q, after, upto, n)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rs.Close()
+	var out []row
+	top := after
+	for rs.Next() {
+		vals := make([]any, len(tb.cols))
+		dest := make([]any, len(tb.cols)+1)
+		dest[0] = &top
+		for i := range vals {
+			dest[i+1] = &vals[i]
+		}
+		if err := rs.Scan(dest...); err != nil {
+			return nil, 0, err
+		}
+		out = append(out, row{t, vals})
+	}
+	return out, top, rs.Err()
+}
+
+// theory is the share of rows expected to move from map a to map b.
+func theory(a, b *Map, users int) float64 {
+	la, lb := a.Layout(), b.Layout()
+	n, m := len(a.spread), len(b.spread)
+	if la.Strategy == lb.Strategy && la.Key == lb.Key && la.Key == KeyUser && len(la.Pins) == 0 && len(lb.Pins) == 0 {
+		switch {
+		case la.Strategy == Modulo && isPrefix(a.names, b.names):
+			// keys whose hash mod n equals their hash mod m stay
+			l := n / gcd(n, m) * m
+			stay := 0
+			for x := 0; x < l; x++ {
+				if x%n == x%m {
+					stay++
+				}
+			}
+			return 1 - float64(stay)/float64(l)
+		case la.Strategy == Ring && max(la.VNodes, 1) == max(lb.VNodes, 1) && isSubset(a.names, b.names):
+			// the same points for the shards in both: only the arcs of
+			// the shards added (or removed) change hands
+			if m > n {
+				return float64(m-n) / float64(m)
+			}
+			return float64(n-m) / float64(n)
+		}
+	}
+	moved := 0
+	for u := 1; u <= users; u++ {
+		if a.names[a.Owner(u)] != b.names[b.Owner(u)] {
+			moved++
+		}
+	}
+	return float64(moved) / float64(max(users, 1))
+}
+
+// isPrefix reports whether the shorter of two lists of shards is the start
+// of the longer: modulo's formula holds only when the shards keep their
+// places.
+func isPrefix(a, b []string) bool {
+	k := min(len(a), len(b))
+	return slices.Equal(a[:k], b[:k])
+}
+
+// isSubset reports whether the shards of the shorter list are all in the
+// longer: the ring's formula holds only when no shard is replaced.
+func isSubset(a, b []string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// Check reads every shard: the seed's rows and the router's acknowledged
+// writes that are missing from their owner (lost), rows on a shard the map
+// does not give their key (misplaced), and users and posts on two shards
+// (duplicates; a follow or a timeline row on two shards is misplaced on
+// one of them). Users and posts are checked one by one; follows, the
+// followers index and timelines by their count per key, which SQLite sums.
+func (r *Router) Check(ctx context.Context) (lost, misplaced, dups int64, err error) {
+	posts, users := r.ledger.expected()
+	r.mu.RLock()
+	m, shards := r.cur, slices.Clone(r.shards)
+	r.mu.RUnlock()
+	type pk struct {
+		t    int
+		a, b int64
+	}
+	seen := map[pk]int{}
+	onOwner := map[pk]int64{} // (table, key): rows on the key's owner
+	for i, s := range shards {
+		for ti, tb := range tables {
+			q := "SELECT " + tb.cols[0] + ", COUNT(*) FROM " + tb.name + " GROUP BY " + tb.cols[0]
+			switch ti {
+			case 0:
+				q = "SELECT id, 0 FROM users"
+			case 1:
+				q = "SELECT user_id, id FROM posts"
+			}
+			rs, err := s.data.QueryContext(ctx, q)
+			if err != nil {
+				return 0, 0, 0, fmt.Errorf("check %s: %w", s.Name(), err)
+			}
+			for rs.Next() {
+				var a, b int64
+				if err := rs.Scan(&a, &b); err != nil {
+					rs.Close()
+					return 0, 0, 0, err
+				}
+				owned := m.Owner(int(a)) == i
+				if ti <= 1 {
+					if !owned {
+						misplaced++
+					}
+					seen[pk{ti, a, b}]++
+					continue
+				}
+				if owned {
+					onOwner[pk{ti, a, 0}] += b
+				} else {
+					misplaced += b
+				}
+			}
+			rs.Close()
+			if err := rs.Err(); err != nil {
+				return 0, 0, 0, err
+			}
+		}
+	}
+	for _, n := range seen {
+		if n > 1 {
+			dups += int64(n - 1)
+		}
+	}
+	for id, u := range posts {
+		if seen[pk{1, int64(u), id}] == 0 {
+			lost++
+		}
+	}
+	for _, u := range users {
+		if seen[pk{0, int64(u), 0}] == 0 {
+			lost++
+		}
+	}
+	for k, n := range r.ledger.seededCounts() {
+		if have := onOwner[pk{k[0], int64(k[1]), 0}]; have < n {
+			lost += n - have
+		}
+	}
+	return lost, misplaced, dups, nil
+}
