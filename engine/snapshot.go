@@ -26,6 +26,28 @@ type Snapshot struct {
 	Knobs  []KnobSnap
 	Gauges []Gauge // chapter-specific measured values
 	Charts []Chart // chapter-specific series, drawn beside the load's
+	Tables []Table // chapter-specific panels of figures
+}
+
+// Table is a chapter's panel of measured figures, one row per item (a
+// shard's rows, req/s and p99), with an optional progress bar (a move's),
+// drawn in the charts pane.
+type Table struct {
+	Name string   // its title, named in the UI as table.<name>
+	Cols []string // the figures' names with their units, col.<name>
+	Rows []TableRow
+	// Progress is a task's progress from 0 to 1, drawn as a bar beside
+	// ProgressText; negative when nothing is under way.
+	Progress     float64
+	ProgressText Text
+}
+
+// TableRow is one item of a table: its name and its figures, formatted
+// (numbers only: the units are in the columns' names).
+type TableRow struct {
+	Name  string
+	Cells []string
+	Hot   bool // drawn highlighted (the busiest shard)
 }
 
 // Chart is a measured value a chapter samples once per lab second (a

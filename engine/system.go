@@ -35,6 +35,7 @@ type System struct {
 	knobs    []*Knob
 	gauges   []func() []Gauge
 	charts   []func() Chart
+	tables   []func() Table
 	handlers map[Kind]handler
 	cuts     *cutSet
 	aliases  map[string]func() []Node
@@ -184,6 +185,13 @@ func (s *System) AddChart(fn func() Chart) {
 	s.charts = append(s.charts, fn)
 }
 
+// AddTable registers a function giving a chapter table for each snapshot.
+func (s *System) AddTable(fn func() Table) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tables = append(s.tables, fn)
+}
+
 // Handle makes fn carry out actions of kind k in this topology: add,
 // remove and drain, or a kind of a component's own (a CDN's deploy). Any
 // action of kind k passes Check; HandleChecked says which do not.
@@ -267,6 +275,7 @@ func (s *System) Snapshot() Snapshot {
 	knobs := append([]*Knob(nil), s.knobs...)
 	gauges := append([]func() []Gauge(nil), s.gauges...)
 	charts := append([]func() Chart(nil), s.charts...)
+	tables := append([]func() Table(nil), s.tables...)
 	s.mu.Unlock()
 
 	snap := Snapshot{T: s.Clock.Now(), Paused: s.Clock.Paused(), Speed: s.Clock.Speed()}
@@ -300,6 +309,9 @@ func (s *System) Snapshot() Snapshot {
 			ch.Values = ch.Values[n-SeriesLen:]
 		}
 		snap.Charts = append(snap.Charts, ch)
+	}
+	for _, t := range tables {
+		snap.Tables = append(snap.Tables, t())
 	}
 	snap.Events, snap.NEvent = s.Events.Last(EventsLen)
 	return snap

@@ -59,6 +59,18 @@ func (p *chartsPane) lines() []string {
 	if inner < 2 || p.w < gutter+4 {
 		return titled(c, c.T("throughput"), "", nil, p.w, p.h)
 	}
+	// a chapter's table goes under the charts, or alone when there is no
+	// room for both (the header and the gauges still give the throughput)
+	var tbl []string
+	if p.snap != nil && len(p.snap.Tables) > 0 {
+		t := &p.snap.Tables[0]
+		want := tableHeight(t)
+		if inner-want < 4 {
+			return titled(c, c.tableTitle(t), "", p.tableLines(t, p.w, inner, true), p.w, p.h)
+		}
+		tbl = p.tableLines(t, p.w, want, false)
+		inner -= len(tbl)
+	}
 	var series []engine.Point
 	if p.snap != nil {
 		series = p.snap.Series
@@ -104,6 +116,8 @@ func (p *chartsPane) lines() []string {
 		tr = rows - cr - lr
 	case extra != nil:
 		cr, lr = lr, 0
+	case tbl != nil && rows < 6:
+		tr, lr = rows, 0 // the gauges give the p99
 	}
 	var out []string
 	failed := c.T("failed") + " " + fmtRate(float64(last.Failed)) + c.unitLabel("/s")
@@ -124,7 +138,7 @@ func (p *chartsPane) lines() []string {
 	if extra != nil {
 		out = append(out, p.extraLines(extra, cw, cr)...)
 	}
-	if extra == nil || three {
+	if (extra == nil || three) && (tbl == nil || lr > 0) {
 		out = append(out, fmt.Sprintf("%s %s %s  %s %s",
 			st.Bold.Render(c.T("latency")),
 			st.SeriesP50.Render("━"), st.Info.Render(c.T("p50")+" "+fmtLatency(last.P50)),
@@ -139,6 +153,7 @@ func (p *chartsPane) lines() []string {
 		now := c.T("now")
 		out = append(out, strings.Repeat(" ", gutter)+st.Faint.Render(span+strings.Repeat(" ", max(cw-len(span)-len(now), 1))+now))
 	}
+	out = append(out, tbl...)
 	title := c.T("throughput") + " · " + c.T("latency")
 	return titled(c, title, st.Faint.Render(c.T("per_second")), out, p.w, p.h)
 }

@@ -12,13 +12,14 @@ import (
 	"scalelab/chapters/queue"
 	"scalelab/chapters/replication"
 	"scalelab/chapters/scaling"
+	"scalelab/chapters/sharding"
 	"scalelab/chapters/stateless"
 	"scalelab/chapters/tiers"
 )
 
 // All returns the chapters in order. Each call returns fresh values.
 func All() []*chapters.Chapter {
-	return []*chapters.Chapter{tiers.Tiers(), scaling.Scaling(), loadbalancer.LoadBalancer(), replication.Replication(), cache.Cache(), cdn.CDN(), stateless.Stateless(), datacenters.Datacenters(), queue.Queue()}
+	return []*chapters.Chapter{tiers.Tiers(), scaling.Scaling(), loadbalancer.LoadBalancer(), replication.Replication(), cache.Cache(), cdn.CDN(), stateless.Stateless(), datacenters.Datacenters(), queue.Queue(), sharding.Sharding()}
 }
 
 // Find returns a chapter by id or number.
