@@ -137,7 +137,7 @@ func (l *lab) setFix(v string) error {
 	lay := l.rt.Map().Layout()
 	var list []*shard.Shard
 	for _, s := range l.rt.Shards() {
-		if s.Role() == shard.RoleShard && !pinnedOnly(lay, s.Name()) {
+		if !pinnedOnly(lay, s.Slot()) {
 			list = append(list, s)
 		}
 	}

@@ -19,7 +19,7 @@ func Sharding() *chapters.Chapter {
 		// figures of a step's own run: the debrief, which sums the chapter
 		// up, leaves them out
 		RunTotals: []string{"rows_by_shard", "moves", "moved_rows", "moved_ratio", "moved_ratio_theory", "lost_rows", "reshard_s",
-			"hot_shard_share_ratio", "misplaced_rows", "duplicate_rows", "kept_writes", "failed_by_shard"},
+			"hot_shard_share_ratio", "misplaced_rows", "duplicate_rows", "kept_writes", "failed_by_shard", "failovers"},
 		Steps: chapters.Steps(shardingSteps()...),
 	}
 }
@@ -296,6 +296,14 @@ func lesson(r *chapters.Run, l *lab) map[string]any {
 	}
 	l.failMu.Unlock()
 	out["failed_by_shard"] = failed
+	if fos := l.rt.Failovers(); len(fos) > 0 {
+		var list []any
+		for _, f := range fos {
+			list = append(list, map[string]any{"dead": f.Dead, "promoted": f.Promoted, "at_s": chapters.Round1(f.At.Seconds()),
+				"unapplied_writes": float64(f.Behind), "lost_rows": float64(f.Lost)})
+		}
+		out["failovers"] = list
+	}
 	out["moved_rows"], out["lost_rows"] = moved, lost
 	if last != nil {
 		out["moved_ratio"], out["moved_ratio_theory"], out["reshard_s"] = round3(last.Ratio()), round3(last.Theory), chapters.Round1(last.Seconds())

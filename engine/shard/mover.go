@@ -121,7 +121,7 @@ func (r *Router) AddShard(cfg Config) (*Shard, error) {
 func (r *Router) Reshard(l Layout, shards []*Shard) error {
 	names := make([]string, len(shards))
 	for i, s := range shards {
-		names[i] = s.Name()
+		names[i] = s.slot
 	}
 	next, err := NewMap(l, names)
 	if err != nil {
@@ -170,12 +170,17 @@ func (r *Router) runMove(ctx context.Context, mv *move, old []*Shard, before *ep
 	// on its new owner
 	var total int64
 	for _, s := range old {
+		// the last rowids and the count at the same instant: no write
+		// commits between them
+		s.wmu.Lock()
 		t, err := topRowids(s)
+		n := s.Rows()
+		s.wmu.Unlock()
 		if err != nil {
 			return err
 		}
 		mv.tops[s] = t
-		total += s.Rows()
+		total += n
 	}
 	r.movesMu.Lock()
 	mv.stats.Total = total

@@ -51,6 +51,13 @@ type Shard struct {
 	served  atomic.Int64 // requests answered
 	primary atomic.Pointer[Shard]
 	stop    context.CancelFunc // a replica's stream from its primary
+	// slot is the place in the shard map this node serves: its own name,
+	// or for a replica its primary's slot, which it takes over when
+	// promoted
+	slot string
+	// successor is the replica promoted in this node's place while it
+	// was dead: on its restart this node copies it and follows it
+	successor atomic.Pointer[Shard]
 }
 
 // NewShard makes an empty shard node (sys.AddNode starts it).
@@ -63,13 +70,16 @@ func newNode(sys *engine.System, cfg Config, role engine.Role) (*Shard, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Shard{data: d, cfg: cfg, sys: sys}
-	s.Server, s.Sized, err = engine.NewMachine(sys, engine.ServerConfig{Name: cfg.Name, Role: role, Private: sys.Token, Layer: engine.LayerData}, cfg.Size, s.handle)
+	s := &Shard{data: d, cfg: cfg, sys: sys, slot: cfg.Name}
+	s.Server, s.Sized, err = engine.NewMachine(sys, engine.ServerConfig{Name: cfg.Name, Role: role, Private: sys.Token, Layer: engine.LayerData, OnBoot: s.onBoot}, cfg.Size, s.handle)
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// Slot is the place in the shard map this node serves.
+func (s *Shard) Slot() string { return s.slot }
 
 // Rows is how many rows the shard holds.
 func (s *Shard) Rows() int64 { return s.rows.Load() }
@@ -434,6 +444,11 @@ func (s *Shard) Snap() engine.NodeSnap {
 	if p := s.primary.Load(); p != nil {
 		n.Detail = engine.Textf("shard.replica.detail", "replica of %s · %d rows · %d behind", p.Name(), s.Rows(), p.behind(s))
 		n.Badge = "replica"
+	} else if s.Role() == RoleReplica {
+		n.Detail = engine.Textf("shard.promoted.detail", "primary of %s since a failover · %d rows", s.slot, s.Rows())
+		n.Badge = "primary"
+	} else if nx := s.successor.Load(); nx != nil && nx.primary.Load() == nil {
+		n.Detail = engine.Textf("shard.demoted.detail", "out of the map: %s took its place", nx.Name())
 	} else {
 		n.Detail = engine.Textf("shard.detail", "%d rows", s.Rows())
 	}

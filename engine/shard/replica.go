@@ -124,7 +124,7 @@ func (s *Shard) Replicas() []*Shard {
 func (s *Shard) AddReplica(ctx context.Context, name string) (*Shard, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	rep := &Shard{cfg: s.cfg, sys: s.sys}
+	rep := &Shard{cfg: s.cfg, sys: s.sys, slot: s.slot}
 	rep.cfg.Name = name
 	path := filepath.Join(s.sys.Dir, name+".db")
 	if err := s.data.BackupTo(ctx, path); err != nil {
@@ -137,7 +137,7 @@ func (s *Shard) AddReplica(ctx context.Context, name string) (*Shard, error) {
 	rep.data = d
 	rep.rows.Store(s.rows.Load())
 	rep.primary.Store(s)
-	rep.Server, rep.Sized, err = engine.NewMachine(s.sys, engine.ServerConfig{Name: name, Role: RoleReplica, Private: s.sys.Token, Layer: engine.LayerData}, s.cfg.Size, rep.handle)
+	rep.Server, rep.Sized, err = engine.NewMachine(s.sys, engine.ServerConfig{Name: name, Role: RoleReplica, Private: s.sys.Token, Layer: engine.LayerData, OnBoot: rep.onBoot}, s.cfg.Size, rep.handle)
 	if err != nil {
 		return nil, err
 	}

@@ -80,10 +80,11 @@ type Router struct {
 	fanRows  atomic.Int64
 	fanPosts atomic.Int64
 
-	ledger  ledger
-	calls   calls
-	movesMu sync.Mutex
-	moves   []*Move
+	ledger    ledger
+	calls     calls
+	movesMu   sync.Mutex
+	moves     []*Move
+	failovers []Failover
 }
 
 type cacheSlot struct {
@@ -99,6 +100,8 @@ func NewRouter(sys *engine.System, cfg RouterConfig) (*Router, error) {
 		cfg.Name = "router"
 	}
 	r := &Router{sys: sys, cfg: cfg, client: newClient(sys), book: engine.NewBook(sys.Clock), ep: &epoch{}}
+	sys.Events.Declare(engine.ToneInfo, EvReshard)
+	sys.Events.Declare(engine.ToneWarn, EvFailover)
 	r.feed.Store(FeedScatter)
 	r.postID.Store(int64(cfg.Shape.SeedPosts()))
 	r.userID.Store(int64(cfg.Shape.Users))
@@ -128,6 +131,7 @@ func NewRouter(sys *engine.System, cfg RouterConfig) (*Router, error) {
 	for _, s := range r.shards {
 		sys.AddLink(cfg.Name, s.Name())
 	}
+	sys.Go(r.monitor)
 	return r, sys.AddNode(r)
 }
 
