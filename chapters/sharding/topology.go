@@ -84,7 +84,6 @@ func (l *lab) shardConfig(name string) shard.Config {
 
 func build(sys *engine.System, opt chapters.Options, tn tune) (*lab, error) {
 	l := &lab{sys: sys, tn: tn, book: newBook(), failed: map[string]int64{}, rng: rand.New(rand.NewPCG(uint64(opt.Seed), 10))}
-	l.w.init()
 	var cfgs []shard.Config
 	for i := 1; i <= tn.shards; i++ {
 		cfgs = append(cfgs, l.shardConfig(fmt.Sprintf("shard-%d", i)))

@@ -38,8 +38,6 @@ type watchState struct {
 	moves    int           // finished moves latched
 }
 
-func (w *watchState) init() {}
-
 // stable returns the window [from, to) of lab seconds to measure setting
 // label over, once it has held long enough; a move restarts the wait.
 func (w *watchState) stable(label string, now time.Duration, moving bool) (from, to int, ok bool) {
