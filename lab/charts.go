@@ -66,7 +66,8 @@ func (p *chartsPane) lines() []string {
 		t := &p.snap.Tables[0]
 		want := tableHeight(t)
 		if inner-want < 4 {
-			return titled(c, c.tableTitle(t), "", p.tableLines(t, p.w, inner, true), p.w, p.h)
+			title := c.tableTitle(t)
+			return titled(c, title, p.tableProgress(t, p.w-ansi.StringWidth(title)-8), p.tableLines(t, p.w, inner, true), p.w, p.h)
 		}
 		tbl = p.tableLines(t, p.w, want, false)
 		inner -= len(tbl)

@@ -46,6 +46,12 @@ func (b *book) add(label string, end, lat time.Duration, ok bool) {
 // span sums a label's lab seconds [from, to): successes, failures and the
 // successes' p99.
 func (b *book) span(label string, from, to int) (ok, failed int64, p99 time.Duration) {
+	ok, failed, _, p99 = b.quantiles(label, from, to)
+	return ok, failed, p99
+}
+
+// quantiles is span with the successes' p50 too.
+func (b *book) quantiles(label string, from, to int) (ok, failed int64, p50, p99 time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var lats []time.Duration
@@ -58,7 +64,7 @@ func (b *book) span(label string, from, to int) (ok, failed int64, p99 time.Dura
 	}
 	if len(lats) > 0 {
 		slices.Sort(lats)
-		p99 = lats[min(len(lats)-1, len(lats)*99/100)]
+		p50, p99 = lats[len(lats)/2], lats[min(len(lats)-1, len(lats)*99/100)]
 	}
-	return ok, failed, p99
+	return ok, failed, p50, p99
 }

@@ -29,9 +29,9 @@ func TestFactsHaveLabels(t *testing.T) {
 		}
 	}
 	for _, f := range feedValues {
-		extra = append(extra, f+"_p99_ms", "post_p99_ms_"+f)
+		extra = append(extra, f+"_p99_ms", f+"_p50_ms", "post_p99_ms_"+f, "post_p50_ms_"+f)
 		for _, n := range []string{"2", "4", "8"} {
-			extra = append(extra, f+"_p99_ms_s"+n)
+			extra = append(extra, f+"_p99_ms_s"+n, f+"_p50_ms_s"+n)
 		}
 	}
 	chaptertest.CheckFactLabels(t, extra...)

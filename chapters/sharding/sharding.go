@@ -47,8 +47,8 @@ var (
 	quick = engine.WorkModel{Read: 10 * time.Millisecond, Feed: 10 * time.Millisecond, Write: 20 * time.Millisecond}
 	// celebrity: 80 ms a read, 25 reads/s a shard
 	readBound = engine.WorkModel{Read: 80 * time.Millisecond, Feed: 80 * time.Millisecond, Write: 80 * time.Millisecond}
-	// joins: 5 ms with a long tail
-	tailed = engine.WorkModel{Read: 5 * time.Millisecond, Feed: 5 * time.Millisecond, Write: 5 * time.Millisecond}
+	// joins: 8 ms on average, with a long tail
+	tailed = engine.WorkModel{Read: 8 * time.Millisecond, Feed: 8 * time.Millisecond, Write: 8 * time.Millisecond}
 )
 
 func shardingSteps() []chapters.StepOf[*lab] {
@@ -58,12 +58,12 @@ func shardingSteps() []chapters.StepOf[*lab] {
 			ID: "why-shard",
 			Build: step(tune{kind: kindWhy, shards: 1, size: "small", work: writeBound, layout: modulo, rate: 50, mix: engine.Mix{engine.OpWrite: 1},
 				moveRate: 10000, counts: []string{"1", "2", "4"}, knobs: []string{"shard.replicas", "shard.count"},
-				lead: []string{"writes/s", "write p99", "shards", "replicas"}, show: []string{"move", "moved rows"}}),
+				lead: []string{"writes/s", "shards", "replicas", "move"}, show: []string{"write p99", "moved rows"}}),
 			Keys: []chapters.Key{
 				{Key: "p", Help: "replicas", Knob: "shard.replicas"},
 				{Key: "c", Help: "shards", Knob: "shard.count"},
 			},
-			Solution: chapters.Solution{Script: "8s set shard.replicas 2\n16s set shard.replicas 0\n16s set shard.count 2\n38s set shard.count 4", For: 64 * time.Second},
+			Solution: chapters.Solution{Script: "9s set shard.replicas 2\n18s set shard.replicas 0\n18s set shard.count 2\n40s set shard.count 4", For: 66 * time.Second},
 			Watch:    watch, Lesson: lesson,
 			Owns: []string{"writes_per_s_1", "writes_per_s_1_r2", "writes_per_s_2", "writes_per_s_4"},
 			Prediction: &chapters.PredictionOf[*lab]{ID: "replica-writes", Choices: 3, Unit: "%",
@@ -100,7 +100,7 @@ func shardingSteps() []chapters.StepOf[*lab] {
 				signups: 0.3, newPosts: 0.5, moveRate: 20000, knobs: []string{"shard.key"},
 				lead: []string{"hot shard", "rows spread", "moved rows", "move"}, show: []string{"writes/s"}}),
 			Keys:     []chapters.Key{{Key: "k", Help: "shard key", Knob: "shard.key"}},
-			Solution: chapters.Solution{Script: "8s set shard.key signup-range\n28s set shard.key country", For: 50 * time.Second},
+			Solution: chapters.Solution{Script: "9s set shard.key signup-range\n30s set shard.key country", For: 52 * time.Second},
 			Watch:    watch, Lesson: lesson,
 			Owns: []string{"hot_share_pct_user_hash", "signup_share_pct_signup_range", "rows_spread_country"},
 			Prediction: &chapters.PredictionOf[*lab]{ID: "range-signups", Choices: 3, Unit: "%",
@@ -132,7 +132,7 @@ func shardingSteps() []chapters.StepOf[*lab] {
 			ID: "resharding",
 			Build: step(tune{kind: kindReshard, shards: 4, size: "small", work: quick, layout: modulo, rate: 30, mix: engine.Mix{engine.OpRead: 0.7, engine.OpWrite: 0.3},
 				moveRate: 4000, moveCost: 100 * time.Microsecond, knobs: []string{"shard.strategy"},
-				lead: []string{"move", "moved rows", "moved", "theory", "lost rows", "read p99"}, show: []string{"write p99"}}),
+				lead: []string{"moved", "theory", "lost rows", "move", "moved rows", "read p99"}, show: []string{"write p99"}}),
 			Keys: []chapters.Key{
 				{Key: "a", Help: "add a shard", Action: engine.ActAdd, Target: string(shard.RoleShard)},
 				{Key: "g", Help: "strategy", Knob: "shard.strategy"},
@@ -203,19 +203,19 @@ func shardingSteps() []chapters.StepOf[*lab] {
 		},
 		{
 			ID: "joins",
-			Build: step(tune{kind: kindJoins, shards: 4, size: "small", work: tailed, jitter: true, layout: modulo, rate: 20, mix: engine.Mix{engine.OpFeed: 0.7, engine.OpWrite: 0.3},
+			Build: step(tune{kind: kindJoins, shards: 4, size: "medium", work: tailed, jitter: true, layout: modulo, rate: 30, mix: engine.Mix{engine.OpFeed: 0.7, engine.OpWrite: 0.3},
 				moveRate: 10000, counts: []string{"4", "8", "2"}, knobs: []string{"shard.feed", "shard.count", "shard.strategy"},
-				lead: []string{"scatter p99", "denorm p99", "fan-out", "post p99", "shards"}, show: []string{"move"}}),
+				lead: []string{"scatter p50", "scatter p99", "denorm p50", "fan-out", "post p50", "shards"}, show: []string{"denorm p99", "post p99", "move"}}),
 			Keys: []chapters.Key{
 				{Key: "f", Help: "feed", Knob: "shard.feed"},
 				{Key: "c", Help: "shards", Knob: "shard.count"},
 			},
-			Solution: chapters.Solution{Script: "8s set shard.count 8\n28s set shard.count 2\n48s set shard.feed denorm", For: 58 * time.Second},
+			Solution: chapters.Solution{Script: "9s set shard.count 8\n30s set shard.count 2\n56s set shard.feed denorm", For: 66 * time.Second},
 			Watch:    watch, Lesson: lesson,
-			Owns: []string{"scatter_p99_ms_s2", "scatter_p99_ms_s4", "scatter_p99_ms_s8", "denorm_p99_ms_s2", "fanout_rows_per_post"},
+			Owns: []string{"scatter_p50_ms_s2", "scatter_p50_ms_s8", "scatter_p99_ms_s2", "scatter_p99_ms_s8", "denorm_p50_ms_s2", "fanout_rows_per_post"},
 			Prediction: &chapters.PredictionOf[*lab]{ID: "scatter-grows", Choices: 3, Unit: "%",
 				Measured: func(r *chapters.Run, _ *lab) (float64, bool) {
-					return ratioPct(r, "scatter_p99_ms_s8", "scatter_p99_ms_s2")
+					return ratioPct(r, "scatter_p50_ms_s8", "scatter_p50_ms_s2")
 				}, Correct: func(v float64) int {
 					switch {
 					case v > 115:
@@ -224,16 +224,16 @@ func shardingSteps() []chapters.StepOf[*lab] {
 						return 2
 					}
 					return 0
-				}, Hides: []string{"scatter p99"}},
+				}, Hides: []string{"scatter p50", "scatter p99"}},
 			Objectives: []chapters.ObjectiveOf[*lab]{
 				{ID: "scatter-grows", Check: func(r *chapters.Run, _ *lab) bool {
-					v, ok := ratioPct(r, "scatter_p99_ms_s8", "scatter_p99_ms_s2")
-					return ok && v >= 120
+					v, ok := ratioPct(r, "scatter_p50_ms_s8", "scatter_p50_ms_s2")
+					return ok && v >= 130
 				}},
 				{ID: "denorm-one-read", Check: func(r *chapters.Run, _ *lab) bool {
 					for _, n := range []string{"2", "4", "8"} {
-						d, ok1 := fact(r, "denorm_p99_ms_s"+n)
-						s, ok2 := fact(r, "scatter_p99_ms_s"+n)
+						d, ok1 := fact(r, "denorm_p50_ms_s"+n)
+						s, ok2 := fact(r, "scatter_p50_ms_s"+n)
 						if ok1 && ok2 && d < s {
 							return true
 						}
@@ -242,7 +242,9 @@ func shardingSteps() []chapters.StepOf[*lab] {
 				}},
 				{ID: "fan-out", Check: func(r *chapters.Run, _ *lab) bool {
 					v, ok := fact(r, "fanout_rows_per_post")
-					return ok && v > 1
+					p, ok1 := fact(r, "post_p50_ms_denorm")
+					s, ok2 := fact(r, "post_p50_ms_scatter")
+					return ok && ok1 && ok2 && v > 1 && p > s
 				}},
 			},
 		},

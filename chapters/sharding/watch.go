@@ -15,8 +15,10 @@ import (
 	"scalelab/engine/shard"
 )
 
-// The figures of a setting are taken over its last window seconds, once it
-// has held for settle: a reshard's move, and the queues it left, are over.
+// The figures of a setting are taken from settle after it began (a
+// reshard's move, and the queues it left, are over) to now, once that is
+// window seconds or more: the longer it holds, the more requests they
+// count. The gauges cover the last window seconds.
 const (
 	settle = 2 * time.Second
 	window = 5
@@ -38,8 +40,9 @@ type watchState struct {
 	moves    int           // finished moves latched
 }
 
-// stable returns the window [from, to) of lab seconds to measure setting
-// label over, once it has held long enough; a move restarts the wait.
+// stable returns the lab seconds [from, to) to measure setting label
+// over: whole seconds from settle after it began to now, once there are
+// window of them; a move restarts the wait.
 func (w *watchState) stable(label string, now time.Duration, moving bool) (from, to int, ok bool) {
 	if moving {
 		label = ""
@@ -48,11 +51,11 @@ func (w *watchState) stable(label string, now time.Duration, moving bool) (from,
 		w.seg, w.segSince = label, now
 		return 0, 0, false
 	}
-	if label == "" || now-w.segSince < settle+window*time.Second {
+	from, to = kit.SecOf(w.segSince+settle+time.Second-1), kit.SecOf(now) // whole seconds
+	if label == "" || to-from < window {
 		return 0, 0, false
 	}
-	to = kit.SecOf(now)
-	return to - window, to, true
+	return from, to, true
 }
 
 // primaries is the shards in the map's order.
@@ -116,6 +119,13 @@ func (l *lab) gauges() []engine.Gauge {
 			out = append(out, engine.Gauge{Name: name, Unit: "ms", None: true})
 		}
 	}
+	p50 := func(name, label string) {
+		if ok, _, q, _ := l.book.quantiles(label, sec-window, sec+1); ok > 0 {
+			out = append(out, kit.MsGauge(name, q))
+		} else {
+			out = append(out, engine.Gauge{Name: name, Unit: "ms", None: true})
+		}
+	}
 	okp, _, _ := l.book.span(tagPost, sec-3, sec)
 	oks, _, _ := l.book.span(tagSignup, sec-3, sec)
 	out = append(out, engine.Gauge{Name: "writes/s", Value: chapters.Round1(float64(okp+oks) / 3), Unit: "req/s"})
@@ -135,26 +145,22 @@ func (l *lab) gauges() []engine.Gauge {
 	}
 	out = append(out, engine.Gauge{Name: "rows spread", Value: chapters.Round1(l.rowsSpread())})
 	moves := l.rt.Moves()
-	var moved, lost int64
+	var lost int64
 	for _, m := range moves {
-		moved += m.Moved
 		lost += m.Lost
 	}
-	out = append(out, engine.Gauge{Name: "moved rows", Value: float64(moved)})
 	if n := len(moves); n > 0 {
+		// the latest move: the rows it copied, and how far it has read
 		m := moves[n-1]
-		prog := 100.0
-		if m.Done == 0 && m.Total > 0 {
-			prog = min(99, 100*float64(m.Scanned)/float64(m.Total))
-		}
-		out = append(out, engine.Gauge{Name: "move", Value: chapters.Round1(prog), Unit: "%"})
+		out = append(out, engine.Gauge{Name: "moved rows", Value: float64(m.Moved)})
+		out = append(out, engine.Gauge{Name: "move", Value: chapters.Round1(100 * moveProgress(m)), Unit: "%"})
 		if m.Done > 0 {
 			out = append(out,
 				engine.Gauge{Name: "moved", Value: chapters.Round1(100 * m.Ratio()), Unit: "%"},
 				engine.Gauge{Name: "theory", Value: chapters.Round1(100 * m.Theory), Unit: "%"})
 		}
 	} else {
-		out = append(out, engine.Gauge{Name: "move", Unit: "%", None: true})
+		out = append(out, engine.Gauge{Name: "moved rows"}, engine.Gauge{Name: "move", Unit: "%", None: true})
 	}
 	out = append(out, engine.Gauge{Name: "lost rows", Value: float64(lost)})
 	if l.tn.kind == kindCeleb {
@@ -168,13 +174,16 @@ func (l *lab) gauges() []engine.Gauge {
 		out = append(out, engine.Gauge{Name: "cache hits", Value: chapters.Round1(100 * float64(h) / float64(h+m)), Unit: "%"})
 	}
 	if l.rt.Feed() == shard.FeedDenorm {
+		p50("denorm p50", tagFeed)
 		p99("denorm p99", tagFeed)
 	} else {
+		p50("scatter p50", tagFeed)
 		p99("scatter p99", tagFeed)
 	}
 	if posts, rows := l.rt.FanOut(); posts > 0 {
 		out = append(out, engine.Gauge{Name: "fan-out", Value: chapters.Round1(float64(rows) / float64(posts))})
 	}
+	p50("post p50", tagPost)
 	p99("post p99", tagPost)
 	// the step's own gauges, in the order its text names them
 	keep := out[:0]
@@ -184,6 +193,18 @@ func (l *lab) gauges() []engine.Gauge {
 		}
 	}
 	return kit.LeadGauges(keep, l.tn.lead...)
+}
+
+// moveProgress is how far a move has read the rows it scans, 0..1: 0
+// while it waits for the writes in flight, 1 once checked.
+func moveProgress(m shard.Move) float64 {
+	switch {
+	case m.Checked:
+		return 1
+	case !m.Counted || m.Total == 0:
+		return 0
+	}
+	return min(0.99, float64(m.Scanned)/float64(m.Total))
 }
 
 // knob is a knob's value now, or def when the step has no such knob.
@@ -227,7 +248,7 @@ func watch(r *chapters.Run, l *lab) {
 	case kindWhy:
 		n, _, _ := l.book.span(tagPost, from, to)
 		wps := "writes_per_s_" + label // writes_per_s_1, writes_per_s_1_r2, writes_per_s_2, writes_per_s_4
-		r.Facts[wps] = chapters.Round1(float64(n) / window)
+		r.Facts[wps] = chapters.Round1(float64(n) / float64(to-from))
 	case kindKey:
 		if _, share, ok := l.busiest(from, to, atPrefix); ok {
 			hot := "hot_share_pct_" + label // hot_share_pct_user_hash, _signup_range, _country
@@ -243,15 +264,17 @@ func watch(r *chapters.Run, l *lab) {
 		l.latchCeleb(r, label, from, to)
 	case kindJoins:
 		feed, n := l.rt.Feed(), strconv.Itoa(len(l.primaries()))
-		if ok, _, q := l.book.span(tagFeed, from, to); ok > 0 {
+		if ok, _, p50, p99 := l.book.quantiles(tagFeed, from, to); ok > 0 {
 			fp := feed + "_p99_ms_s" + n // scatter_p99_ms_s2, scatter_p99_ms_s4, scatter_p99_ms_s8, denorm_p99_ms_s4
-			r.Facts[fp] = chapters.Round1(engine.Ms(q))
-			latest := feed + "_p99_ms" // scatter_p99_ms, denorm_p99_ms
-			r.Facts[latest] = r.Facts[fp]
+			r.Facts[fp] = chapters.Round1(engine.Ms(p99))
+			fm := feed + "_p50_ms_s" + n // scatter_p50_ms_s2, scatter_p50_ms_s8, denorm_p50_ms_s2
+			r.Facts[fm] = chapters.Round1(engine.Ms(p50))
+			latest, latest50 := feed+"_p99_ms", feed+"_p50_ms" // scatter_p99_ms, denorm_p99_ms, scatter_p50_ms, denorm_p50_ms
+			r.Facts[latest], r.Facts[latest50] = r.Facts[fp], r.Facts[fm]
 		}
-		if ok, _, q := l.book.span(tagPost, from, to); ok > 0 {
-			pp := "post_p99_ms_" + feed // post_p99_ms_scatter, post_p99_ms_denorm
-			r.Facts[pp] = chapters.Round1(engine.Ms(q))
+		if ok, _, p50, p99 := l.book.quantiles(tagPost, from, to); ok > 0 {
+			pp, pm := "post_p99_ms_"+feed, "post_p50_ms_"+feed // post_p99_ms_scatter, post_p50_ms_denorm
+			r.Facts[pp], r.Facts[pm] = chapters.Round1(engine.Ms(p99)), chapters.Round1(engine.Ms(p50))
 		}
 		if posts, rows := l.rt.FanOut(); posts > 0 && feed == shard.FeedDenorm {
 			r.Facts["fanout_rows_per_post"] = chapters.Round1(float64(rows) / float64(posts))
@@ -296,7 +319,8 @@ func (l *lab) watchMoves(r *chapters.Run) {
 		r.Facts["kept_writes"] += float64(m.Kept)
 		r.Facts["reshard_s"] = chapters.Round1(m.Seconds())
 		strat := strings.Fields(m.After)[0]
-		if m.To <= m.From || m.Before != m.After {
+		// a shard added in the resharding step: the figures it compares
+		if l.tn.kind != kindReshard || m.To <= m.From || m.Before != m.After {
 			continue
 		}
 		pct := "moved_pct_" + strat // moved_pct_modulo, moved_pct_ring

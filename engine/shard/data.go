@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"scalelab/engine"
@@ -90,8 +92,9 @@ func seedRows(shape Shape, seed int64) []row {
 }
 
 // openShard creates an empty shard file with the schema.
+// A name used before (a shard removed, then added again) gets a new file.
 func openShard(sys *engine.System, name string) (*sqldb.SQLData, error) {
-	d, err := sqldb.OpenSQLFile(filepath.Join(sys.Dir, name+".db"), sqldb.DataShape{})
+	d, err := sqldb.OpenSQLFile(freshPath(sys.Dir, name), sqldb.DataShape{})
 	if err != nil {
 		return nil, err
 	}
@@ -203,4 +206,16 @@ func deleteIn(ctx context.Context, tx *sqldb.Tx, keys []int) (int64, error) {
 		}
 	}
 	return deleted, nil
+}
+
+// freshPath is a database file for a node under dir that no node has used:
+// name.db, or name.2.db and on when a node of that name was removed.
+func freshPath(dir, name string) string {
+	path := filepath.Join(dir, name+".db")
+	for i := 2; ; i++ {
+		if _, err := os.Stat(path); err != nil {
+			return path
+		}
+		path = filepath.Join(dir, name+"."+strconv.Itoa(i)+".db")
+	}
 }

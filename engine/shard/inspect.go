@@ -16,7 +16,7 @@ func (r *Router) Snap() engine.NodeSnap {
 	m, shards := r.cur, slices.Clone(r.shards)
 	moving := r.mv != nil
 	r.mu.RUnlock()
-	n.Detail = engine.Textf("shard.router.detail", "%s · %d shards", m.Layout().Text(), len(shards))
+	n.Detail = engine.Textf("shard.router.detail", "%s · %s", m.Layout().Text(), engine.Plural(len(shards), "shard"))
 	n.Lines = append(n.Lines, engine.Line{Label: engine.Textf("shard.map.label", "shard map"), Value: m.Layout().Text()})
 	bounds, shares := m.Bounds(), m.Shares()
 	countries := map[int][]string{}

@@ -18,9 +18,12 @@ import (
 type Move struct {
 	From, To      int    // shards before and after
 	Before, After string // the layouts
-	Total         int64  // rows when it started
-	Scanned       int64  // rows the mover read
-	Moved         int64  // rows copied to a new owner
+	Total         int64  // rows when it started copying
+	// Counted is set once the writes begun before the move have finished
+	// and the rows to scan are counted: until then it waits
+	Counted bool
+	Scanned int64 // rows the mover read
+	Moved   int64 // rows copied to a new owner
 	// Theory is the share of rows expected to move: for the same
 	// strategy, the formula (modulo n→n+1 moves n/(n+1), a ring 1/(n+1));
 	// otherwise the share of the seeded users whose owner changes.
@@ -88,6 +91,23 @@ func (r *Router) Moves() []Move {
 	out := make([]Move, len(r.moves))
 	for i, m := range r.moves {
 		out[i] = *m
+	}
+	return out
+}
+
+// Incoming returns the shards a move under way is filling that the map
+// does not have yet.
+func (r *Router) Incoming() []*Shard {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.running == nil {
+		return nil
+	}
+	var out []*Shard
+	for _, s := range r.running.shards {
+		if !slices.Contains(r.shards, s) {
+			out = append(out, s)
+		}
 	}
 	return out
 }
@@ -183,9 +203,9 @@ func (r *Router) runMove(ctx context.Context, mv *move, old []*Shard, before *ep
 		total += n
 	}
 	r.movesMu.Lock()
-	mv.stats.Total = total
+	mv.stats.Total, mv.stats.Counted = total, true
 	r.movesMu.Unlock()
-	r.sys.Events.Add(EvReshard, r.Name(), engine.Textf("shard.move.start", "moving to %s over %d shards: %d rows to scan", mv.next.Layout().Text(), len(mv.shards), total))
+	r.sys.Events.Add(EvReshard, r.Name(), engine.Textf("shard.move.start", "moving to %s over %s: %d rows to scan", mv.next.Layout().Text(), engine.Plural(len(mv.shards), "shard"), total))
 	copied := int64(0)
 	began := r.sys.Clock.Now()
 	for si, src := range old {

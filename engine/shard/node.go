@@ -27,8 +27,8 @@ type Config struct {
 	// Write for an insert.
 	Work engine.WorkModel
 	// Jitter draws each request's service time from a lognormal
-	// distribution (σ = 1) with Work's mean: a long tail, as real service
-	// times have.
+	// distribution (σ = 1.5) with Work's mean: a long tail, as real
+	// service times have.
 	Jitter bool
 }
 
@@ -136,9 +136,9 @@ func (s *Shard) applyLocal(ctx context.Context, m mutation) (int64, error) {
 // work holds the machine for an op's modelled time.
 func (s *Shard) work(ctx context.Context, d time.Duration) error {
 	if s.cfg.Jitter && d > 0 {
-		// lognormal around the mean, σ = 1: most requests quick, a long
-		// tail of slow ones, as real service times have
-		d = time.Duration(float64(d) * math.Exp(rand.NormFloat64()-0.5))
+		// lognormal with the same mean, σ = 1.5: most requests quick, a
+		// long tail of slow ones, as real service times have
+		d = time.Duration(float64(d) * math.Exp(1.5*rand.NormFloat64()-1.125))
 	}
 	return s.Work(ctx, d)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -126,7 +125,7 @@ func (s *Shard) AddReplica(ctx context.Context, name string) (*Shard, error) {
 	defer s.wmu.Unlock()
 	rep := &Shard{cfg: s.cfg, sys: s.sys, slot: s.slot}
 	rep.cfg.Name = name
-	path := filepath.Join(s.sys.Dir, name+".db")
+	path := freshPath(s.sys.Dir, name)
 	if err := s.data.BackupTo(ctx, path); err != nil {
 		return nil, fmt.Errorf("%s: copy for %s: %w", s.Name(), name, err)
 	}
