@@ -87,13 +87,21 @@ func (r *runner) setSend(send func(tea.Msg)) {
 // openCmd opens a step in a command; the result arrives as openedMsg.
 func (r *runner) openCmd(id int, ch *chapters.Chapter, idx int) tea.Cmd {
 	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
 		return nil
 	}
-	r.wg.Add(1)
-	r.mu.Unlock()
 	return func() tea.Msg {
+		// counted when it runs, not when it is made: a program that quits
+		// first never runs it, and closeAll would wait for it for ever
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return openedMsg{id: id, err: errShuttingDown}
+		}
+		r.wg.Add(1)
+		r.mu.Unlock()
 		defer r.wg.Done()
 		s, err := r.open(ch, idx)
 		if err != nil {

@@ -14,6 +14,7 @@ var (
 	replicaValues  = []string{"0", "2"}
 	keyValues      = []string{"user-hash", "signup-range", "country"}
 	strategyValues = []string{shard.Modulo, shard.Ring}
+	vnodeValues    = []string{"64", "256", "8"}
 	celebValues    = []string{"0", "30", "60"}
 	fixValues      = []string{"none", "dedicated", "cache"}
 	feedValues     = []string{shard.FeedScatter, shard.FeedDenorm}
@@ -31,7 +32,7 @@ var keyLayouts = map[string]shard.Layout{
 const dedicatedSize = "medium"
 
 // cacheTTL is how long the cache in front keeps the celebrity's posts.
-const cacheTTL = 2 * time.Second
+const cacheTTL = 5 * time.Second
 
 func (l *lab) knobs() error {
 	all := map[string]func() *engine.Knob{
@@ -51,8 +52,27 @@ func (l *lab) knobs() error {
 		"shard.strategy": func() *engine.Knob {
 			return engine.NewKnob("shard.strategy", strategyValues, l.tn.layout.Strategy, func(v string) error {
 				lay := l.rt.Map().Layout()
-				lay.Strategy = v
+				lay.Strategy, lay.VNodes = v, int(l.vnodes.Load())
 				return l.rt.Reshard(lay, l.rt.Shards())
+			})
+		},
+		"shard.vnodes": func() *engine.Knob {
+			return engine.NewKnob("shard.vnodes", vnodeValues, strconv.Itoa(l.tn.layout.VNodes), func(v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return err
+				}
+				lay := l.rt.Map().Layout()
+				if lay.Strategy != shard.Ring {
+					l.vnodes.Store(int64(n)) // the ring gets them when it comes
+					return nil
+				}
+				lay.VNodes = n
+				if err := l.rt.Reshard(lay, l.rt.Shards()); err != nil {
+					return err
+				}
+				l.vnodes.Store(int64(n))
+				return nil
 			})
 		},
 		"shard.celebrity": func() *engine.Knob {

@@ -19,7 +19,7 @@ func Sharding() *chapters.Chapter {
 		// figures of a step's own run: the debrief, which sums the chapter
 		// up, leaves them out
 		RunTotals: []string{"rows_by_shard", "moves", "moved_rows", "moved_ratio", "moved_ratio_theory", "lost_rows", "reshard_s",
-			"hot_shard_share_ratio", "misplaced_rows", "duplicate_rows", "kept_writes", "failed_by_shard", "failovers"},
+			"hot_shard_share_ratio", "misplaced_rows", "duplicate_rows", "kept_writes", "failed_by_shard", "failovers", "writes_per_s_by_shards"},
 		Steps: chapters.Steps(shardingSteps()...),
 	}
 }
@@ -63,7 +63,7 @@ func shardingSteps() []chapters.StepOf[*lab] {
 				{Key: "p", Help: "replicas", Knob: "shard.replicas"},
 				{Key: "c", Help: "shards", Knob: "shard.count"},
 			},
-			Solution: chapters.Solution{Script: "9s set shard.replicas 2\n18s set shard.replicas 0\n18s set shard.count 2\n40s set shard.count 4", For: 66 * time.Second},
+			Solution: chapters.Solution{Script: "9s set shard.replicas 2\n18s set shard.replicas 0\n18s set shard.count 2\n37s set shard.count 4", For: 56 * time.Second},
 			Watch:    watch, Lesson: lesson,
 			Owns: []string{"writes_per_s_1", "writes_per_s_1_r2", "writes_per_s_2", "writes_per_s_4"},
 			Prediction: &chapters.PredictionOf[*lab]{ID: "replica-writes", Choices: 3, Unit: "%",
@@ -100,7 +100,7 @@ func shardingSteps() []chapters.StepOf[*lab] {
 				signups: 0.3, newPosts: 0.5, moveRate: 20000, knobs: []string{"shard.key"},
 				lead: []string{"hot shard", "rows spread", "moved rows", "move"}, show: []string{"writes/s"}}),
 			Keys:     []chapters.Key{{Key: "k", Help: "shard key", Knob: "shard.key"}},
-			Solution: chapters.Solution{Script: "9s set shard.key signup-range\n30s set shard.key country", For: 52 * time.Second},
+			Solution: chapters.Solution{Script: "9s set shard.key signup-range\n22s set shard.key country", For: 36 * time.Second},
 			Watch:    watch, Lesson: lesson,
 			Owns: []string{"hot_share_pct_user_hash", "signup_share_pct_signup_range", "rows_spread_country"},
 			Prediction: &chapters.PredictionOf[*lab]{ID: "range-signups", Choices: 3, Unit: "%",
@@ -131,13 +131,14 @@ func shardingSteps() []chapters.StepOf[*lab] {
 		{
 			ID: "resharding",
 			Build: step(tune{kind: kindReshard, shards: 4, size: "small", work: quick, layout: modulo, rate: 30, mix: engine.Mix{engine.OpRead: 0.7, engine.OpWrite: 0.3},
-				moveRate: 4000, moveCost: 100 * time.Microsecond, knobs: []string{"shard.strategy"},
+				moveRate: 4000, moveCost: 100 * time.Microsecond, knobs: []string{"shard.strategy", "shard.vnodes"},
 				lead: []string{"moved", "theory", "lost rows", "move", "moved rows", "read p99"}, show: []string{"write p99"}}),
 			Keys: []chapters.Key{
 				{Key: "a", Help: "add a shard", Action: engine.ActAdd, Target: string(shard.RoleShard)},
 				{Key: "g", Help: "strategy", Knob: "shard.strategy"},
+				{Key: "v", Help: "virtual nodes", Knob: "shard.vnodes"},
 			},
-			Solution: chapters.Solution{Script: "3s add shard\n18s set shard.strategy ring\n34s add shard", For: 42 * time.Second},
+			Solution: chapters.Solution{Script: "3s add shard\n12s set shard.strategy ring\n21s add shard", For: 28 * time.Second},
 			Watch:    watch, Lesson: lesson,
 			Owns: []string{"moved_pct_modulo", "theory_pct_modulo", "moved_pct_ring", "theory_pct_ring"},
 			Prediction: &chapters.PredictionOf[*lab]{ID: "modulo-moves", Choices: 3, Unit: "%",
@@ -168,7 +169,7 @@ func shardingSteps() []chapters.StepOf[*lab] {
 				{Key: "c", Help: "celebrity share", Knob: "shard.celebrity"},
 				{Key: "f", Help: "fix", Knob: "shard.fix"},
 			},
-			Solution: chapters.Solution{Script: "8s set shard.celebrity 30\n10s set shard.celebrity 60\n20s set shard.fix dedicated\n32s set shard.fix cache", For: 46 * time.Second},
+			Solution: chapters.Solution{Script: "8s set shard.celebrity 30\n9s set shard.celebrity 60\n18s set shard.fix dedicated\n28s set shard.fix cache", For: 38 * time.Second},
 			Watch:    watch, Lesson: lesson,
 			Owns: []string{"neighbour_p99_ms_none", "neighbour_p99_ms_dedicated", "hot_share_pct_none", "cache_hit_pct"},
 			Prediction: &chapters.PredictionOf[*lab]{ID: "dedicated-neighbours", Choices: 3, Unit: "%",
@@ -210,7 +211,7 @@ func shardingSteps() []chapters.StepOf[*lab] {
 				{Key: "f", Help: "feed", Knob: "shard.feed"},
 				{Key: "c", Help: "shards", Knob: "shard.count"},
 			},
-			Solution: chapters.Solution{Script: "9s set shard.count 8\n30s set shard.count 2\n56s set shard.feed denorm", For: 66 * time.Second},
+			Solution: chapters.Solution{Script: "9s set shard.count 8\n23s set shard.count 2\n38s set shard.feed denorm", For: 48 * time.Second},
 			Watch:    watch, Lesson: lesson,
 			Owns: []string{"scatter_p50_ms_s2", "scatter_p50_ms_s8", "scatter_p99_ms_s2", "scatter_p99_ms_s8", "denorm_p50_ms_s2", "fanout_rows_per_post"},
 			Prediction: &chapters.PredictionOf[*lab]{ID: "scatter-grows", Choices: 3, Unit: "%",

@@ -26,9 +26,9 @@ import (
 // celebrity is the user whose posts draw a share of all reads.
 const celebrity = 7
 
-// shape is the chapter's data: 400 users with 4 posts each, each
-// following 6 others (6,800 rows with the followers index).
-var shape = shard.Shape{Users: 400, PostsPerUser: 4, Follows: 6}
+// shape is the chapter's data: 200 users with 3 posts each, each
+// following 5 others (2,800 rows with the followers index).
+var shape = shard.Shape{Users: 200, PostsPerUser: 3, Follows: 5}
 
 // tune is what differs between steps.
 type tune struct {
@@ -61,8 +61,9 @@ type lab struct {
 	book *book
 	home string // the shard holding the celebrity's rows without a pin
 
-	celeb atomic.Int64 // % of reads for the celebrity
-	cache *cache.Cache // the cache in front, once made
+	celeb  atomic.Int64 // % of reads for the celebrity
+	vnodes atomic.Int64 // the ring's virtual nodes per shard
+	cache  *cache.Cache // the cache in front, once made
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
@@ -93,6 +94,7 @@ func build(sys *engine.System, opt chapters.Options, tn tune) (*lab, error) {
 		tn.layout.VNodes = 64
 	}
 	l.tn = tn
+	l.vnodes.Store(int64(tn.layout.VNodes))
 	rt, err := shard.NewRouter(sys, shard.RouterConfig{Name: "router", Shape: shape, Seed: opt.Seed, Layout: tn.layout, Shards: cfgs, MoveRate: tn.moveRate, MoveCost: tn.moveCost})
 	if err != nil {
 		return nil, err
