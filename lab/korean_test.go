@@ -98,7 +98,7 @@ func TestKoreanLabels(t *testing.T) {
 func driveStep(t *testing.T, m *model, ch *chapters.Chapter, si int) {
 	t.Helper()
 	// a light load at the top speed: the labels need traffic, not much
-	s, err := chapters.Open(ch, si, chapters.Options{Speed: 4, Rate: 40})
+	s, err := chapters.Open(ch, si, chapters.Options{Speed: 4, Rate: 20})
 	if err != nil {
 		t.Fatalf("%s step %d: %v", ch.ID, si+1, err)
 	}
