@@ -13,7 +13,7 @@ import (
 func (l *lab) table() engine.Table {
 	t := engine.Table{Name: "shards", Cols: []string{"keys", "rows", "req/s", "p99 ms"}, Progress: -1}
 	sec := kit.SecOf(l.sys.Clock.Now())
-	hot, _, _ := l.busiest(sec-3, sec, atPrefix)
+	hot, _, _ := l.busiest(sec-3, sec, false)
 	m := l.rt.Map()
 	for i, s := range l.rt.Shards() {
 		rps := float64(l.rt.CallsIn(s.Name(), sec-3, sec)) / 3

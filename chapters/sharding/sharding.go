@@ -312,7 +312,7 @@ func lesson(r *chapters.Run, l *lab) map[string]any {
 		out["moved_ratio"], out["moved_ratio_theory"], out["reshard_s"] = round3(last.Ratio()), round3(last.Theory), chapters.Round1(last.Seconds())
 	}
 	sec := kit.SecOf(l.sys.Clock.Now())
-	if _, share, ok := l.busiest(sec-window, sec, atPrefix); ok {
+	if _, share, ok := l.busiest(sec-window, sec, false); ok {
 		out["hot_shard_share_ratio"] = round3(share)
 	}
 	return out

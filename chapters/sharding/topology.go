@@ -159,7 +159,6 @@ const (
 	tagCelebrity = "celebrity" // a read of the celebrity's posts
 	tagNeighbour = "neighbour" // a read of a user on the celebrity's home shard
 	tagOther     = "other"     // any other read
-	atPrefix     = "at:"       // the router's calls, by shard
 	signupAt     = "signup:"   // a sign-up, by the shard it landed on
 )
 

@@ -62,14 +62,13 @@ func (w *watchState) stable(label string, now time.Duration, moving bool) (from,
 func (l *lab) primaries() []*shard.Shard { return l.rt.Shards() }
 
 // busiest returns the shard that took most of the router's calls over lab
-// seconds [from, to) (with prefix signupAt, most sign-ups), and its share
-// of them.
-func (l *lab) busiest(from, to int, prefix string) (name string, share float64, ok bool) {
+// seconds [from, to) (with signups, most sign-ups), and its share of them.
+func (l *lab) busiest(from, to int, signups bool) (name string, share float64, ok bool) {
 	var total, top int64
 	for _, s := range l.primaries() {
 		var n int64
-		if prefix == signupAt {
-			ok, failed, _ := l.book.span(prefix+s.Name(), from, to)
+		if signups {
+			ok, failed, _ := l.book.span(signupAt+s.Name(), from, to)
 			n = ok + failed
 		} else {
 			n = l.rt.CallsIn(s.Name(), from, to)
@@ -112,20 +111,20 @@ func (l *lab) gauges() []engine.Gauge {
 	now := l.sys.Clock.Now()
 	sec := kit.SecOf(now)
 	var out []engine.Gauge
-	p99 := func(name, label string) {
-		if ok, _, q := l.book.span(label, sec-window, sec+1); ok > 0 {
-			out = append(out, kit.MsGauge(name, q))
-		} else {
+	// a label's p50 or p99 over the last window seconds
+	quantile := func(name, label string, median bool) {
+		ok, _, q50, q99 := l.book.quantiles(label, sec-window, sec+1)
+		switch {
+		case ok == 0:
 			out = append(out, engine.Gauge{Name: name, Unit: "ms", None: true})
+		case median:
+			out = append(out, kit.MsGauge(name, q50))
+		default:
+			out = append(out, kit.MsGauge(name, q99))
 		}
 	}
-	p50 := func(name, label string) {
-		if ok, _, q, _ := l.book.quantiles(label, sec-window, sec+1); ok > 0 {
-			out = append(out, kit.MsGauge(name, q))
-		} else {
-			out = append(out, engine.Gauge{Name: name, Unit: "ms", None: true})
-		}
-	}
+	p50 := func(name, label string) { quantile(name, label, true) }
+	p99 := func(name, label string) { quantile(name, label, false) }
 	okp, _, _ := l.book.span(tagPost, sec-3, sec)
 	oks, _, _ := l.book.span(tagSignup, sec-3, sec)
 	out = append(out, engine.Gauge{Name: "writes/s", Value: chapters.Round1(float64(okp+oks) / 3), Unit: "req/s"})
@@ -133,7 +132,7 @@ func (l *lab) gauges() []engine.Gauge {
 	out = append(out,
 		engine.Gauge{Name: "shards", Value: float64(len(l.primaries()))},
 		engine.Gauge{Name: "replicas", Value: float64(l.replicas())})
-	if name, share, ok := l.busiest(sec-window, sec+1, atPrefix); ok {
+	if name, share, ok := l.busiest(sec-window, sec+1, false); ok {
 		out = append(out, engine.Gauge{Name: "hot shard", Value: chapters.Round1(100 * share), Unit: "%"})
 		if _, q := l.rt.Book().Recent(name); q.P99 > 0 {
 			out = append(out, kit.MsGauge("hot p99", q.P99))
@@ -250,11 +249,11 @@ func watch(r *chapters.Run, l *lab) {
 		wps := "writes_per_s_" + label // writes_per_s_1, writes_per_s_1_r2, writes_per_s_2, writes_per_s_4
 		r.Facts[wps] = chapters.Round1(float64(n) / float64(to-from))
 	case kindKey:
-		if _, share, ok := l.busiest(from, to, atPrefix); ok {
+		if _, share, ok := l.busiest(from, to, false); ok {
 			hot := "hot_share_pct_" + label // hot_share_pct_user_hash, _signup_range, _country
 			r.Facts[hot] = chapters.Round1(100 * share)
 		}
-		if _, share, ok := l.busiest(from, to, signupAt); ok {
+		if _, share, ok := l.busiest(from, to, true); ok {
 			su := "signup_share_pct_" + label // signup_share_pct_signup_range
 			r.Facts[su] = chapters.Round1(100 * share)
 		}
@@ -286,7 +285,7 @@ func watch(r *chapters.Run, l *lab) {
 // latchCeleb measures a celebrity setting: the busiest shard's share, and
 // the p99 of the celebrity's reads, their neighbours' and everyone else's.
 func (l *lab) latchCeleb(r *chapters.Run, label string, from, to int) {
-	if _, share, ok := l.busiest(from, to, atPrefix); ok {
+	if _, share, ok := l.busiest(from, to, false); ok {
 		hot := "hot_share_pct_" + label // hot_share_pct_none, _dedicated, _cache, _c0
 		r.Facts[hot] = chapters.Round1(100 * share)
 	}

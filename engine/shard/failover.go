@@ -19,12 +19,14 @@ const (
 	checkMiss  = 3
 )
 
-// monitor checks every shard's primary until ctx ends.
+// monitor checks every shard's primary that has a replica until ctx
+// ends.
 func (r *Router) monitor(ctx context.Context) {
 	misses := map[*Shard]int{}
 	r.sys.Clock.Every(ctx, checkEvery, func(time.Duration) {
 		for i, s := range r.Shards() {
-			if r.healthy(ctx, s) {
+			// a primary with no replica has nobody to fail over to
+			if len(s.Replicas()) == 0 || r.healthy(ctx, s) {
 				misses[s] = 0
 				continue
 			}
