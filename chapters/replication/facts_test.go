@@ -17,6 +17,9 @@ func TestFactsHaveLabels(t *testing.T) {
 	for _, m := range []string{repl.ModeAsync, repl.ModeSemiSync} {
 		extra = append(extra, "lost_writes_"+strings.ReplaceAll(m, "-", "_"), "write_p50_ms_"+strings.ReplaceAll(m, "-", "_"))
 	}
+	for _, w := range []string{repl.WaitAfterSync, repl.WaitAfterCommit} {
+		extra = append(extra, "phantom_reads_"+strings.ReplaceAll(w, "-", "_"), "write_p50_ms_"+strings.ReplaceAll(w, "-", "_"))
+	}
 	for _, v := range []string{"0", "1"} {
 		extra = append(extra, "split_brain_writes_min_replicas_"+v)
 	}

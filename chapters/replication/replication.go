@@ -2,13 +2,14 @@ package replication
 
 import (
 	"fmt"
+	"sort"
+	"strings"
+	"time"
+
 	"scalelab/chapters"
 	"scalelab/chapters/internal/kit"
 	"scalelab/engine/repl"
 	"scalelab/engine/web"
-	"sort"
-	"strings"
-	"time"
 
 	"scalelab/engine"
 )
@@ -91,7 +92,8 @@ func replGauges(sys *engine.System, cl *repl.Cluster, recent *kit.Ring) []engine
 			out = append(out, engine.Gauge{Name: "primary reads, last 5 s", Value: chapters.Round1(chapters.Pct(int64(dv[1]), int64(dv[2]))), Unit: "%"})
 		}
 	}
-	out = append(out, engine.Gauge{Name: "lost writes", Value: float64(len(st.Lost))})
+	out = append(out, engine.Gauge{Name: "lost writes", Value: float64(len(st.Lost))},
+		engine.Gauge{Name: "phantom reads", Value: float64(len(st.Phantom))})
 	for _, n := range st.Nodes {
 		if n.Role == "replica" && n.State == engine.StateUp {
 			out = append(out, engine.Gauge{Name: n.Name + " lag", Value: engine.Ms(n.Lag), Unit: "ms"})
@@ -160,6 +162,7 @@ func watchReplication(r *chapters.Run, t *replicated) {
 	r.Facts["max_lag_ms"] = chapters.Round1(engine.Ms(st.MaxLag))
 	r.Facts["stale_reads"] = float64(rs.Stale)
 	r.Facts["writes_unavailable_ms"] = float64(rs.WritesDown.Milliseconds())
+	phantom := map[string]int{} // phantom reads in semi-sync failovers, by wait point
 	for i, p := range st.Promotions {
 		if cause, ok := lastCause(r, p); ok {
 			r.Facts["failover_ms"] = float64((p.At - cause).Milliseconds())
@@ -170,6 +173,8 @@ func watchReplication(r *chapters.Run, t *replicated) {
 			// those acknowledged after it fell back to async count apart
 			r.Facts["lost_writes_semi_sync"] = float64(len(p.LostReplicated))
 			r.Facts["lost_while_degraded"] = float64(len(p.Lost) - len(p.LostReplicated))
+			wp := r.KnobAt("repl.wait-point", p.At)
+			phantom[wp] += len(p.Phantom)
 		} else {
 			r.Facts["lost_writes_"+kit.FactName(m)] = float64(len(p.Lost))
 		}
@@ -178,6 +183,9 @@ func watchReplication(r *chapters.Run, t *replicated) {
 		}
 		minRep := r.KnobAt("repl.min-replicas", p.At)
 		r.Facts["split_brain_writes_min_replicas_"+minRep] = float64(t.cl.SplitBrainWrites(p))
+	}
+	for wp, n := range phantom {
+		r.Facts["phantom_reads_"+kit.FactName(wp)] = float64(n)
 	}
 	r.Facts["lost_writes"] = float64(len(st.Lost))
 	r.Facts["set_aside"] = float64(len(st.SetAside))
@@ -192,6 +200,23 @@ func watchReplication(r *chapters.Run, t *replicated) {
 		_, q := r.Sys.Load.OpRecent(engine.OpWrite)
 		r.Facts["write_p50_ms_"+kit.FactName(mode)] = chapters.Round1(engine.Ms(q.P50))
 	}
+	// semi-sync's write latency at each wait point: between failovers too,
+	// once the primary has served for a while
+	wp := r.KnobAt("repl.wait-point", r.Now())
+	if p := kit.OpP99(r.Sys, engine.OpWrite); p > 0 && mode == repl.ModeSemiSync && r.Held(kit.Settle, "repl.mode", mode, "repl.wait-point", wp, "repl.delay", delay) && quiet(r, kit.Settle) {
+		_, q := r.Sys.Load.OpRecent(engine.OpWrite)
+		r.Facts["write_p50_ms_"+kit.FactName(wp)] = chapters.Round1(engine.Ms(q.P50))
+	}
+}
+
+// quiet reports whether no database was killed or promoted in the last d.
+func quiet(r *chapters.Run, d time.Duration) bool {
+	for i := len(r.Events) - 1; i >= 0 && r.Events[i].T > r.Now()-d; i-- {
+		if k := r.Events[i].Kind; k == engine.EvKill || k == repl.EvPromote {
+			return false
+		}
+	}
+	return true
 }
 
 // lastCause is when the primary that a promotion replaced was killed or
@@ -370,6 +395,46 @@ func replicationSteps() []chapters.StepOf[*replicated] {
 				}},
 				{ID: "lose-nothing", Check: func(r *chapters.Run, t *replicated) bool {
 					v, ok := r.Facts["lost_writes_semi_sync"]
+					return ok && v == 0
+				}},
+			},
+		},
+		chapters.StepOf[*replicated]{
+			ID:     "wait-point",
+			Owns:   []string{"phantom_reads_after_commit", "phantom_reads_after_sync", "write_p50_ms_after_commit", "write_p50_ms_after_sync"},
+			Select: "db-1",
+			Build: func(sys *engine.System, opt chapters.Options) (*replicated, error) {
+				// semi-sync with MySQL's 10 s timeout, replicas 200 ms away;
+				// reads of a user who posted in the last 2 s go to the
+				// primary, and a few users post and are read all the time
+				t, err := buildReplication(sys, opt, func(c *repl.ClusterConfig) {
+					c.Mode, c.SemiSyncTimeout, c.LinkDelay, c.ReadYourWrites = repl.ModeSemiSync, 10*time.Second, 200*time.Millisecond, repl.RYWPrimary
+				}, "phantom reads", "lost writes", "write p99")
+				if err != nil {
+					return nil, err
+				}
+				return t, sys.Load.SetZipf(1.5)
+			},
+			Keys: []chapters.Key{
+				{Key: "v", Help: "wait point", Knob: "repl.wait-point"},
+				{Key: "y", Help: "replication delay", Knob: "repl.delay"},
+			},
+			// replicas 1 s away for the last second before the first kill:
+			// whatever the phase of their fetches, the writes of the last
+			// half second are unshipped when the primary dies
+			Solution: chapters.Solution{Script: "0s set repl.wait-point after-commit\n7s set repl.delay 1s\n8s kill @primary\n12s set repl.delay 200ms\n12s set repl.wait-point after-sync\n19s kill @primary", For: 23 * time.Second},
+			Watch:    watchReplication, Lesson: replicationLesson,
+			Prediction: &chapters.PredictionOf[*replicated]{ID: "phantom-read", Choices: 3, Measured: kit.FactMeasured[*replicated]("phantom_reads_after_commit"),
+				Correct: func(v float64) int {
+					if v > 0 {
+						return 1
+					}
+					return 0
+				}},
+			Objectives: []chapters.ObjectiveOf[*replicated]{
+				{ID: "phantom", Check: func(r *chapters.Run, t *replicated) bool { return r.Facts["phantom_reads_after_commit"] > 0 }},
+				{ID: "no-phantom", Check: func(r *chapters.Run, t *replicated) bool {
+					v, ok := r.Facts["phantom_reads_after_sync"]
 					return ok && v == 0
 				}},
 			},

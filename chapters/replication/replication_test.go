@@ -1,12 +1,13 @@
 package replication
 
 import (
-	"scalelab/chapters"
-	"scalelab/chapters/internal/chaptertest"
-	"scalelab/engine/repl"
 	"sync"
 	"testing"
 	"time"
+
+	"scalelab/chapters"
+	"scalelab/chapters/internal/chaptertest"
+	"scalelab/engine/repl"
 
 	"scalelab/engine"
 )
@@ -206,6 +207,22 @@ func TestReplicationSemiSyncCostsWriteLatency(t *testing.T) {
 	}
 }
 
+// The solution kills the primary in semi-sync after-commit, then the new
+// primary in after-sync: readers saw writes the first failover lost
+// (phantom reads), none the second; neither lost an acknowledged write.
+func TestReplicationWaitPointPhantomReads(t *testing.T) {
+	rep := chaptertest.PlaySolution(t, Replication(), 5, chapters.Options{})
+	commit, sync := chaptertest.Fact(t, rep, "phantom_reads_after_commit"), chaptertest.Fact(t, rep, "phantom_reads_after_sync")
+	t.Logf("phantom reads: after-commit %v, after-sync %v; write p50: after-commit %.1f ms, after-sync %.1f ms; lost acknowledged writes %v",
+		commit, sync, rep.Lesson["write_p50_ms_after_commit"], rep.Lesson["write_p50_ms_after_sync"], chaptertest.Fact(t, rep, "lost_writes"))
+	if sync != 0 || commit == 0 {
+		t.Errorf("phantom reads: after-commit %v (want > 0), after-sync %v (want 0)", commit, sync)
+	}
+	if lost := chaptertest.Fact(t, rep, "lost_writes"); lost != 0 {
+		t.Errorf("semi-sync with a 10 s timeout lost %v acknowledged writes; want none", lost)
+	}
+}
+
 func TestReplicationStaleReadsGrowWithLagAndVanishWithReadYourWrites(t *testing.T) {
 	rep := chaptertest.PlaySolution(t, Replication(), 1, chapters.Options{})
 	low, high := chaptertest.Fact(t, rep, "stale_per_1k_reads_50ms"), chaptertest.Fact(t, rep, "stale_per_1k_reads_200ms")
@@ -216,7 +233,7 @@ func TestReplicationStaleReadsGrowWithLagAndVanishWithReadYourWrites(t *testing.
 }
 
 func TestReplicationPartitionSplitBrainAndFencing(t *testing.T) {
-	rep := chaptertest.PlaySolution(t, Replication(), 5, chapters.Options{})
+	rep := chaptertest.PlaySolution(t, Replication(), 6, chapters.Options{})
 	if got := chaptertest.Fact(t, rep, "split_brain_writes_min_replicas_0"); got == 0 {
 		t.Errorf("without fencing the cut-off primary should keep taking writes after the promotion")
 	}

@@ -4,6 +4,7 @@
 package stateless
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -79,7 +80,10 @@ func build(sys *engine.System, opt chapters.Options, tn tune) (*lab, error) {
 		}
 		l.store = st
 		st.Describe(func() engine.Text {
-			return engine.Textf("session.store.detail", "redis · sessions, refresh tokens, denylist · %d keys", len(st.Redis().Keys()))
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			n, _ := st.DBSize(ctx)
+			return engine.Textf("session.store.detail", "redis · sessions, refresh tokens, denylist · %d keys", n)
 		}, nil)
 	}
 	ttl, err := time.ParseDuration(tn.ttl)

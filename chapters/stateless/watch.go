@@ -4,6 +4,7 @@
 package stateless
 
 import (
+	"context"
 	"math"
 	"strings"
 	"time"
@@ -293,7 +294,8 @@ func lesson(r *chapters.Run, l *lab) map[string]any {
 		}
 	} else if l.store != nil && l.store.State() == engine.StateUp {
 		n := 0
-		for _, k := range l.store.Redis().Keys() {
+		keys, _ := l.store.Keys(context.Background())
+		for _, k := range keys {
 			if strings.HasPrefix(k, "sess:") || strings.HasPrefix(k, "refresh:") {
 				n++
 			}

@@ -54,11 +54,15 @@ func run(ctx context.Context, args []string, e env) int {
 	switch {
 	case len(args) > 0 && args[0] == "run":
 		err = runCmd(ctx, args[1:], e)
+	case len(args) > 0 && args[0] == "fidelity":
+		err = fidelityCmd(ctx, args[1:], e)
 	case len(args) > 0 && args[0] == "list":
 		err = listCmd(args[1:], e)
 	case len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help"):
 		if len(args) > 1 && args[1] == "run" {
 			fmt.Fprint(e.stdout, runUsage)
+		} else if len(args) > 1 && args[1] == "fidelity" {
+			fmt.Fprint(e.stdout, fidelityUsage)
 		} else {
 			fmt.Fprint(e.stdout, mainUsage())
 		}
@@ -101,12 +105,19 @@ Usage:
   scalelab [--chapter N|ID] [--lang en|ko]   open the lab (at your next unfinished chapter)
   scalelab list [--lang en|ko]               the chapters and your progress
   scalelab run CHAPTER [flags]               run a chapter headless (see: scalelab run --help)
+  scalelab fidelity [--json]                 compare the lab's components with redis-server
+                                             and HAProxy (see: scalelab fidelity --help)
   scalelab --help                            this help
 
 Options:
   --chapter N|ID   start at this chapter, by number or id:
 CHAPTERS
   --lang en|ko     language of the lessons (default from LANG)
+  --redis-server PATH
+                   run every Redis node (cache, session store, queue broker)
+                   as a real redis-server 7+ from PATH, which the lab starts,
+                   kills (SIGKILL) and restarts; default SCALELAB_REDIS_SERVER,
+                   else miniredis inside this process
 
 Keys in the lab (press ? for all):
   tab/shift+tab select node or link · x kill · r restart · l latency
@@ -168,6 +179,9 @@ Flags:
                     their values for set lines and the lab key that cycles
                     each; nothing runs
   --lang en|ko      language of --knobs (default from LANG)
+  --redis-server PATH
+                    run every Redis node as a real redis-server 7+ from PATH
+                    (default SCALELAB_REDIS_SERVER, else miniredis in-process)
 
 A chaos script has one action a line, AT ACTION TARGET [ARGS], and # comments:
   5s  kill web-2              crash a node (targets: a name, @role, @random-role,

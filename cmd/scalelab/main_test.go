@@ -60,6 +60,8 @@ func TestBadInputExitsTwoWithOneClearLine(t *testing.T) {
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"list", "extra"}, "list takes no arguments"},
 		{[]string{"run", "tiers", "--solution", "--chaos", "-"}, "--solution and --chaos"},
+		{[]string{"run", "cache", "--redis-server", "/no/such/redis-server"}, "--redis-server: /no/such/redis-server: not a usable redis-server: not found"},
+		{[]string{"--redis-server", script}, "bad.chaos: not a usable redis-server: not executable"},
 	} {
 		code, _, stderr := runArgs(t, "", tc.args...)
 		if code != 2 {

@@ -63,6 +63,7 @@ func runCmd(ctx context.Context, args []string, e env) error {
 	fs.BoolVar(&f.json, "json", false, "")
 	fs.BoolVar(&f.solution, "solution", false, "")
 	fs.BoolVar(&f.knobs, "knobs", false, "")
+	redisServer := redisServerFlag(fs)
 	lang := langFlag(fs, e)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -89,6 +90,9 @@ func runCmd(ctx context.Context, args []string, e env) error {
 		return badInput("--duration %s: want a duration above 0 and at most 1h", f.duration)
 	case !(f.rate >= 0 && f.rate <= engine.MaxRate): // NaN too
 		return badInput("--rate %g: want 0 (the step's own) to %d requests per second", f.rate, engine.MaxRate)
+	}
+	if err := useRedisServer(*redisServer, e); err != nil {
+		return err
 	}
 	if f.knobs {
 		only := -1

@@ -51,6 +51,7 @@ func tuiCmd(ctx context.Context, args []string, e env) error {
 	fs := flag.NewFlagSet("scalelab", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	chapter := fs.String("chapter", "", "")
+	redisServer := redisServerFlag(fs)
 	lang := langFlag(fs, e)
 	if err := parseNoArgs(fs, args, e, lang, "unknown command %q (want run, list or no command; see scalelab --help)"); err != nil {
 		return err
@@ -59,6 +60,9 @@ func tuiCmd(ctx context.Context, args []string, e env) error {
 		if _, err := catalog.Find(*chapter); err != nil {
 			return badInput("--chapter: %v", err)
 		}
+	}
+	if err := useRedisServer(*redisServer, e); err != nil {
+		return err
 	}
 	dir, err := writableConfigDir(e)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"scalelab/engine"
 	"scalelab/engine/kv"
 	"sync"
@@ -17,31 +16,18 @@ import (
 // Cache is a cache tier on a Redis server (a KVNode). miniredis keeps the
 // data and speaks the protocol, but it has no maxmemory and its TTLs do
 // not count down on their own. This layer, shared by the web servers, adds
-// both: memory accounting with Redis-style sampled eviction on every write
-// over the limit, and TTLs that run on the lab clock.
+// both: memory charged per key as Redis 7 charges it, eviction as Redis 7
+// makes it (keyspace.go) on every write over the limit, and TTLs that run
+// on the lab clock.
 type Cache struct {
 	node  *kv.KVNode
 	rdb   *redis.Client
 	clock *engine.Clock
 	link  atomic.Pointer[engine.Link] // the web tier's hop to the node, if drawn
 
-	mu        sync.Mutex
-	cfg       CacheConfig
-	keys      []string // every key, for sampling in O(1)
-	meta      map[string]*cacheEntry
-	used      int64
-	evictions int64
-	refused   int64
-	rng       *rand.Rand
-	advanced  time.Duration // lab time the server's TTLs have been advanced to
-}
-
-type cacheEntry struct {
-	idx      int
-	size     int64
-	access   time.Duration // last read or write, lab time
-	freq     float64       // LFU counter, decaying by half a minute
-	expireAt time.Duration // 0: no TTL
+	mu       sync.Mutex
+	ks       *Keyspace
+	advanced time.Duration // lab time the server's TTLs have been advanced to
 }
 
 // NewCache puts a cache layer on a KV node and starts driving its TTLs from
@@ -62,8 +48,7 @@ func NewCache(sys *engine.System, node *kv.KVNode, cfg CacheConfig) (*Cache, err
 	rdb := redis.NewClient(&redis.Options{Addr: node.Addr(), MaxRetries: -1, DialTimeout: 300 * time.Millisecond, DialerRetries: 1,
 		ReadTimeout: time.Second, WriteTimeout: time.Second, PoolSize: 64})
 	sys.OnClose(rdb.Close)
-	c := &Cache{node: node, rdb: rdb, clock: sys.Clock, cfg: cfg, meta: map[string]*cacheEntry{},
-		rng: rand.New(rand.NewPCG(1, 0xcac4e)), advanced: sys.Clock.Now()}
+	c := &Cache{node: node, rdb: rdb, clock: sys.Clock, ks: NewKeyspace(cfg, 1), advanced: sys.Clock.Now()}
 	sys.Go(func(ctx context.Context) {
 		sys.Clock.Every(ctx, 100*time.Millisecond, func(now time.Duration) { c.tick(now) })
 	})
@@ -92,7 +77,7 @@ func (c *Cache) hop(ctx context.Context) error {
 func (c *Cache) forget() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.keys, c.meta, c.used = nil, map[string]*cacheEntry{}, 0
+	c.ks.Forget()
 }
 
 // done counts one command on the node; a command to a dead node never
@@ -110,18 +95,15 @@ func (c *Cache) tick(now time.Duration) {
 	c.mu.Lock()
 	d := now - c.advanced
 	c.advanced = now
-	var gone []string
-	for k, e := range c.meta {
-		if e.expireAt > 0 && e.expireAt <= now {
-			gone = append(gone, k)
-		}
-	}
-	for _, k := range gone {
-		c.dropLocked(k)
-	}
+	gone := c.ks.Expired(now)
 	c.mu.Unlock()
-	if d > 0 {
-		c.node.Redis().FastForward(d)
+	c.node.Advance(d)
+	if c.node.Real() && len(gone) > 0 && c.node.State() == engine.StateUp {
+		// a real server's TTLs count wall time, so it has none (Set hands
+		// it node.ServerTTL): the lab deletes what expired on its clock
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		c.rdb.Del(ctx, gone...)
+		cancel()
 	}
 }
 
@@ -143,76 +125,59 @@ func (c *Cache) Get(ctx context.Context, key string) (val string, hit bool, err 
 		return "", false, err
 	case miss:
 		c.mu.Lock()
-		c.dropLocked(key) // expired or evicted behind our back
+		c.ks.Drop(key) // expired or evicted behind our back
 		c.mu.Unlock()
 		return "", false, nil
 	}
+	now := c.clock.Now()
 	c.mu.Lock()
-	if e := c.meta[key]; e != nil {
-		c.touchLocked(e)
-	}
+	c.ks.Touch(key, now)
 	c.mu.Unlock()
 	return val, true, nil
 }
 
-// Set writes a key with a TTL in lab time (0: none), evicting first when
-// memory is over the limit. It returns ErrCacheFull when the policy cannot
-// make room.
+// Set writes a key with a TTL in lab time (0: none), then evicts while
+// memory is over the limit, as Redis does: the key just written may be the
+// victim. It returns ErrCacheFull when the policy may not or cannot make
+// room.
 func (c *Cache) Set(ctx context.Context, key, val string, ttl time.Duration) error {
 	start := c.clock.Now()
 	if err := c.hop(ctx); err != nil {
 		c.done(start, err)
 		return err
 	}
-	size := int64(len(key)+len(val)) + entryOverhead
-	c.mu.Lock()
-	var old int64
-	if e := c.meta[key]; e != nil {
-		old = e.size
-	}
-	var victims []string
-	for c.cfg.MaxMemory > 0 && c.used-old+size > c.cfg.MaxMemory {
-		v := c.victimLocked(key)
-		if v == "" {
-			c.refused++
-			c.mu.Unlock()
-			if len(victims) > 0 {
-				c.rdb.Del(ctx, victims...)
-			}
-			c.done(start, ErrCacheFull) // Redis answers an OOM error
-			return ErrCacheFull
-		}
-		c.dropLocked(v)
-		c.evictions++
-		victims = append(victims, v)
-	}
+	size := Charge(len(key), len(val), ttl > 0)
 	now := c.clock.Now()
-	e := c.meta[key]
-	if e == nil {
-		e = &cacheEntry{idx: len(c.keys)}
-		c.keys = append(c.keys, key)
-		c.meta[key] = e
-	}
-	c.used += size - e.size
-	e.size = size
-	e.expireAt = 0
+	var expireAt time.Duration
 	if ttl > 0 {
-		e.expireAt = now + ttl
+		expireAt = now + ttl
 	}
-	c.touchLocked(e)
+	c.mu.Lock()
+	victims, err := c.ks.Put(key, size, expireAt, now)
 	c.mu.Unlock()
+	stored := err == nil
 	pipe := c.rdb.Pipeline()
 	if len(victims) > 0 {
 		pipe.Del(ctx, victims...)
 	}
-	pipe.Set(ctx, key, val, ttl)
-	_, err := pipe.Exec(ctx)
-	c.done(start, err)
-	if err != nil { // not stored: the server did not take it
-		c.mu.Lock()
-		c.dropLocked(key)
-		c.mu.Unlock()
+	for _, v := range victims {
+		// evicted at once, as Redis may evict the key just written
+		stored = stored && v != key
 	}
+	if stored {
+		pipe.Set(ctx, key, val, c.node.ServerTTL(ttl))
+	}
+	if pipe.Len() > 0 {
+		if _, perr := pipe.Exec(ctx); perr != nil && err == nil {
+			err = perr
+			if stored { // not stored: the server did not take it
+				c.mu.Lock()
+				c.ks.Drop(key)
+				c.mu.Unlock()
+			}
+		}
+	}
+	c.done(start, err) // a refusal is Redis' OOM error
 	return err
 }
 
@@ -220,15 +185,9 @@ func (c *Cache) Set(ctx context.Context, key, val string, ttl time.Duration) err
 func (c *Cache) ClampTTL(ctx context.Context, d time.Duration) error {
 	now := c.clock.Now()
 	c.mu.Lock()
-	var keys []string
-	for k, e := range c.meta {
-		if e.expireAt == 0 || e.expireAt > now+d {
-			e.expireAt = now + d
-			keys = append(keys, k)
-		}
-	}
+	keys := c.ks.Clamp(now, d)
 	c.mu.Unlock()
-	if len(keys) == 0 {
+	if len(keys) == 0 || c.node.ServerTTL(d) == 0 { // a real server: tick deletes them
 		return nil
 	}
 	pipe := c.rdb.Pipeline()
@@ -247,7 +206,7 @@ func (c *Cache) Invalidate(ctx context.Context, key string) error {
 		return err
 	}
 	c.mu.Lock()
-	c.dropLocked(key)
+	c.ks.Drop(key)
 	c.mu.Unlock()
 	err := c.rdb.Del(ctx, key).Err()
 	c.done(start, err)

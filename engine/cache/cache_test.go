@@ -15,7 +15,7 @@ import (
 func (c *Cache) has(key string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.meta[key]
+	_, ok := c.ks.meta[key]
 	return ok
 }
 
@@ -41,10 +41,11 @@ func cacheRig(t testing.TB, cfg CacheConfig) (*engine.System, *Cache) {
 	return sys, c
 }
 
-// size of a test entry: key "k%03d" (4 bytes) + 36 bytes of value + overhead
+// a test entry: key "k%03d" (4 bytes) and 36 bytes of value, as Redis 7
+// charges them
 const testVal = "0123456789abcdefghijklmnopqrstuvwxyz"
 
-func entrySize() int64 { return int64(4+len(testVal)) + entryOverhead }
+func entrySize() int64 { return Charge(4, len(testVal), false) }
 
 func TestCacheNeverExceedsMaxMemory(t *testing.T) {
 	for _, p := range []string{EvictLRU, EvictLFU, EvictRandom} {
@@ -63,32 +64,30 @@ func TestCacheNeverExceedsMaxMemory(t *testing.T) {
 			if st.Keys != 50 || st.Evictions != 150 {
 				t.Errorf("%s: %d keys, %d evictions; want 50 and 150", p, st.Keys, st.Evictions)
 			}
-			if n := len(c.node.Redis().Keys()); n != 50 {
+			if n, _ := c.node.DBSize(ctx); n != 50 {
 				t.Errorf("%s: the server holds %d keys, the accounting 50", p, n)
 			}
 		})
 	}
 }
 
-// hotKept writes 200 keys into room for 50 while reading keys 0-19 after
-// every write, and returns how many of those hot keys survive.
+// hotKept writes 200 keys into room for 50, one a second of lab time (the
+// LRU clock's resolution, as Redis'), while reading keys 0-19 after every
+// write, and returns how many of those hot keys survive.
 func hotKept(t *testing.T, policy string) int {
-	sys, c := cacheRig(t, CacheConfig{MaxMemory: 50 * entrySize(), Policy: policy, Samples: 10})
-	ctx := context.Background()
+	ks := NewKeyspace(CacheConfig{MaxMemory: 50 * entrySize(), Policy: policy, Samples: 10}, 1)
 	for i := 0; i < 200; i++ {
-		if err := c.Set(ctx, fmt.Sprintf("k%03d", i), testVal, 0); err != nil {
+		now := time.Duration(i) * time.Second
+		if _, err := ks.Put(fmt.Sprintf("k%03d", i), entrySize(), 0, now); err != nil {
 			t.Fatal(err)
 		}
-		_ = sys.Clock.Sleep(ctx, time.Millisecond) // lab time moves, so recency means something
 		for h := 0; h < 20 && i >= 20; h++ {
-			if _, _, err := c.Get(ctx, fmt.Sprintf("k%03d", h)); err != nil {
-				t.Fatal(err)
-			}
+			ks.Touch(fmt.Sprintf("k%03d", h), now)
 		}
 	}
 	kept := 0
 	for h := 0; h < 20; h++ {
-		if c.has(fmt.Sprintf("k%03d", h)) {
+		if ks.meta[fmt.Sprintf("k%03d", h)] != nil {
 			kept++
 		}
 	}
@@ -128,7 +127,8 @@ func TestCacheNoEvictionRefusesWrites(t *testing.T) {
 }
 
 func TestCacheVolatileTTLEvictsSoonestExpiringOnly(t *testing.T) {
-	_, c := cacheRig(t, CacheConfig{MaxMemory: 10 * entrySize(), Policy: EvictVolatileTTL, Samples: 10})
+	// room for 5 keys without a TTL and 5 with one (a TTL costs memory)
+	_, c := cacheRig(t, CacheConfig{MaxMemory: 5*entrySize() + 5*Charge(4, len(testVal), true), Policy: EvictVolatileTTL, Samples: 10})
 	ctx := context.Background()
 	for i := 0; i < 5; i++ { // no TTL: never evicted
 		if err := c.Set(ctx, fmt.Sprintf("p%03d", i), testVal, 0); err != nil {
@@ -227,26 +227,19 @@ func BenchmarkCacheSetEvicting(b *testing.B) {
 	for _, keys := range []int{1000, 100000} {
 		for _, samples := range []int{3, 5, 10} {
 			b.Run(fmt.Sprintf("keys=%d/samples=%d", keys, samples), func(b *testing.B) {
-				_, c := cacheRig(b, CacheConfig{MaxMemory: int64(keys) * entrySize(), Policy: EvictLRU, Samples: samples})
-				c.mu.Lock()
-				for i := 0; i < keys; i++ { // fill the accounting directly: the benchmark is the eviction
-					k := fmt.Sprintf("k%07d", i)
-					c.meta[k] = &cacheEntry{idx: len(c.keys), size: entrySize(), access: time.Duration(i)}
-					c.keys = append(c.keys, k)
-					c.used += entrySize()
+				ks := NewKeyspace(CacheConfig{MaxMemory: int64(keys) * entrySize(), Policy: EvictLRU, Samples: samples}, 1)
+				for i := 0; i < keys; i++ {
+					ks.Put(fmt.Sprintf("k%07d", i), entrySize(), 0, time.Duration(i)*time.Millisecond)
 				}
-				c.mu.Unlock()
+				names := make([]string, b.N)
+				for i := range names {
+					names[i] = fmt.Sprintf("n%07d", i)
+				}
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					c.mu.Lock()
-					if v := c.victimLocked(""); v != "" {
-						c.dropLocked(v)
-						k := fmt.Sprintf("n%07d", i)
-						c.meta[k] = &cacheEntry{idx: len(c.keys), size: entrySize()}
-						c.keys = append(c.keys, k)
-						c.used += entrySize()
+					if _, err := ks.Put(names[i], entrySize(), 0, time.Duration(keys+i)*time.Millisecond); err != nil {
+						b.Fatal(err)
 					}
-					c.mu.Unlock()
 				}
 			})
 		}
@@ -270,7 +263,10 @@ func TestCacheClampTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"long", "none"} {
-		if ttl := c.Node().Redis().TTL(k); ttl <= 0 || ttl > time.Second {
+		if c.Node().Real() {
+			break // a real server is given no TTLs: the lab deletes them on its clock
+		}
+		if ttl := c.rdb.PTTL(ctx, k).Val(); ttl <= 0 || ttl > time.Second {
 			t.Errorf("%s: server TTL %s after a clamp to 1s", k, ttl)
 		}
 	}

@@ -6,7 +6,6 @@ package cache
 import (
 	"errors"
 	"fmt"
-	"time"
 )
 
 // Eviction policies, named as Redis' maxmemory-policy.
@@ -27,9 +26,56 @@ func EvictionPolicies() []string {
 // policy cannot or may not evict.
 var ErrCacheFull = errors.New("OOM command not allowed when used memory > 'maxmemory'")
 
-// entryOverhead is the memory a key costs beyond its bytes (Redis' dict
-// entry, object headers): modelled.
-const entryOverhead = 64
+// Charge is the memory a string key costs in Redis 7 with jemalloc, as
+// its used_memory grows: the key's sds, the value (embedded in its object
+// up to 44 bytes, else an object and an sds), the dict entry and a share of
+// the hash table's buckets, and with a TTL an entry in the expires dict.
+// Modelled, and checked against a real redis-server by scalelab fidelity
+// (MEMORY USAGE and used_memory): e.g. a 9-byte key with a 100-byte value
+// costs 184 bytes, 234 with a TTL. The buckets' share is 8 to 24 bytes a
+// key as the table fills and doubles; 16 is charged.
+func Charge(keyLen, valLen int, ttl bool) int64 {
+	const robj, dictEntry, bucketShare, expiresEntry = 16, 24, 16, 50
+	n := jemalloc(sdsHeader(keyLen)+keyLen+1) + dictEntry + bucketShare
+	if valLen <= 44 { // OBJ_ENCODING_EMBSTR: one allocation
+		n += jemalloc(robj + 3 + valLen + 1)
+	} else {
+		n += robj + jemalloc(sdsHeader(valLen)+valLen+1)
+	}
+	if ttl {
+		n += expiresEntry
+	}
+	return int64(n)
+}
+
+// sdsHeader is the header of an sds string of n bytes (sdsReqType).
+func sdsHeader(n int) int {
+	switch {
+	case n < 1<<5:
+		return 1
+	case n < 1<<8:
+		return 3
+	case n < 1<<16:
+		return 5
+	}
+	return 9
+}
+
+// jemalloc rounds an allocation up to its size class: 8, then steps of 16
+// to 128, then four classes per doubling (160, 192, 224, 256, 320, ...).
+func jemalloc(n int) int {
+	switch {
+	case n <= 8:
+		return 8
+	case n <= 128:
+		return (n + 15) &^ 15
+	}
+	step := 1
+	for step*8 < n {
+		step <<= 1
+	}
+	return (n + step - 1) / step * step
+}
 
 // CacheConfig sets a cache's memory limit and eviction, as Redis'
 // maxmemory, maxmemory-policy and maxmemory-samples do.
@@ -65,12 +111,12 @@ func (c CacheConfig) Validate() error {
 func (c *Cache) SetPolicy(p string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cfg := c.cfg
+	cfg := c.ks.Config()
 	cfg.Policy = p
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	c.cfg = cfg
+	c.ks.SetConfig(cfg)
 	return nil
 }
 
@@ -79,19 +125,21 @@ func (c *Cache) SetPolicy(p string) error {
 func (c *Cache) SetMaxMemory(n int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.cfg.MaxMemory = n
+	cfg := c.ks.Config()
+	cfg.MaxMemory = n
+	c.ks.SetConfig(cfg)
 }
 
 // SetSamples changes how many keys an eviction samples.
 func (c *Cache) SetSamples(n int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cfg := c.cfg
+	cfg := c.ks.Config()
 	cfg.Samples = n
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	c.cfg = cfg
+	c.ks.SetConfig(cfg)
 	return nil
 }
 
@@ -99,80 +147,5 @@ func (c *Cache) SetSamples(n int) error {
 func (c *Cache) Config() CacheConfig {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.cfg
-}
-
-// touchLocked records an access: the LRU clock and the LFU counter.
-func (c *Cache) touchLocked(e *cacheEntry) {
-	now := c.clock.Now()
-	if e.access > 0 {
-		// the counter halves every 30 s of lab time without use, so a key
-		// that was hot once does not stay forever
-		if idle := now - e.access; idle > 0 {
-			e.freq /= 1 + float64(idle)/float64(30*time.Second)
-		}
-	}
-	e.freq++
-	e.access = now
-}
-
-// dropLocked forgets a key in O(1).
-func (c *Cache) dropLocked(key string) {
-	e := c.meta[key]
-	if e == nil {
-		return
-	}
-	last := len(c.keys) - 1
-	moved := c.keys[last]
-	c.keys[e.idx] = moved
-	c.meta[moved].idx = e.idx
-	c.keys = c.keys[:last]
-	delete(c.meta, key)
-	c.used -= e.size
-}
-
-// victimLocked picks a key to evict by the policy, looking at Samples
-// random keys (never keep, the key being written); "" when it may not or
-// cannot evict. Its cost is O(Samples), whatever the number of keys.
-func (c *Cache) victimLocked(keep string) string {
-	if c.cfg.Policy == EvictNone || len(c.keys) == 0 {
-		return ""
-	}
-	if c.cfg.Policy == EvictRandom {
-		for i := 0; i < 4; i++ {
-			if k := c.keys[c.rng.IntN(len(c.keys))]; k != keep {
-				return k
-			}
-		}
-		return ""
-	}
-	best, bestScore := "", 0.0
-	tries := c.cfg.Samples
-	if c.cfg.Policy == EvictVolatileTTL {
-		tries *= 4 // keys without a TTL are skipped
-	}
-	for seen := 0; tries > 0 && seen < c.cfg.Samples; tries-- {
-		k := c.keys[c.rng.IntN(len(c.keys))]
-		e := c.meta[k]
-		if k == keep {
-			continue
-		}
-		var score float64 // lower is evicted first
-		switch c.cfg.Policy {
-		case EvictLRU:
-			score = float64(e.access)
-		case EvictLFU:
-			score = e.freq
-		case EvictVolatileTTL:
-			if e.expireAt == 0 {
-				continue
-			}
-			score = float64(e.expireAt)
-		}
-		seen++
-		if best == "" || score < bestScore {
-			best, bestScore = k, score
-		}
-	}
-	return best
+	return c.ks.Config()
 }

@@ -26,8 +26,9 @@ func (c *Cache) lines() []engine.Line {
 	out := []engine.Line{
 		{Label: engine.Textf("cache.memory", "memory"),
 			Value: engine.Textf("cache.memory.value", "%s of %s · evicted %d · refused %d", kb(st.Used), kb(st.Max), st.Evictions, st.Refused)},
-		{Label: engine.Textf("cache.eviction", "eviction"),
-			Value: engine.Textf("cache.eviction.value", "%s, %d samples (scalelab's own; miniredis has none)", engine.KnobValue(cfg.Policy), cfg.Samples)},
+		{Label: engine.Textf("cache.eviction", "eviction"), Value: c.evictionText(cfg)},
+		{Label: engine.Textf("cache.charge", "memory per key"),
+			Value: engine.Textf("cache.charge.value", "%d B on average, as Redis 7 charges these keys (modelled); a real server also uses about 1 MB before its first key", perKey(st))},
 		{Label: engine.Textf("cache.hottest", "hottest keys (ttl left · idle · hits):")},
 	}
 	for _, k := range c.Hottest(5) {
@@ -35,9 +36,26 @@ func (c *Cache) lines() []engine.Line {
 		if k.TTLLeft > 0 {
 			ttl = engine.Textf("cache.ttl.left", "%.1fs", k.TTLLeft.Seconds())
 		}
-		out = append(out, engine.Line{Item: true, Label: engine.Textf("cache.hot_key", "%-9s %6s · %4.1fs · %.0f", k.Key, ttl, k.Idle.Seconds(), k.Freq)})
+		out = append(out, engine.Line{Item: true, Label: engine.Textf("cache.hot_key", "%-9s %6s · %4.1fs · %d", k.Key, ttl, k.Idle.Seconds(), k.Hits)})
 	}
 	return out
+}
+
+// evictionText says whose eviction runs: the lab's layer, made as Redis
+// 7's, over miniredis (which has none) or over a real server whose own
+// maxmemory is off.
+func (c *Cache) evictionText(cfg CacheConfig) engine.Text {
+	if c.node.Real() {
+		return engine.Textf("cache.eviction.value_real", "%s, %d samples into a pool of 16 (scalelab's own, as Redis 7's; the server's maxmemory is off)", engine.KnobValue(cfg.Policy), cfg.Samples)
+	}
+	return engine.Textf("cache.eviction.value", "%s, %d samples into a pool of 16 (scalelab's own, as Redis 7's; miniredis has none)", engine.KnobValue(cfg.Policy), cfg.Samples)
+}
+
+func perKey(st CacheStats) int64 {
+	if st.Keys == 0 {
+		return 0
+	}
+	return st.Used / int64(st.Keys)
 }
 
 // kb formats bytes as KB (or MB).
@@ -61,7 +79,7 @@ type CacheStats struct {
 func (c *Cache) Stats() CacheStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return CacheStats{Used: c.used, Max: c.cfg.MaxMemory, Keys: len(c.keys), Evictions: c.evictions, Refused: c.refused}
+	return CacheStats{Used: c.ks.Used(), Max: c.ks.Config().MaxMemory, Keys: c.ks.Len(), Evictions: c.ks.Evictions(), Refused: c.ks.Refused()}
 }
 
 // CacheKey describes a key for the inspector: its TTL left, idle time and
@@ -70,17 +88,18 @@ type CacheKey struct {
 	Key     string
 	TTLLeft time.Duration // 0: no TTL
 	Idle    time.Duration
-	Freq    float64
+	Hits    int64 // reads that found it
+	Counter uint8 // its LFU counter (logarithmic, as Redis')
 }
 
-// Hottest returns up to n keys with the highest LFU counters.
+// Hottest returns up to n keys with the most hits.
 func (c *Cache) Hottest(n int) []CacheKey {
 	now := c.clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]CacheKey, 0, len(c.meta))
-	for k, e := range c.meta {
-		ck := CacheKey{Key: k, Idle: now - e.access, Freq: e.freq}
+	out := make([]CacheKey, 0, len(c.ks.meta))
+	for k, e := range c.ks.meta {
+		ck := CacheKey{Key: k, Idle: now - e.access, Hits: e.hits, Counter: e.counter}
 		if e.expireAt > 0 {
 			ck.TTLLeft = e.expireAt - now
 		}
@@ -95,8 +114,8 @@ func (c *Cache) Hottest(n int) []CacheKey {
 
 func sortKeys(ks []CacheKey) {
 	sort.Slice(ks, func(i, j int) bool {
-		if ks[i].Freq != ks[j].Freq {
-			return ks[i].Freq > ks[j].Freq
+		if ks[i].Hits != ks[j].Hits {
+			return ks[i].Hits > ks[j].Hits
 		}
 		return ks[i].Key < ks[j].Key
 	})

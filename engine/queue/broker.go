@@ -12,7 +12,8 @@ import (
 )
 
 // epoch is the broker's wall time at lab time 0: stream ids and idle times
-// are lab milliseconds from it.
+// are lab milliseconds from it (on miniredis; a real server keeps its wall
+// clock, see NewBroker).
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Broker is a Redis server holding the streams, with its time driven by
@@ -36,6 +37,9 @@ func NewBroker(sys *engine.System, name string) (*Broker, error) {
 	}
 	b := &Broker{node: node, clock: sys.Clock}
 	b.Sync()
+	if node.Real() {
+		node.SetClockNote(engine.Textf("queue.broker.clock", "stream ids: wall-clock ms (for order only); idle times and the visibility timeout: lab time, from the lab's record of each delivery"))
+	}
 	// a dead broker fails a command at once rather than after retries
 	b.rdb = redis.NewClient(&redis.Options{Addr: node.Addr(), MaxRetries: -1, DialTimeout: 300 * time.Millisecond, DialerRetries: 1,
 		ReadTimeout: time.Second, WriteTimeout: time.Second, PoolSize: 64})
@@ -49,7 +53,8 @@ func NewBroker(sys *engine.System, name string) (*Broker, error) {
 	return b, nil
 }
 
-// Sync gives the server the lab's time, never going back.
+// Sync gives the server the lab's time, never going back (miniredis; a
+// real server keeps its own).
 func (b *Broker) Sync() {
 	now := b.clock.Now()
 	b.mu.Lock()
@@ -57,7 +62,7 @@ func (b *Broker) Sync() {
 	if now > b.last {
 		b.last = now
 	}
-	b.node.Redis().SetTime(epoch.Add(b.last))
+	b.node.SetTime(epoch.Add(b.last))
 }
 
 // Node is the broker's node; Client its shared client.

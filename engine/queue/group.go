@@ -76,6 +76,9 @@ func (l *EventLog) AddGroup(cfg GroupConfig) (*Group, error) {
 		}
 	}
 	g.markReplay()
+	// its lag now, not at the log's next refresh: a late group starts
+	// with the whole kept log to read, not with a lag of 0
+	_ = g.Refresh(ctx)
 	l.mu.Lock()
 	l.groups = append(l.groups, g)
 	l.mu.Unlock()
@@ -147,6 +150,7 @@ func (g *Group) Replay(ctx context.Context) error {
 		}
 	}
 	g.markReplay()
+	_ = g.Refresh(ctx) // its lag is the kept log now, not at the next refresh
 	kept, _ := g.log.Kept()
 	g.log.sys.Events.Add(EvReplay, g.cfg.Name, engine.Textf("queue.replay", "%d kept events replayed from the start", kept))
 	return nil

@@ -72,12 +72,17 @@ type WorkQueue struct {
 	early     map[string]bool // acked before Enqueue recorded them
 	checked   time.Duration   // when Stats last looked for lost messages
 	poisonSeq int64
+	// delivered is the lab time of each pending message's latest delivery:
+	// on a real server, whose idle times count wall time, the reaper's
+	// visibility timeout counts from it
+	delivered map[string]time.Duration
 }
 
 // NewWorkQueue creates the stream and its group on the broker and starts
 // the reaper on the lab clock.
 func NewWorkQueue(sys *engine.System, b *Broker, cfg WorkConfig) (*WorkQueue, error) {
-	q := &WorkQueue{b: b, sys: sys, cfg: cfg, done: map[string]int{}, open: map[string]bool{}, early: map[string]bool{}}
+	q := &WorkQueue{b: b, sys: sys, cfg: cfg, done: map[string]int{}, open: map[string]bool{}, early: map[string]bool{},
+		delivered: map[string]time.Duration{}}
 	err := b.do(func() error { return b.rdb.XGroupCreateMkStream(sys.Context(), cfg.Stream, cfg.Group, "0").Err() })
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: %w", cfg.Stream, err)
@@ -206,6 +211,7 @@ func (q *WorkQueue) ack(ctx context.Context, m Msg) error {
 // fast worker) is remembered so that the producer does not open it. mu is
 // held.
 func (q *WorkQueue) close(id string) {
+	delete(q.delivered, id)
 	if q.open[id] {
 		delete(q.open, id)
 	} else {
@@ -326,9 +332,41 @@ func (q *WorkQueue) Pending(ctx context.Context) map[string]int64 {
 }
 
 // Next lists up to n messages at the head of the stream with their
-// delivery counts and idle times, for the inspector.
+// delivery counts and idle times (lab time), for the inspector.
 func (q *WorkQueue) Next(ctx context.Context, n int) []Entry {
-	return peek(ctx, q.b, q.cfg.Stream, q.cfg.Group, n)
+	out := peek(ctx, q.b, q.cfg.Stream, q.cfg.Group, n)
+	if q.b.node.Real() { // the server's idle times are wall time: the lab's own
+		now := q.sys.Clock.Now()
+		q.mu.Lock()
+		for i, e := range out {
+			if e.Consumer != "" {
+				out[i].Idle = q.labIdle(e.ID, now)
+			}
+		}
+		q.mu.Unlock()
+	}
+	return out
+}
+
+// labIdle is how long a pending message has been idle in lab time, from
+// its latest delivery the lab recorded; a delivery the lab has no record of
+// (read outside a worker, or its record on the way) counts from now. mu is
+// held.
+func (q *WorkQueue) labIdle(id string, now time.Duration) time.Duration {
+	at, ok := q.delivered[id]
+	if !ok {
+		q.delivered[id], at = now, now
+	}
+	return now - at
+}
+
+// noteDelivered records that the messages were delivered at lab time now.
+func (q *WorkQueue) noteDelivered(ids []string, now time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, id := range ids {
+		q.delivered[id] = now
+	}
 }
 
 // Entry is a message at the head of a stream as the broker holds it.

@@ -83,11 +83,14 @@ func (w *Worker) run(ctx context.Context) {
 			if err != nil && !errors.Is(err, redis.Nil) {
 				continue
 			}
+			var ids []string
 			for _, s := range xs {
 				for _, x := range s.Messages {
 					batch = append(batch, parseMsg(s.Stream, x))
+					ids = append(ids, x.ID)
 				}
 			}
+			q.noteDelivered(ids, clock.Now())
 		}
 		for _, m := range batch {
 			w.inHand.Add(1)

@@ -6,10 +6,11 @@ package repl
 import (
 	"context"
 	"fmt"
-	"scalelab/engine"
 	"sort"
 	"strings"
 	"time"
+
+	"scalelab/engine"
 )
 
 // AckedWrite is a write the web tier acknowledged to a client.
@@ -33,6 +34,14 @@ type Promotion struct {
 	// LostReplicated are lost writes a replica had received before they
 	// were acknowledged: semi-sync promises there are none.
 	LostReplicated []string
+	// Phantom are phantom reads: writes a read on the old primary
+	// returned, missing on the new one, whether or not their writer was
+	// told they were saved. Semi-sync after-commit makes them (a write is
+	// readable before a replica has it); after-sync does not, until it
+	// falls back to async. PhantomAcked counts those acknowledged to
+	// their writer (and so among Lost too).
+	Phantom      []string
+	PhantomAcked int
 }
 
 // SetAside is a write found on a former primary that never reached the
@@ -65,6 +74,69 @@ func (c *Cluster) lostOn(ctx context.Context, now *ReplDB, old string, div int64
 		}
 	}
 	c.mu.Unlock()
+	return absentOn(ctx, now, cand)
+}
+
+// noteRead records what a read that reached its client returned: the
+// user's posts on node up to position applied. Positions name the same
+// writes on every node of a lineage; a rewound node's are clipped when it
+// rejoins (forgetReads).
+func (c *Cluster) noteRead(node string, user int, applied int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.seen[node]
+	if m == nil {
+		m = map[int]int64{}
+		c.seen[node] = m
+	}
+	if applied > m[user] {
+		m[user] = applied
+	}
+}
+
+// forgetReads clips what reads on node returned to the positions it keeps
+// after a rewind to div: later positions there name other writes.
+func (c *Cluster) forgetReads(node string, div int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for u, p := range c.seen[node] {
+		if p > div {
+			c.seen[node][u] = div
+		}
+	}
+}
+
+// phantomsOn lists the phantom reads of a failover: writes in the old
+// primary's log after div that a read on it returned (a read of their
+// user at or past their position) and that are absent on the new primary.
+// The old primary's log is read from its files, as a post-mortem would.
+func (c *Cluster) phantomsOn(ctx context.Context, now, old *ReplDB, div int64) (ids []string, acked int) {
+	entries, err := old.readLog(ctx, div+1, 1<<30)
+	if err != nil {
+		return nil, 0
+	}
+	c.mu.Lock()
+	seen := c.seen[old.Name()]
+	var cand []string
+	for _, e := range entries {
+		if seen[e.User] >= e.Pos {
+			cand = append(cand, e.WriteID)
+		}
+	}
+	c.mu.Unlock()
+	ids = absentOn(ctx, now, cand)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, w := range ids {
+		if _, ok := c.acked[w]; ok {
+			acked++
+		}
+	}
+	return ids, acked
+}
+
+// absentOn returns, sorted, the write ids that d's posts table lacks.
+func absentOn(ctx context.Context, d *ReplDB, cand []string) []string {
 	if len(cand) == 0 {
 		return nil
 	}
@@ -75,7 +147,7 @@ func (c *Cluster) lostOn(ctx context.Context, now *ReplDB, old string, div int64
 		for j, w := range chunk {
 			args[j] = w
 		}
-		rows, err := now.Data.DB().QueryContext(ctx, "SELECT write_id FROM posts WHERE write_id IN (?"+strings.Repeat(",?", len(chunk)-1)+")", args...)
+		rows, err := d.Data.DB().QueryContext(ctx, "SELECT write_id FROM posts WHERE write_id IN (?"+strings.Repeat(",?", len(chunk)-1)+")", args...)
 		if err != nil {
 			continue
 		}
@@ -87,14 +159,14 @@ func (c *Cluster) lostOn(ctx context.Context, now *ReplDB, old string, div int64
 		}
 		rows.Close()
 	}
-	var lost []string
+	var out []string
 	for _, w := range cand {
 		if !present[w] {
-			lost = append(lost, w)
+			out = append(out, w)
 		}
 	}
-	sort.Strings(lost)
-	return lost
+	sort.Strings(out)
+	return out
 }
 
 // ClusterState is the cluster's figures for gauges, the inspector and the
@@ -106,8 +178,10 @@ type ClusterState struct {
 	Nodes      []DBState
 	Promotions []Promotion
 	Lost       []string
-	SetAside   []SetAside
-	Acked      int
+	// Phantom are the phantom reads of every failover (Promotion.Phantom).
+	Phantom  []string
+	SetAside []SetAside
+	Acked    int
 	// AckedReplicated counts acknowledged writes a replica had received
 	// first: every one while semi-sync is in force, none in async.
 	AckedReplicated int
@@ -158,14 +232,16 @@ func (c *Cluster) dbState(d *ReplDB) DBState {
 	return ds
 }
 
-// writesAt lists the lost writes a node (as the promoted primary) is
-// missing, and the writes set aside from it (as a former primary).
-func (c *Cluster) writesAt(name string) (lost, aside []string) {
+// writesAt lists the lost writes and phantom reads a node (as the
+// promoted primary) is missing, and the writes set aside from it (as a
+// former primary).
+func (c *Cluster) writesAt(name string) (lost, phantom, aside []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, p := range c.promotions {
 		if p.To == name {
 			lost = append(lost, p.Lost...)
+			phantom = append(phantom, p.Phantom...)
 		}
 	}
 	for _, s := range c.setAside {
@@ -173,7 +249,7 @@ func (c *Cluster) writesAt(name string) (lost, aside []string) {
 			aside = append(aside, s.Entry.WriteID)
 		}
 	}
-	return lost, aside
+	return lost, phantom, aside
 }
 
 // State returns the cluster's figures now and updates the largest lag seen.
@@ -207,6 +283,7 @@ func (c *Cluster) State() ClusterState {
 	st.MaxLag = c.maxLag
 	st.Promotions = append([]Promotion(nil), c.promotions...)
 	st.Lost = append([]string(nil), c.lost...)
+	st.Phantom = append([]string(nil), c.phantom...)
 	st.SetAside = append([]SetAside(nil), c.setAside...)
 	st.Acked, st.AckedReplicated = len(c.acked), c.ackedReplicated
 	return st
@@ -220,7 +297,9 @@ func (d *ReplDB) rows() int64 {
 }
 
 // Replay writes every set-aside entry to the current primary, as a
-// recovery step the learner chooses; it returns how many went in.
+// recovery step the learner chooses; it returns how many went in. Replayed
+// writes are writes: under semi-sync after-sync nobody reads them until a
+// replica has them.
 func (c *Cluster) Replay(ctx context.Context) (int, error) {
 	p := c.Primary()
 	c.mu.Lock()
@@ -231,18 +310,29 @@ func (c *Cluster) Replay(ctx context.Context) (int, error) {
 		}
 	}
 	c.mu.Unlock()
-	n := 0
+	hold := c.Mode() == ModeSemiSync && c.WaitPoint() == WaitAfterSync && p.SemiSyncOn()
+	n, last := 0, int64(0)
 	for _, i := range todo {
 		c.mu.Lock()
 		e := c.setAside[i].Entry
 		c.mu.Unlock()
-		if _, err := p.commit(ctx, e.WriteID, e.User, e.Body); err != nil {
+		pos, err := p.commit(ctx, e.WriteID, e.User, e.Body, hold)
+		if err != nil {
 			return n, fmt.Errorf("replaying %s on %s: %w", e.WriteID, p.Name(), err)
 		}
 		c.mu.Lock()
 		c.setAside[i].Replayed = true
 		c.mu.Unlock()
-		n++
+		n, last = n+1, pos
+	}
+	if hold && last > 0 {
+		// the engine commit once a replica has them, without holding the
+		// caller (a knob or the monitor) for the round trip
+		c.sys.Go(func(ctx context.Context) {
+			if ok, _ := p.waitReplica(ctx, last); ok {
+				_ = p.commitTo(ctx, last) // on failure the next write commits them
+			}
+		})
 	}
 	c.sys.Events.Add(engine.EvInfo, p.Name(), engine.Textf("repl.replayed", "replayed %d set-aside writes", n))
 	return n, nil

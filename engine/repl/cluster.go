@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"scalelab/engine"
-	"scalelab/engine/sqldb"
 	"strings"
 	"sync"
 	"time"
+
+	"scalelab/engine"
+	"scalelab/engine/sqldb"
 )
 
 // Cluster is a primary, its replicas and a failover monitor.
@@ -22,6 +23,7 @@ type Cluster struct {
 	mu              sync.Mutex
 	primary         *ReplDB
 	mode            string
+	waitPoint       string
 	linkDelay       time.Duration
 	applyCost       time.Duration
 	minReplicas     int
@@ -38,8 +40,10 @@ type Cluster struct {
 	routers         []*Router
 	ryw             string
 	recover         string
-	last            map[int]userWrite // each user's newest acknowledged write
-	caughtUp        map[string]int64  // position each replica must reach to count as streaming steadily (0 once it has)
+	last            map[int]userWrite        // each user's newest acknowledged write
+	seen            map[string]map[int]int64 // per node, per user: the highest position a read returned
+	phantom         []string                 // writes a read returned, missing after a failover
+	caughtUp        map[string]int64         // position each replica must reach to count as streaming steadily (0 once it has)
 }
 
 // lastWrite is a user's newest acknowledged write. The web servers share
@@ -89,8 +93,8 @@ func NewCluster(sys *engine.System, cfg ClusterConfig) (*Cluster, error) {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	sys.Events.Declare(engine.ToneGood, EvRejoinDB)
-	c := &Cluster{sys: sys, cfg: cfg, mode: cfg.Mode, ryw: RYWOff, recover: "hold", linkDelay: cfg.LinkDelay, applyCost: cfg.ApplyCost, minReplicas: cfg.MinReplicas,
-		links: map[string]*engine.Link{}, acked: map[string]AckedWrite{}, divergence: map[string]int64{}, last: map[int]userWrite{}, caughtUp: map[string]int64{}, refusing: map[string]bool{}}
+	c := &Cluster{sys: sys, cfg: cfg, mode: cfg.Mode, waitPoint: cfg.WaitPoint, ryw: cfg.ReadYourWrites, recover: "hold", linkDelay: cfg.LinkDelay, applyCost: cfg.ApplyCost, minReplicas: cfg.MinReplicas,
+		links: map[string]*engine.Link{}, acked: map[string]AckedWrite{}, divergence: map[string]int64{}, last: map[int]userWrite{}, seen: map[string]map[int]int64{}, caughtUp: map[string]int64{}, refusing: map[string]bool{}}
 	for i := 0; i <= cfg.Replicas; i++ {
 		d, err := newReplDB(sys, c, ReplConfig{Name: fmt.Sprintf("db-%d", i+1), Size: cfg.Size, Work: cfg.Work, Shape: cfg.Shape, Seed: cfg.Seed}, i == 0)
 		if err != nil {
@@ -147,6 +151,14 @@ func (c *Cluster) Mode() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.mode
+}
+
+// WaitPoint is where a semi-sync write waits for a replica: after-sync or
+// after-commit.
+func (c *Cluster) WaitPoint() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waitPoint
 }
 
 // SemiSyncTimeout is how long a semi-sync write waits for a replica.

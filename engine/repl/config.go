@@ -4,9 +4,10 @@ package repl
 
 import (
 	"fmt"
+	"time"
+
 	"scalelab/engine"
 	"scalelab/engine/sqldb"
-	"time"
 )
 
 // ClusterConfig describes a replicated database group and its failover
@@ -23,9 +24,21 @@ type ClusterConfig struct {
 	// or semi-sync (a write waits for a replica; none are lost unless it
 	// fell back to async).
 	Mode string
+	// WaitPoint is where a semi-sync write waits for a replica:
+	// after-sync (MySQL's default since 5.7, "lossless": the write is in the
+	// replication log and shipped, but no reader sees it until a replica
+	// has it) or after-commit (the write is committed and readable first,
+	// so a reader can see a write the failover then loses). It changes
+	// nothing in async mode.
+	WaitPoint string
 	// SemiSyncTimeout is how long a semi-sync write waits for a replica
-	// before the primary falls back to async (default 1s).
+	// before the primary falls back to async (default 1s, so the lab's
+	// fallbacks are seen; MySQL's rpl_semi_sync_source_timeout defaults to
+	// 10s). Longer holds writes longer when the replicas are gone.
 	SemiSyncTimeout time.Duration
+	// ReadYourWrites is the routers' read-your-writes option at the start
+	// (RYWOff, RYWPrimary or RYWWait; the repl.ryw knob changes it live).
+	ReadYourWrites string
 	// LinkDelay is the modelled one-way delay of replication links; it is
 	// where replication lag comes from.
 	LinkDelay time.Duration
@@ -54,7 +67,7 @@ type ClusterConfig struct {
 // monitor checking every second and failing over after three misses.
 func DefaultClusterConfig() ClusterConfig {
 	return ClusterConfig{Replicas: 2, Size: "xlarge", Work: engine.WorkModel{Read: time.Millisecond, Write: 2 * time.Millisecond}, Shape: sqldb.DefaultShape(),
-		Seed: 1, Mode: ModeAsync, SemiSyncTimeout: time.Second, Interval: time.Second, Misses: 3, MinReplicasWindow: time.Second,
+		Seed: 1, Mode: ModeAsync, WaitPoint: WaitAfterSync, SemiSyncTimeout: time.Second, ReadYourWrites: RYWOff, Interval: time.Second, Misses: 3, MinReplicasWindow: time.Second,
 		ReseedAfter: 3000}
 }
 
@@ -65,6 +78,12 @@ func (c ClusterConfig) Validate() error {
 		return fmt.Errorf("replicas %d is not between 1 and 5", c.Replicas)
 	case c.Mode != ModeAsync && c.Mode != ModeSemiSync:
 		return fmt.Errorf("mode %q is not async or semi-sync", c.Mode)
+	case c.WaitPoint != WaitAfterSync && c.WaitPoint != WaitAfterCommit:
+		return fmt.Errorf("wait point %q is not after-sync or after-commit", c.WaitPoint)
+	case c.ReadYourWrites != RYWOff && c.ReadYourWrites != RYWPrimary && c.ReadYourWrites != RYWWait:
+		return fmt.Errorf("read-your-writes %q is not off, primary or wait", c.ReadYourWrites)
+	case c.SemiSyncTimeout <= 0:
+		return fmt.Errorf("semi-sync timeout %s must be positive", c.SemiSyncTimeout)
 	case c.Interval <= 0 || c.Misses < 1:
 		return fmt.Errorf("the monitor needs an interval and at least one miss")
 	case c.MinReplicas < 0 || c.MinReplicas > c.Replicas:
@@ -77,11 +96,18 @@ func (c ClusterConfig) Validate() error {
 
 func (c *Cluster) knobs() {
 	c.mu.Lock()
-	mode, delay, apply, ryw, recover, minReplicas := c.mode, durName(c.linkDelay), durName(c.applyCost), c.ryw, c.recover, fmt.Sprint(c.minReplicas)
+	mode, wait, delay, apply, ryw, recover, minReplicas := c.mode, c.waitPoint, durName(c.linkDelay), durName(c.applyCost), c.ryw, c.recover, fmt.Sprint(c.minReplicas)
 	c.mu.Unlock()
 	c.sys.AddKnob(engine.NewKnob("repl.mode", []string{ModeAsync, ModeSemiSync}, mode, func(v string) error {
 		c.mu.Lock()
 		c.mode = v
+		c.mu.Unlock()
+		return nil
+	}))
+	// writes already waiting keep the wait point they started with
+	c.sys.AddKnob(engine.NewKnob("repl.wait-point", []string{WaitAfterSync, WaitAfterCommit}, wait, func(v string) error {
+		c.mu.Lock()
+		c.waitPoint = v
 		c.mu.Unlock()
 		return nil
 	}))

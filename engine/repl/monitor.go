@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+
 	"scalelab/engine"
 )
 
@@ -85,6 +86,7 @@ func (c *Cluster) failover(ctx context.Context, old *ReplDB) {
 	}
 	now := c.sys.Clock.Now()
 	lost := c.lostOn(ctx, best, old.Name(), div)
+	phantom, phantomAcked := c.phantomsOn(ctx, best, old, div)
 	c.mu.Lock()
 	c.primary, c.misses = best, 0
 	c.divergence[old.Name()] = div
@@ -94,12 +96,17 @@ func (c *Cluster) failover(ctx context.Context, old *ReplDB) {
 			lostRepl = append(lostRepl, wid)
 		}
 	}
-	c.promotions = append(c.promotions, Promotion{At: now, From: old.Name(), To: best.Name(), Divergence: div, Lost: lost, LostReplicated: lostRepl})
+	c.promotions = append(c.promotions, Promotion{At: now, From: old.Name(), To: best.Name(), Divergence: div, Lost: lost, LostReplicated: lostRepl,
+		Phantom: phantom, PhantomAcked: phantomAcked})
 	c.lost = append(c.lost, lost...)
+	c.phantom = append(c.phantom, phantom...)
 	c.mu.Unlock()
 	c.sys.Events.Add(EvPromote, best.Name(), engine.Textf("repl.promoted", "promoted to primary at pos %d (%s missed %d heartbeats)", div, old.Name(), c.cfg.Misses))
 	if len(lost) > 0 {
 		c.sys.Events.Add(EvLost, best.Name(), engine.Textf("repl.lost", "missing here: %s from %s", engine.Plural(len(lost), "acknowledged write"), old.Name()))
+	}
+	if len(phantom) > 0 {
+		c.sys.Events.Add(EvLost, best.Name(), engine.Textf("repl.phantom", "missing here: %s that readers saw on %s (phantom reads)", engine.Plural(len(phantom), "write"), old.Name()))
 	}
 	// replicas now stream from the new primary
 	for _, d := range c.Nodes() {
@@ -142,6 +149,7 @@ func (c *Cluster) rejoinAsReplica(ctx context.Context, d *ReplDB) {
 		c.sys.Events.Add(engine.EvInfo, d.Name(), engine.Textf("repl.rejoin_failed", "rejoin failed: %v", err))
 		return
 	}
+	c.forgetReads(d.Name(), div)
 	c.mu.Lock()
 	for _, e := range errant {
 		_, acked := c.acked[e.WriteID]

@@ -8,11 +8,12 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"scalelab/engine"
-	"scalelab/engine/sqldb"
 	"strings"
 	"sync"
 	"time"
+
+	"scalelab/engine"
+	"scalelab/engine/sqldb"
 )
 
 // Replication modes.
@@ -22,6 +23,19 @@ const (
 	// ModeSemiSync acknowledges a write only after at least one replica has
 	// received it, falling back to async after a timeout (as MySQL does).
 	ModeSemiSync = "semi-sync"
+)
+
+// Semi-sync wait points (MySQL's rpl_semi_sync_source_wait_point).
+const (
+	// WaitAfterSync logs and ships a write, waits for a replica to have
+	// it, and only then commits it where readers see it: nobody sees a
+	// write a failover could lose (MySQL's default since 5.7).
+	WaitAfterSync = "after-sync"
+	// WaitAfterCommit commits the write, where readers see it at once, and
+	// then waits for a replica before acknowledging it: another user can
+	// read a write that a failover then loses (MySQL's only mode before
+	// 5.7).
+	WaitAfterCommit = "after-commit"
 )
 
 // ErrReadOnly is answered by a replica asked to write.
@@ -172,15 +186,23 @@ func (d *ReplDB) Snap() engine.NodeSnap {
 	}
 	if st.Role == "primary" {
 		mode := engine.Textf("repl.mode.value", "%s", engine.KnobValue(d.cl.Mode()))
-		if d.cl.Mode() == ModeSemiSync && !d.SemiSyncOn() {
-			mode = engine.Textf("repl.mode.fallen_back", "%s (fallen back to async)", engine.KnobValue(d.cl.Mode()))
+		if d.cl.Mode() == ModeSemiSync {
+			mode = engine.Textf("repl.mode.semisync", "%s, %s · timeout %s (MySQL's default: 10 s)",
+				engine.KnobValue(d.cl.Mode()), engine.KnobValue(d.cl.WaitPoint()), durText(d.cl.SemiSyncTimeout()))
+			if !d.SemiSyncOn() {
+				mode = engine.Textf("repl.mode.fallen_back", "%s (fallen back to async)", engine.KnobValue(d.cl.Mode()))
+			}
 		}
 		s.Lines = append(s.Lines, engine.Line{Label: engine.Textf("repl.mode", "mode"), Value: mode})
 	}
-	lost, aside := d.cl.writesAt(d.Name())
+	lost, phantom, aside := d.cl.writesAt(d.Name())
 	if len(lost) > 0 {
 		s.Lines = append(s.Lines, engine.Line{Label: engine.Textf("repl.lost_here", "lost here (acknowledged, missing)"),
 			Value: engine.Textf("repl.writes.value", "%d: %s", len(lost), clip(lost, 6))})
+	}
+	if len(phantom) > 0 {
+		s.Lines = append(s.Lines, engine.Line{Label: engine.Textf("repl.phantom_here", "phantom reads (read on the old primary, missing)"),
+			Value: engine.Textf("repl.writes.value", "%d: %s", len(phantom), clip(phantom, 6))})
 	}
 	if len(aside) > 0 {
 		s.Lines = append(s.Lines, engine.Line{Label: engine.Textf("repl.set_aside_here", "set aside from here"),
@@ -202,6 +224,14 @@ func roleText(role string) engine.Text {
 		return engine.Textf("repl.role.old_primary_writing", "old primary, still writing")
 	}
 	return engine.Textf("repl.role.other", "%s", role)
+}
+
+// durText is a duration as the inspector writes it: "1 s", "200 ms".
+func durText(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%d s", d/time.Second)
+	}
+	return fmt.Sprintf("%d ms", d.Milliseconds())
 }
 
 func clip(ids []string, n int) string {

@@ -5,8 +5,9 @@ package repl
 
 import (
 	"context"
-	"scalelab/engine"
 	"time"
+
+	"scalelab/engine"
 )
 
 // promote makes this replica the primary: it stops streaming, applies
@@ -48,6 +49,13 @@ func (d *ReplDB) demote(ctx context.Context, divergence int64) ([]LogEntry, erro
 		return nil, err
 	}
 	defer tx.Rollback()
+	// writes it logged up to the divergence but never committed (it died
+	// waiting for a replica, after-sync) are on the new primary: commit them
+	if d.applied < divergence {
+		if err := commitLogged(ctx, tx, d.applied, min(divergence, d.logPos)); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM posts WHERE write_id IN (SELECT write_id FROM replog WHERE pos > ?)", divergence); err != nil {
 		return nil, err
 	}
@@ -114,8 +122,12 @@ func (d *ReplDB) reseedIfBehind() {
 }
 
 // rejoin runs when the node comes back after a kill: it reloads its
-// positions from its own files and lets the cluster decide its role.
+// positions from its own files, commits what a former primary had logged
+// but not committed, and lets the cluster decide its role.
 func (d *ReplDB) rejoin() {
 	d.loadPositions()
+	if err := d.recoverLogged(d.cl.sys.Context()); err != nil {
+		d.Events().Add(engine.EvInfo, d.Name(), engine.Textf("repl.recover_failed", "committing the logged writes failed: %v", err))
+	}
 	d.cl.rejoined(d)
 }

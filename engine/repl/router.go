@@ -7,12 +7,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"scalelab/engine"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"scalelab/engine"
 )
 
 // Read-your-writes options of the router.
@@ -198,6 +199,7 @@ func (r *Router) read(ctx context.Context, user int) ([]byte, error) {
 	if err := json.Unmarshal(out, &res); err != nil {
 		return nil, fmt.Errorf("%s: bad read answer: %w", target.Name(), err)
 	}
+	r.cl.noteRead(res.Node, user, res.Applied)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reads++

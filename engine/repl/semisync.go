@@ -47,7 +47,7 @@ func (d *ReplDB) waitReplica(ctx context.Context, pos int64) (ok, replicated boo
 			d.mu.Lock()
 			if d.semiOn {
 				d.semiOn = false
-				d.Events().Add(EvSemiSync, d.Name(), engine.Textf("repl.semisync_off", "no replica acknowledged within %s: falling back to async", d.cl.SemiSyncTimeout()))
+				d.Events().Add(EvSemiSync, d.Name(), engine.Textf("repl.semisync_off", "no replica acknowledged within %s (MySQL's default: 10 s): falling back to async", d.cl.SemiSyncTimeout()))
 			}
 			d.mu.Unlock()
 			return true, false

@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -115,24 +116,39 @@ func (d *ReplDB) serveWrite(w http.ResponseWriter, r *http.Request) {
 		release()
 		return
 	}
-	pos, err := d.commit(ctx, wid, user, string(body))
+	// after-sync holds the write back from readers until a replica has it
+	semi := d.cl.Mode() == ModeSemiSync
+	hold := semi && d.cl.WaitPoint() == WaitAfterSync && d.SemiSyncOn()
+	pos, err := d.commit(ctx, wid, user, string(body), hold)
 	release()
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	replicated := false
-	if d.cl.Mode() == ModeSemiSync {
+	if semi {
 		var ok bool
 		if ok, replicated = d.waitReplica(ctx, pos); !ok {
 			return // the node died waiting: a crashed primary acknowledges nothing
+		}
+		if hold {
+			// a replica has it (or semi-sync fell back to async): now the
+			// engine commit, and readers see it
+			if err := d.commitTo(ctx, pos); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
 		}
 	}
 	json.NewEncoder(w).Encode(WriteResult{Node: d.Name(), Pos: pos, WID: wid, Replicated: replicated})
 }
 
-// commit inserts a post and its log entry in one transaction.
-func (d *ReplDB) commit(ctx context.Context, wid string, user int, body string) (int64, error) {
+// commit appends a write to the replication log (MySQL's binlog), from
+// where replicas fetch it, and, unless hold, commits it to the posts table
+// in the same transaction, where readers see it. A held write is committed
+// later by commitTo, once a replica has it (after-sync). Commits follow
+// the log's order: committing a write commits every held write before it.
+func (d *ReplDB) commit(ctx context.Context, wid string, user int, body string, hold bool) (int64, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.primary {
@@ -145,23 +161,88 @@ func (d *ReplDB) commit(ctx context.Context, wid string, user int, body string) 
 		return 0, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "INSERT INTO posts(user_id, body, created, write_id) VALUES(?, ?, ?, ?)", user, body, now.Milliseconds(), wid); err != nil {
-		return 0, err
-	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO replog(pos, write_id, user_id, body, at_ms) VALUES(?, ?, ?, ?, ?)", pos, wid, user, body, now.Milliseconds()); err != nil {
 		return 0, err
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE meta SET v = ? WHERE k = 'applied'", pos); err != nil {
-		return 0, err
+	if !hold {
+		if err := commitLogged(ctx, tx, d.applied, pos); err != nil {
+			return 0, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, err
 	}
-	d.logPos, d.applied = pos, pos
+	d.logPos = pos
 	d.at = append(d.at, now)
 	close(d.grew)
 	d.grew = make(chan struct{})
+	if !hold {
+		d.committed(pos)
+	}
+	return pos, nil
+}
+
+// commitTo commits the logged writes up to pos to the posts table, in log
+// order: the engine commit of after-sync, once a replica has them.
+func (d *ReplDB) commitTo(ctx context.Context, pos int64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.primary {
+		return ErrReadOnly
+	}
+	if pos > d.logPos {
+		return fmt.Errorf("%s: position %d is no longer in the log", d.Name(), pos)
+	}
+	if pos <= d.applied {
+		return nil // a later write committed it already
+	}
+	tx, err := d.Data.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := commitLogged(ctx, tx, d.applied, pos); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	d.committed(pos)
+	return nil
+}
+
+// recoverLogged commits every write in the log that a crash left
+// uncommitted, as MySQL's crash recovery commits the transactions it
+// finds in the binlog. It runs when a former primary comes back.
+func (d *ReplDB) recoverLogged(ctx context.Context) error {
+	d.mu.Lock()
+	primary, pos, applied := d.primary, d.logPos, d.applied
+	d.mu.Unlock()
+	if !primary || pos <= applied {
+		return nil
+	}
+	return d.commitTo(ctx, pos)
+}
+
+// execer is a transaction: database/sql's, or sqldb's with prepared
+// statements.
+type execer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+// commitLogged inserts the posts of log positions (after, upTo] and moves
+// the applied mark, inside tx.
+func commitLogged(ctx context.Context, tx execer, after, upTo int64) error {
+	if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO posts(user_id, body, created, write_id) SELECT user_id, body, at_ms, write_id FROM replog WHERE pos > ? AND pos <= ? ORDER BY pos", after, upTo); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, "UPDATE meta SET v = ? WHERE k = 'applied'", upTo)
+	return err
+}
+
+// committed records, under d.mu, that writes up to pos are readable.
+func (d *ReplDB) committed(pos int64) {
+	d.applied = pos
 	close(d.advanced)
 	d.advanced = make(chan struct{})
-	return pos, nil
 }

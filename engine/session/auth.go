@@ -108,6 +108,7 @@ func NewAuth(sys *engine.System, cfg AuthConfig) (*Auth, error) {
 		a.rdb = redis.NewClient(&redis.Options{Addr: cfg.Store.Addr(), MaxRetries: -1, DialTimeout: 300 * time.Millisecond, DialerRetries: 1,
 			ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, PoolSize: 64})
 		sys.OnClose(a.rdb.Close)
+		cfg.Store.SetClockNote(engine.Textf("session.store.clock", "no server TTLs: sessions and refresh tokens expire on the lab clock (the expiry is in the value), denylisted tokens at their own exp"))
 	}
 	return a, nil
 }
@@ -248,7 +249,14 @@ func (a *Auth) storeGet(ctx context.Context, key string) (string, error) {
 	return v, err
 }
 
+// storeSet writes a key that lives for ttl of lab time. What decides is
+// lab time: a session or refresh token carries its lab expiry in its
+// value, and a denylisted token's own exp is checked on the lab clock, so
+// the server's TTL only clears the key away. A real server is given none
+// (its TTLs count wall time and would end a session early while the lab
+// clock runs slow or stands paused); its keys stay until deleted.
 func (a *Auth) storeSet(ctx context.Context, key, val string, ttl time.Duration) error {
+	ttl = a.store.ServerTTL(ttl)
 	_, err := a.do(ctx, func(ctx context.Context) (int64, error) { return 0, a.rdb.Set(ctx, key, val, ttl).Err() })
 	return err
 }
