@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"scalelab/engine/kv"
 	"scalelab/fidelity"
 )
 
@@ -38,7 +39,8 @@ says how to install them and exits 2. It takes about a minute.
 Flags:
   --only AREAS         a comma-separated subset of cache,lb,streams,ttl
   --json               print the rows as one JSON object
-  --redis-server PATH  the redis-server to compare against (default: PATH)
+  --redis-server PATH  the redis-server to compare against (default:
+                       SCALELAB_REDIS_SERVER, else redis-server on PATH)
 
 A row that differs is a failure, except the differences of miniredis this
 suite found and listed, none on a path the lab uses: those print "known",
@@ -77,6 +79,9 @@ func fidelityCmd(ctx context.Context, args []string, e env) error {
 		if !slices.Contains(areas, a) {
 			areas = append(areas, a)
 		}
+	}
+	if *redisPath == "" {
+		*redisPath = e.getenv(kv.EnvServer)
 	}
 	tools, err := fidelity.FindTools(*redisPath)
 	if err != nil {
