@@ -34,7 +34,7 @@ tolerance and a verdict.
   ttl      session and cache TTL expiry, miniredis vs redis-server
 
 It needs redis-server (7 or later) and haproxy on PATH; without them it
-says how to install them and exits 2. It takes about a minute.
+says how to install them and exits 2. It takes about 20 seconds.
 
 Flags:
   --only AREAS         a comma-separated subset of cache,lb,streams,ttl
